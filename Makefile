@@ -1,0 +1,58 @@
+# The README's commands. Every target sets up what it needs from the project's own files.
+SHELL := /bin/bash
+PYTHON_BOOT ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+BUF_VERSION := 1.75.0
+BUF := .tools/node_modules/.bin/buf
+PROTO_DEPS := build/proto-deps
+PROTOS := $(wildcard proto/neo_alexandria/v1/*.proto)
+REPO ?= .
+PYTEST_ARGS ?=
+
+.PHONY: demo test install gen check-gen lint buf-lint proto-deps clean
+
+# --- setup -----------------------------------------------------------------
+$(PY):
+	$(PYTHON_BOOT) -m venv $(VENV) || python3 -m venv $(VENV)
+
+$(STAMP): pyproject.toml | $(PY)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+$(BUF):
+	npm install --silent --no-audit --no-fund --no-package-lock --prefix .tools @bufbuild/buf@$(BUF_VERSION)
+
+# google/api/*.proto come from the googleapis-common-protos wheel, so buf needs no network.
+proto-deps: $(STAMP)
+	@mkdir -p $(PROTO_DEPS)/google/api
+	@site=$$($(PY) -c 'import google.api.annotations_pb2 as m, os; print(os.path.dirname(m.__file__))'); \
+	  cp $$site/annotations.proto $$site/http.proto $(PROTO_DEPS)/google/api/
+
+# --- contracts ---------------------------------------------------------------
+gen: $(STAMP) proto-deps
+	$(PY) -m alexandria.codegen --out gen
+
+check-gen: $(STAMP) proto-deps
+	$(PY) -m alexandria.codegen --check gen
+
+buf-lint: $(BUF) proto-deps
+	$(BUF) lint
+
+lint: $(STAMP) buf-lint check-gen
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+# --- the two commands ------------------------------------------------------
+demo: $(STAMP)
+	$(VENV)/bin/alexandria demo $(REPO)
+
+test: lint
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+clean:
+	rm -rf $(VENV) .tools build .alexandria

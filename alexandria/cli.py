@@ -1,0 +1,95 @@
+"""`alexandria` command line: run one process, the whole local stack, or the demo.
+
+Imports of each service happen inside its command, so `alexandria serve gateway`
+never loads torch or tree-sitter.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from services.common.config import ConfigError, load_settings
+
+DEFAULT_PORTS = {"parser": 50051, "embedder": 50052, "gateway": 8000}
+
+
+def _serve(args: argparse.Namespace) -> int:
+    settings = load_settings()
+    port = args.port or DEFAULT_PORTS.get(args.process, 0)
+    if args.process == "parser":
+        from services.parser.server import main as serve_parser
+
+        serve_parser(settings, args.host, port)
+    elif args.process == "embedder":
+        from services.embedder.server import main as serve_embedder
+
+        serve_embedder(settings, args.host, port)
+    elif args.process == "coordinator":
+        from services.ingest.coordinator import main as serve_coordinator
+
+        serve_coordinator(settings)
+    else:
+        from gateway.server import main as serve_gateway
+
+        serve_gateway(settings, args.host, port, with_coordinator=args.with_coordinator)
+    return 0
+
+
+def _up(args: argparse.Namespace) -> int:
+    from alexandria.stack import run_until_interrupted
+
+    return run_until_interrupted(load_settings(), gateway_port=args.port)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from alexandria.demo import run_demo
+
+    return run_demo(load_settings(), repo=args.repo, gateway_port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="alexandria", description=__doc__)
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="run one process in the foreground")
+    serve.add_argument("process", choices=["parser", "embedder", "coordinator", "gateway"])
+    serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
+    serve.add_argument(
+        "--port", type=int, default=0, help="port (parser 50051, embedder 50052, gateway 8000)"
+    )
+    serve.add_argument(
+        "--with-coordinator",
+        action="store_true",
+        help="gateway only: also run a coordinator in the same process (shares Qdrant local mode)",
+    )
+    serve.set_defaults(func=_serve)
+
+    up = sub.add_parser("up", help="run the whole stack locally until Ctrl-C")
+    up.add_argument("--port", type=int, default=8000, help="gateway port")
+    up.set_defaults(func=_up)
+
+    demo = sub.add_parser("demo", help="start the stack, ingest a repository, show similar files")
+    demo.add_argument("repo", nargs="?", default=".", help="repository URL or local path")
+    demo.add_argument("--port", type=int, default=0, help="gateway port (default: a free one)")
+    demo.set_defaults(func=_demo)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    try:
+        return args.func(args)
+    except ConfigError as exc:
+        print(f"alexandria: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

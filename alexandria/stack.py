@@ -1,0 +1,188 @@
+"""`alexandria up`: the whole stack as local processes, started, health-checked, stopped.
+
+Parser and embedder run as separate processes (gRPC); the coordinator runs inside
+the gateway's process when Qdrant is in local mode (one process per storage path),
+else as a process of its own. The embedded redis-server belongs to the stack.
+Each process logs to `<data dir>/logs/<name>.log`.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+import httpx
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+from services.common.config import Settings
+from services.common.redis_client import redis_url
+
+START_TIMEOUT_SECONDS = 120.0
+STOP_TIMEOUT_SECONDS = 60.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _port_of(addr: str) -> int:
+    return int(addr.rsplit(":", 1)[1])
+
+
+@dataclass
+class LocalStack:
+    """The local processes; use as a context manager or call start()/stop()."""
+
+    settings: Settings
+    gateway_port: int = 8000
+    parser_port: int | None = None
+    embedder_port: int | None = None
+    processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    _redis: subprocess.Popen[bytes] | None = None
+
+    @property
+    def gateway_url(self) -> str:
+        return f"http://127.0.0.1:{self.gateway_port}"
+
+    @property
+    def log_dir(self) -> Path:
+        return self.settings.data_dir / "logs"
+
+    def _env(self) -> dict[str, str]:
+        url, self._redis = redis_url(self.settings)
+        env = dict(os.environ)
+        env.update(
+            ALEXANDRIA_DATA_DIR=str(self.settings.data_dir),
+            REDIS_URL=url,
+            PARSER_ADDR=f"127.0.0.1:{self.parser_port}",
+            EMBEDDER_ADDR=f"127.0.0.1:{self.embedder_port}",
+            PHAROS_ADMIN_TOKEN=self.settings.admin_token(),
+            MODE=self.settings.mode,
+        )
+        return env
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with open(self.log_dir / f"{name}.log", "ab") as log:
+            self.processes[name] = subprocess.Popen(
+                [sys.executable, "-m", "alexandria.cli", *args],
+                env=env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+
+    def start(self) -> None:
+        self.parser_port = self.parser_port or _port_of(self.settings.parser_addr)
+        self.embedder_port = self.embedder_port or _port_of(self.settings.embedder_addr)
+        env = self._env()
+        try:
+            self._spawn("parser", ["serve", "parser", "--port", str(self.parser_port)], env)
+            self._spawn("embedder", ["serve", "embedder", "--port", str(self.embedder_port)], env)
+            gateway = ["serve", "gateway", "--port", str(self.gateway_port)]
+            if self.settings.qdrant_url:
+                self._spawn("coordinator", ["serve", "coordinator"], env)
+            else:
+                gateway.append("--with-coordinator")
+            self._spawn("gateway", gateway, env)
+            self._wait_healthy()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _wait_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        pending = {"parser": self.parser_port, "embedder": self.embedder_port, "gateway": None}
+        while pending:
+            for name, proc in self.processes.items():
+                if proc.poll() is not None:
+                    raise RuntimeError(
+                        f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log"
+                    )
+            for name, port in list(pending.items()):
+                ok = _http_ok(f"{self.gateway_url}/health") if port is None else _grpc_ok(port)
+                if ok:
+                    del pending[name]
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not healthy after {START_TIMEOUT_SECONDS:.0f}s: {pending}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        """SIGTERM every process (gateway first, so the coordinator releases its job)."""
+        for name in ("gateway", "coordinator", "parser", "embedder"):
+            proc = self.processes.get(name)
+            if proc is not None and proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + STOP_TIMEOUT_SECONDS
+        for proc in self.processes.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        self.processes.clear()
+        if self._redis is not None:
+            self._redis.terminate()
+            self._redis.wait(timeout=10)
+            self._redis = None
+
+    def __enter__(self) -> LocalStack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def _grpc_ok(port: int) -> bool:
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            reply = health_pb2_grpc.HealthStub(channel).Check(
+                health_pb2.HealthCheckRequest(), timeout=1.0
+            )
+            return reply.status == health_pb2.HealthCheckResponse.SERVING
+    except grpc.RpcError:
+        return False
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def run_until_interrupted(settings: Settings, *, gateway_port: int) -> int:
+    """`alexandria up`: start everything, print where it is, stop on Ctrl-C/SIGTERM."""
+    signal.signal(signal.SIGTERM, _interrupt)
+    with LocalStack(settings, gateway_port=gateway_port) as stack:
+        print(f"gateway   {stack.gateway_url}  (docs at {stack.gateway_url}/docs)")
+        print(f"parser    127.0.0.1:{stack.parser_port}  (gRPC)")
+        print(f"embedder  127.0.0.1:{stack.embedder_port}  (gRPC)")
+        print(f"logs      {stack.log_dir}")
+        token = "$PHAROS_ADMIN_TOKEN" if settings.pharos_admin_token else "<data dir>/admin_token"
+        print(f"token     {token}")
+        print("Ctrl-C stops everything.", flush=True)
+        try:
+            while all(p.poll() is None for p in stack.processes.values()):
+                time.sleep(0.5)
+        except KeyboardInterrupt:
+            print("stopping...", flush=True)
+            return 0
+        dead = [name for name, p in stack.processes.items() if p.poll() is not None]
+        print(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr)
+    return 1
+
+
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt

@@ -1,0 +1,87 @@
+"""The gateway: FastAPI app factory and lifespan (clients created once, closed after).
+
+Never imports torch, torch_geometric or tree_sitter (tests/unit/gateway proves it):
+it runs on a 512 MB free-tier host.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from gateway.db import open_database
+from gateway.errors import install_error_handlers
+from gateway.events import consume_events
+from gateway.routes import graph, health, ingestion
+from services.common.config import Settings, load_settings
+from services.common.queue import JobQueue
+from services.common.redis_client import open_redis, redis_url
+from services.common.vectors import ensure_collection, open_vector_store
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, with_coordinator: bool = False) -> FastAPI:
+    """Build the app. `with_coordinator` also runs a coordinator in this process
+    (the LOCAL default: Qdrant local mode allows one process per storage path)."""
+    settings = settings or load_settings()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        url, embedded_redis = redis_url(settings)
+        redis = open_redis(url)
+        store = open_vector_store(settings)
+        engine = await asyncio.to_thread(open_database, settings)
+        queue = JobQueue(
+            redis,
+            lease_seconds=settings.job_lease_seconds,
+            max_attempts=settings.max_job_attempts,
+        )
+        try:
+            await queue.ensure_group()
+        except Exception as exc:
+            log.warning("queue not ready at start (%s); ingest answers 503 until it is", exc)
+        try:
+            await ensure_collection(store)
+        except Exception as exc:
+            log.warning("Qdrant not ready at start (%s); search answers 503 until it is", exc)
+        app.state.settings, app.state.queue, app.state.store = settings, queue, store
+        app.state.redis, app.state.engine = redis, engine
+        app.state.admin_token = settings.admin_token()
+
+        stop = asyncio.Event()
+        events = asyncio.create_task(consume_events(redis, engine, stop))
+        coordinator = None
+        if with_coordinator:
+            from services.ingest.coordinator import Coordinator
+
+            coordinator = asyncio.create_task(Coordinator(settings, queue, store).run(stop))
+        try:
+            yield
+        finally:
+            stop.set()
+            events.cancel()
+            if coordinator is not None:
+                # The coordinator releases its job in hand before it returns.
+                await asyncio.wait({coordinator}, timeout=50)
+            await redis.aclose()
+            await store.close()
+            engine.dispose()
+            if embedded_redis is not None:
+                embedded_redis.terminate()
+
+    app = FastAPI(
+        title="Neo Alexandria gateway",
+        version="0.1.0",
+        summary="Queue repositories for structural embedding and search files by role.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.include_router(ingestion.router)
+    app.include_router(graph.router)
+    app.include_router(health.router)
+    return app

@@ -1,0 +1,55 @@
+"""Search by structural role: the files whose embeddings are nearest to one file's."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+
+from gateway.errors import ApiError
+from services.common import vectors
+from services.common.repo_url import InvalidRepoUrl, canonicalize
+
+router = APIRouter(prefix="/api/v1/graph", tags=["graph"])
+
+
+@router.get("/similar", summary="Files that play the same structural role as one file")
+async def similar(
+    request: Request,
+    repo_url: Annotated[str, Query(max_length=512)],
+    file_path: Annotated[str, Query(min_length=1, max_length=1024)],
+    limit: Annotated[int, Query(ge=1, le=100)] = 5,
+    same_repo: bool = True,
+) -> dict[str, Any]:
+    settings = request.app.state.settings
+    try:
+        canonical = canonicalize(
+            repo_url, allowed_hosts=settings.allowed_git_hosts, allow_local=settings.local
+        )
+    except InvalidRepoUrl as exc:
+        raise ApiError(400, "invalid_repo_url", str(exc)) from None
+    try:
+        hits = await vectors.similar_files(
+            request.app.state.store,
+            repo_url=canonical,
+            file_path=file_path,
+            limit=limit,
+            same_repo=same_repo,
+        )
+    except Exception as exc:
+        raise ApiError(503, "vector_store_unavailable", f"Qdrant unavailable: {exc}") from None
+    if hits is None:
+        raise ApiError(404, "file_not_found", f"{file_path} has no embedding in {canonical}")
+    return {
+        "repo_url": canonical,
+        "file_path": file_path,
+        "results": [
+            {
+                "repo_url": h.repo_url,
+                "file_path": h.file_path,
+                "language": h.language,
+                "score": round(h.score, 6),
+            }
+            for h in hits
+        ],
+    }

@@ -1,0 +1,120 @@
+"""Ingestion routes: queue a repository, read jobs, history and worker status (R2, R9)."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query, Request
+from redis.exceptions import RedisError
+
+from gateway.auth import require_admin
+from gateway.errors import ApiError
+from neo_alexandria.v1 import ingest_service_pb2, jobs_pb2
+from services.common import jobs
+from services.common.queue import DuplicateJob, JobQueue, QueueFull
+from services.common.repo_url import InvalidRepoUrl, canonicalize
+
+router = APIRouter(prefix="/api/v1/ingestion", tags=["ingestion"])
+
+HEARTBEAT_STALE_SECONDS = 30.0
+
+
+def _queue(request: Request) -> JobQueue:
+    return request.app.state.queue
+
+
+Queue = Annotated[JobQueue, Depends(_queue)]
+
+
+def _job_view(record: jobs_pb2.JobRecord) -> dict[str, Any]:
+    view = jobs.to_dict(record)
+    view["status"] = jobs.status_name(record.status)
+    return view
+
+
+@router.post(
+    "/ingest/{repo_url:path}",
+    status_code=202,
+    dependencies=[Depends(require_admin)],
+    summary="Queue a repository for ingestion",
+)
+async def ingest_repository(repo_url: str, request: Request, queue: Queue) -> dict[str, Any]:
+    settings = request.app.state.settings
+    try:
+        canonical = canonicalize(
+            repo_url, allowed_hosts=settings.allowed_git_hosts, allow_local=settings.local
+        )
+    except InvalidRepoUrl as exc:
+        raise ApiError(400, "invalid_repo_url", str(exc)) from None
+    task = jobs_pb2.QueuedTask(
+        job_id=uuid.uuid4().hex, repo_url=canonical, ttl_seconds=settings.task_ttl_seconds
+    )
+    task.submitted_at.CopyFrom(jobs.now())
+    try:
+        queued = await queue.enqueue(task, cap=settings.max_queue_size)
+    except QueueFull as exc:
+        raise ApiError(
+            429,
+            "queue_full",
+            f"{exc.pending} jobs pending (cap {settings.max_queue_size}); retry later",
+            headers={"Retry-After": "60"},
+        ) from None
+    except DuplicateJob:
+        raise ApiError(409, "duplicate_job", "job id already exists") from None
+    except (RedisError, OSError) as exc:
+        raise ApiError(503, "queue_unavailable", f"queue unavailable: {exc}") from None
+    response = ingest_service_pb2.IngestRepositoryResponse(
+        job_id=task.job_id,
+        queue_position=queued.position,
+        queue_size=queued.size,
+        max_queue_size=settings.max_queue_size,
+        status="queued",
+        repo_url=canonical,
+    )
+    return jobs.to_dict(response)
+
+
+@router.get("/jobs/history", summary="The newest jobs, newest first")
+async def job_history(
+    queue: Queue, limit: Annotated[int, Query(ge=1, le=100)] = 100
+) -> dict[str, Any]:
+    try:
+        records = await queue.history(limit)
+    except (RedisError, OSError) as exc:
+        raise ApiError(503, "queue_unavailable", f"queue unavailable: {exc}") from None
+    return {"jobs": [_job_view(r) for r in records]}
+
+
+@router.get("/jobs/{job_id}", summary="One job's status, progress, timings and counts")
+async def get_job(job_id: str, queue: Queue) -> dict[str, Any]:
+    if not job_id.isalnum() or len(job_id) > 64:
+        raise ApiError(404, "job_not_found", "no such job")
+    try:
+        record = await queue.get_job(job_id)
+    except (RedisError, OSError) as exc:
+        raise ApiError(503, "queue_unavailable", f"queue unavailable: {exc}") from None
+    if record is None:
+        raise ApiError(404, "job_not_found", f"no job {job_id}")
+    return {"job": _job_view(record)}
+
+
+@router.get("/worker/status", summary="Every worker's live status and heartbeat age")
+async def worker_status(queue: Queue) -> dict[str, Any]:
+    try:
+        workers = await queue.workers()
+    except (RedisError, OSError) as exc:
+        raise ApiError(503, "queue_unavailable", f"queue unavailable: {exc}") from None
+    now = time.time()
+    views, overall = [], jobs.OFFLINE
+    for worker in workers:
+        age = now - worker.heartbeat_at.ToSeconds()
+        if age > HEARTBEAT_STALE_SECONDS:
+            worker.status = jobs.OFFLINE
+        view = jobs.to_dict(worker)
+        view["heartbeat_age_seconds"] = round(age, 1)
+        views.append(view)
+        if worker.status != jobs.OFFLINE and (overall in (jobs.OFFLINE, jobs.IDLE)):
+            overall = worker.status
+    return {"status": overall, "workers": views}

@@ -1,0 +1,13 @@
+"""Run the gateway with uvicorn (`alexandria serve gateway`)."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from gateway.app import create_app
+from services.common.config import Settings
+
+
+def main(settings: Settings, host: str, port: int, *, with_coordinator: bool = False) -> None:
+    app = create_app(settings, with_coordinator=with_coordinator)
+    uvicorn.run(app, host=host, port=port, log_level="info", access_log=False)

@@ -1,0 +1,102 @@
+from google.api import annotations_pb2 as _annotations_pb2
+from neo_alexandria.v1 import graph_pb2 as _graph_pb2
+from neo_alexandria.v1 import jobs_pb2 as _jobs_pb2
+from google.protobuf.internal import containers as _containers
+from google.protobuf import descriptor as _descriptor
+from google.protobuf import message as _message
+from collections.abc import Iterable as _Iterable, Mapping as _Mapping
+from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
+
+DESCRIPTOR: _descriptor.FileDescriptor
+
+class IngestRepositoryRequest(_message.Message):
+    __slots__ = ("repo_url",)
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    def __init__(self, repo_url: _Optional[str] = ...) -> None: ...
+
+class IngestRepositoryResponse(_message.Message):
+    __slots__ = ("job_id", "queue_position", "queue_size", "max_queue_size", "status", "repo_url")
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_POSITION_FIELD_NUMBER: _ClassVar[int]
+    QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    MAX_QUEUE_SIZE_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    queue_position: int
+    queue_size: int
+    max_queue_size: int
+    status: str
+    repo_url: str
+    def __init__(self, job_id: _Optional[str] = ..., queue_position: _Optional[int] = ..., queue_size: _Optional[int] = ..., max_queue_size: _Optional[int] = ..., status: _Optional[str] = ..., repo_url: _Optional[str] = ...) -> None: ...
+
+class GetJobRequest(_message.Message):
+    __slots__ = ("job_id",)
+    JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    job_id: str
+    def __init__(self, job_id: _Optional[str] = ...) -> None: ...
+
+class GetJobResponse(_message.Message):
+    __slots__ = ("job",)
+    JOB_FIELD_NUMBER: _ClassVar[int]
+    job: _jobs_pb2.JobRecord
+    def __init__(self, job: _Optional[_Union[_jobs_pb2.JobRecord, _Mapping]] = ...) -> None: ...
+
+class ListJobHistoryRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class ListJobHistoryResponse(_message.Message):
+    __slots__ = ("jobs",)
+    JOBS_FIELD_NUMBER: _ClassVar[int]
+    jobs: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.JobRecord]
+    def __init__(self, jobs: _Optional[_Iterable[_Union[_jobs_pb2.JobRecord, _Mapping]]] = ...) -> None: ...
+
+class GetWorkerStatusRequest(_message.Message):
+    __slots__ = ()
+    def __init__(self) -> None: ...
+
+class GetWorkerStatusResponse(_message.Message):
+    __slots__ = ("status", "workers")
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    WORKERS_FIELD_NUMBER: _ClassVar[int]
+    status: str
+    workers: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.WorkerStatus]
+    def __init__(self, status: _Optional[str] = ..., workers: _Optional[_Iterable[_Union[_jobs_pb2.WorkerStatus, _Mapping]]] = ...) -> None: ...
+
+class FindSimilarFilesRequest(_message.Message):
+    __slots__ = ("repo_url", "file_path", "limit", "same_repo")
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    SAME_REPO_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    file_path: str
+    limit: int
+    same_repo: bool
+    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., limit: _Optional[int] = ..., same_repo: _Optional[bool] = ...) -> None: ...
+
+class SimilarFile(_message.Message):
+    __slots__ = ("repo_url", "file_path", "language", "score")
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    SCORE_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    file_path: str
+    language: _graph_pb2.Language
+    score: float
+    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., language: _Optional[_Union[_graph_pb2.Language, str]] = ..., score: _Optional[float] = ...) -> None: ...
+
+class FindSimilarFilesResponse(_message.Message):
+    __slots__ = ("repo_url", "file_path", "results")
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    file_path: str
+    results: _containers.RepeatedCompositeFieldContainer[SimilarFile]
+    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., results: _Optional[_Iterable[_Union[SimilarFile, _Mapping]]] = ...) -> None: ...

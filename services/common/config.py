@@ -1,0 +1,153 @@
+"""Settings for every process, read from the environment and validated at start.
+
+Nothing set means LOCAL mode: every service embedded under one data directory
+(SQLite, an embedded redis-server, Qdrant local mode). Setting `REDIS_URL`,
+`DATABASE_URL` or `QDRANT_URL` swaps that part for the real service.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import secrets
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
+
+
+class ConfigError(Exception):
+    """Raised at start when the configuration is invalid; the message names each variable."""
+
+
+def is_loopback_host(host: str | None) -> bool:
+    """True for localhost and loopback IPs, which may use plain http/redis."""
+    if not host:
+        return False
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def _require_secure(name: str, url: str, secure_schemes: tuple[str, ...]) -> None:
+    parts = urlsplit(url)
+    if parts.scheme in (*secure_schemes, "unix") or is_loopback_host(parts.hostname):
+        return
+    raise ValueError(
+        f"{name} must use {' or '.join(secure_schemes)} for a non-loopback host, got {url!r}"
+    )
+
+
+class Settings(BaseSettings):
+    """All configuration. Environment variable names are the field names in upper case."""
+
+    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+
+    mode: Literal["LOCAL", "CLOUD", "EDGE"] = "LOCAL"
+    alexandria_data_dir: Path = Path(".alexandria")
+    pharos_admin_token: str | None = Field(default=None, repr=False)
+
+    redis_url: str | None = None
+    database_url: str | None = None
+    qdrant_url: str | None = None
+    qdrant_api_key: str | None = Field(default=None, repr=False)
+
+    parser_addr: str = "127.0.0.1:50051"
+    embedder_addr: str = "127.0.0.1:50052"
+
+    max_queue_size: int = Field(default=10, ge=1)
+    task_ttl_seconds: int = Field(default=24 * 3600, ge=1)
+    job_lease_seconds: int = Field(default=120, ge=5)
+    max_job_attempts: int = Field(default=3, ge=1)
+    allowed_git_hosts: tuple[str, ...] = DEFAULT_HOSTS
+    clone_timeout_seconds: int = Field(default=300, ge=1)
+    embedder_device: Literal["auto", "cpu", "cuda"] = "auto"
+    train_epochs: int = Field(default=10, ge=1)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis_secure(cls, v: str | None) -> str | None:
+        if v is not None:
+            _require_secure("REDIS_URL", v, ("rediss",))
+        return v
+
+    @field_validator("qdrant_url")
+    @classmethod
+    def _qdrant_secure(cls, v: str | None) -> str | None:
+        if v is not None:
+            _require_secure("QDRANT_URL", v, ("https",))
+        return v
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_secure(cls, v: str | None) -> str | None:
+        if v is None or v.startswith("sqlite"):
+            return v
+        parts = urlsplit(v)
+        tls = any(m in (parts.query or "") for m in ("sslmode=require", "sslmode=verify"))
+        if not (tls or is_loopback_host(parts.hostname)):
+            raise ValueError(
+                "DATABASE_URL to a non-loopback host must require TLS (add ?sslmode=require)"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _cloud_needs_services(self) -> Settings:
+        if self.mode == "CLOUD":
+            missing = [
+                name
+                for name, value in (
+                    ("PHAROS_ADMIN_TOKEN", self.pharos_admin_token),
+                    ("REDIS_URL", self.redis_url),
+                    ("DATABASE_URL", self.database_url),
+                    ("QDRANT_URL", self.qdrant_url),
+                )
+                if not value
+            ]
+            if missing:
+                raise ValueError(f"MODE=CLOUD requires {', '.join(missing)}")
+        if self.mode == "EDGE" and not self.redis_url:
+            raise ValueError("MODE=EDGE requires REDIS_URL (the queue shared with the gateway)")
+        return self
+
+    @property
+    def local(self) -> bool:
+        """LOCAL mode: one machine, embedded services allowed, local git repos accepted."""
+        return self.mode == "LOCAL"
+
+    @cached_property
+    def data_dir(self) -> Path:
+        path = self.alexandria_data_dir.resolve()
+        path.mkdir(parents=True, exist_ok=True)
+        return path
+
+    def admin_token(self) -> str:
+        """The ingest token; in LOCAL mode one is created under the data dir if unset."""
+        if self.pharos_admin_token:
+            return self.pharos_admin_token
+        if not self.local:
+            raise ConfigError("PHAROS_ADMIN_TOKEN is required outside LOCAL mode")
+        token_file = self.data_dir / "admin_token"
+        if not token_file.exists():
+            token_file.touch(mode=0o600)
+            token_file.write_text(secrets.token_urlsafe(32))
+        return token_file.read_text().strip()
+
+
+def load_settings() -> Settings:
+    """Read and validate settings, turning pydantic's report into one clear ConfigError."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"]).upper() or "configuration"
+            lines.append(f"  {where}: {err['msg'].removeprefix('Value error, ')}")
+        raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

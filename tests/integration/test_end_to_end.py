@@ -1,0 +1,91 @@
+"""End to end through separate processes on embedded defaults: REST → queue →
+coordinator → parser → embedder → Qdrant → REST search. No in-process shortcuts."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+import httpx
+import pytest
+
+from alexandria.stack import LocalStack, free_port
+from services.common.config import Settings
+
+pytestmark = pytest.mark.slow
+
+
+def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 180.0) -> dict:
+    deadline = time.monotonic() + timeout
+    seen = []
+    while time.monotonic() < deadline:
+        job = client.get(f"/api/v1/ingestion/jobs/{job_id}").json()["job"]
+        seen.append((job["status"], job["phase"]))
+        if job["status"] not in ("queued", "running"):
+            job["_seen"] = seen
+            return job
+        time.sleep(0.2)
+    pytest.fail(f"job {job_id} did not finish; states seen: {seen[-5:]}")
+
+
+def test_ingest_then_search_through_the_running_stack(tmp_path: Path, sample_repo: Path) -> None:
+    settings = Settings(alexandria_data_dir=tmp_path / "data", train_epochs=10)
+    stack = LocalStack(
+        settings,
+        gateway_port=free_port(),
+        parser_port=free_port(),
+        embedder_port=free_port(),
+    )
+    with stack, httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
+        auth = {"Authorization": f"Bearer {settings.admin_token()}"}
+        reply = client.post(
+            f"/api/v1/ingestion/ingest/{quote(str(sample_repo), safe='')}", headers=auth
+        )
+        assert reply.status_code == 202, reply.text
+        queued = reply.json()
+        job = wait_for_job(client, queued["job_id"])
+        assert job["status"] == "complete", job
+        assert job["files_processed"] == 9 and job["embeddings_generated"] == 9
+        assert job["duration_seconds"] > 0 and job["commit"]
+        assert ("running", "train") in job["_seen"] or ("running", "parse") in job["_seen"]
+
+        similar = client.get(
+            "/api/v1/graph/similar",
+            params={"repo_url": queued["repo_url"], "file_path": "app/models.py", "limit": 5},
+        ).json()
+        assert len(similar["results"]) == 5
+        assert all(r["repo_url"] == queued["repo_url"] for r in similar["results"])
+        assert "app/models.py" not in {r["file_path"] for r in similar["results"]}
+        scores = [r["score"] for r in similar["results"]]
+        assert scores == sorted(scores, reverse=True)
+
+        status = client.get("/api/v1/ingestion/worker/status").json()
+        assert status["status"] == "Idle"
+
+        # Re-ingesting overwrites the repository's points instead of duplicating them.
+        again = client.post(
+            f"/api/v1/ingestion/ingest/{quote(str(sample_repo), safe='')}", headers=auth
+        ).json()
+        assert wait_for_job(client, again["job_id"])["status"] == "complete"
+        similar = client.get(
+            "/api/v1/graph/similar",
+            params={"repo_url": queued["repo_url"], "file_path": "app/models.py", "limit": 50},
+        ).json()
+        assert len(similar["results"]) == 8
+
+
+def test_demo_command_prints_nearest_files(tmp_path: Path, sample_repo: Path) -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "alexandria.cli", "demo", str(sample_repo)],
+        env={**os.environ, "ALEXANDRIA_DATA_DIR": str(tmp_path / "data")},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "Files structurally nearest to" in out.stdout
+    assert out.stdout.count("  +") + out.stdout.count("  -") >= 5

@@ -1,0 +1,139 @@
+"""The gateway through its real app: real Redis, real metadata DB (SQLite and CI Postgres),
+Qdrant local mode. Covers P1, P4, P15, P16, P17 and the events → metadata path."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from urllib.parse import quote
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.app import create_app
+from gateway.db import IngestionJob
+from neo_alexandria.v1 import jobs_pb2
+from services.common.config import Settings
+
+TOKEN = "test-admin-token-0123456789"
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str, database_url: str) -> Settings:
+    return Settings(
+        alexandria_data_dir=tmp_path / "data",
+        redis_url=redis_url,
+        database_url=database_url,
+        pharos_admin_token=TOKEN,
+        max_queue_size=3,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def ingest(client: TestClient, repo: str, headers: dict[str, str] | None = AUTH):
+    return client.post(f"/api/v1/ingestion/ingest/{repo}", headers=headers or {})
+
+
+def test_ingest_queues_a_job_and_reports_its_position(client: TestClient) -> None:
+    reply = ingest(client, "github.com/psf/requests")
+    assert reply.status_code == 202
+    body = reply.json()
+    assert body["status"] == "queued" and body["repo_url"] == "https://github.com/psf/requests"
+    assert (body["queue_position"], body["queue_size"], body["max_queue_size"]) == (1, 1, 3)
+    job = client.get(f"/api/v1/ingestion/jobs/{body['job_id']}").json()["job"]
+    assert job["status"] == "queued" and job["repo_url"] == body["repo_url"]
+
+
+def test_full_url_with_scheme_in_the_path_is_accepted(client: TestClient) -> None:
+    url = quote("https://github.com/psf/requests.git", safe="")
+    assert ingest(client, url).json()["repo_url"] == "https://github.com/psf/requests"
+
+
+@pytest.mark.parametrize(
+    "headers", [None, {"Authorization": "Bearer wrong"}, {"Authorization": TOKEN}]
+)
+def test_ingest_without_the_token_is_401_and_logged_without_it(
+    client: TestClient, headers: dict[str, str] | None, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="gateway.auth"):
+        reply = ingest(client, "github.com/a/b", headers=headers)
+    assert reply.status_code == 401
+    assert set(reply.json()) == {"error", "detail"}
+    assert "auth failed from" in caplog.text
+    assert TOKEN not in caplog.text and "wrong" not in caplog.text
+
+
+@pytest.mark.parametrize(
+    "repo", ["http%3A%2F%2Fgithub.com%2Fa%2Fb", "evil.example/a/b", "github.com/a"]
+)
+def test_bad_urls_are_400_and_nothing_is_queued(client: TestClient, repo: str) -> None:
+    reply = ingest(client, repo)
+    assert reply.status_code == 400 and reply.json()["error"] == "invalid_repo_url"
+    assert client.get("/api/v1/ingestion/jobs/history").json()["jobs"] == []
+
+
+def test_a_full_queue_answers_429_with_retry_after(client: TestClient) -> None:
+    for i in range(3):
+        assert ingest(client, f"github.com/a/r{i}").status_code == 202
+    reply = ingest(client, "github.com/a/r3")
+    assert reply.status_code == 429 and reply.headers["Retry-After"]
+
+
+def test_unknown_job_is_404(client: TestClient) -> None:
+    assert client.get("/api/v1/ingestion/jobs/doesnotexist").status_code == 404
+
+
+def test_worker_status_returns_what_redis_holds(client: TestClient) -> None:
+    assert client.get("/api/v1/ingestion/worker/status").json() == {
+        "status": "Offline",
+        "workers": [],
+    }
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    status = jobs_pb2.WorkerStatus(
+        worker_id="w1", status="Training Graph on https://github.com/a/b", job_id="j1"
+    )
+    client.portal.call(queue.set_worker, status)  # type: ignore[union-attr]
+    body = client.get("/api/v1/ingestion/worker/status").json()
+    assert body["status"] == "Training Graph on https://github.com/a/b"
+    (worker,) = body["workers"]
+    assert (worker["worker_id"], worker["status"], worker["job_id"]) == (
+        "w1",
+        status.status,
+        "j1",
+    )
+
+
+def test_similar_for_an_unknown_file_is_404(client: TestClient) -> None:
+    reply = client.get(
+        "/api/v1/graph/similar", params={"repo_url": "github.com/a/b", "file_path": "x.py"}
+    )
+    assert reply.status_code == 404 and reply.json()["error"] == "file_not_found"
+
+
+def test_health_checks_every_dependency(client: TestClient) -> None:
+    body = client.get("/health").json()
+    assert body["checks"] == {"redis": "ok", "database": "ok", "qdrant": "ok"}
+
+
+def test_job_events_reach_the_metadata_db(client: TestClient) -> None:
+    job_id = ingest(client, "github.com/a/b").json()["job_id"]
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        with Session(engine) as session:
+            row = session.scalars(select(IngestionJob).where(IngestionJob.job_id == job_id)).first()
+        if row is not None:
+            assert (row.status, row.repo_url) == ("queued", "https://github.com/a/b")
+            return
+        time.sleep(0.1)
+    pytest.fail("the queued event never reached the metadata DB")

@@ -1,0 +1,55 @@
+"""P5: every source file of a repository becomes exactly one node; edges join real nodes."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from services.parser.graph import build_graph
+from services.parser.languages import language_of
+
+NAMES = ("a", "b", "pkg", "core", "util", "src", "__init__")
+EXTENSIONS = (".py", ".py", ".py", ".pyi", ".js", ".ts", ".go", ".java", ".txt")
+
+component = st.sampled_from(NAMES)
+module = st.lists(component, min_size=1, max_size=3).map(".".join)
+statement = st.one_of(
+    module.map(lambda m: f"import {m}"),
+    st.tuples(st.integers(0, 3), st.one_of(st.just(""), module), st.lists(component, min_size=1))
+    .filter(lambda t: t[0] or t[1])
+    .map(lambda t: f"from {'.' * t[0]}{t[1]} import {', '.join(t[2])}"),
+    module.map(lambda m: f"def f():\n    from {m} import *"),
+    st.just("def broken(:"),
+    st.just("import os.path"),
+)
+source = st.lists(statement, max_size=6).map("\n".join)
+file_path = st.tuples(st.lists(component, max_size=3), component, st.sampled_from(EXTENSIONS)).map(
+    lambda t: "/".join([*t[0], t[1] + t[2]])
+)
+tree = st.dictionaries(file_path, source, min_size=1, max_size=12)
+
+
+@settings(max_examples=100, deadline=None)
+@given(files=tree)
+def test_every_source_file_becomes_exactly_one_node(files: dict[str, str]) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        for rel, text in files.items():
+            (root / rel).parent.mkdir(parents=True, exist_ok=True)
+            (root / rel).write_text(text)
+        graph = build_graph(root)
+
+    paths = [node.path for node in graph.nodes]
+    assert sorted(paths) == sorted(p for p in files if language_of(p) is not None)
+    assert len(set(paths)) == len(paths)
+    assert graph.stats.files_seen == len(files)
+    assert graph.stats.files_parsed + graph.stats.files_skipped == len(files)
+    count = len(paths)
+    for source, target, kind in graph.edges:
+        assert 0 <= source < count and 0 <= target < count
+        assert source != target and kind > 0
+    assert len({(s, t) for s, t, _ in graph.edges}) == len(graph.edges)
+    assert all(0 <= source < count for source, _ in graph.unresolved)

@@ -1,0 +1,76 @@
+"""Settings validation (R7.5, R11.2, P12): one clear error naming each bad variable."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from services.common.config import ConfigError, Settings, load_settings
+
+
+@pytest.fixture(autouse=True)
+def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    for var in ("MODE", "REDIS_URL", "DATABASE_URL", "QDRANT_URL", "PHAROS_ADMIN_TOKEN"):
+        monkeypatch.delenv(var, raising=False)
+
+
+def test_nothing_set_means_local_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ALEXANDRIA_DATA_DIR", str(tmp_path / "data"))
+    settings = load_settings()
+    assert settings.local
+    assert settings.data_dir == (tmp_path / "data").resolve()
+
+
+def test_cloud_mode_names_every_missing_variable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODE", "CLOUD")
+    with pytest.raises(ConfigError) as err:
+        load_settings()
+    for var in ("PHAROS_ADMIN_TOKEN", "REDIS_URL", "DATABASE_URL", "QDRANT_URL"):
+        assert var in str(err.value)
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("QDRANT_URL", "http://xyz.cloud.qdrant.io:6333"),
+        ("REDIS_URL", "redis://default:pw@eu1.upstash.io:6379"),
+        ("DATABASE_URL", "postgresql://u:p@ep-cool.neon.tech/db"),
+    ],
+)
+def test_external_services_must_use_tls(
+    monkeypatch: pytest.MonkeyPatch, var: str, value: str
+) -> None:
+    monkeypatch.setenv(var, value)
+    with pytest.raises(ConfigError, match=var):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("var", "value"),
+    [
+        ("QDRANT_URL", "https://xyz.cloud.qdrant.io:6333"),
+        ("QDRANT_URL", "http://127.0.0.1:6333"),
+        ("REDIS_URL", "rediss://default:pw@eu1.upstash.io:6379"),
+        ("REDIS_URL", "redis://localhost:6379/0"),
+        ("DATABASE_URL", "postgresql://u:p@ep-cool.neon.tech/db?sslmode=require"),
+        ("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"),
+    ],
+)
+def test_tls_or_loopback_is_accepted(monkeypatch: pytest.MonkeyPatch, var: str, value: str) -> None:
+    monkeypatch.setenv(var, value)
+    assert getattr(load_settings(), var.lower()) == value
+
+
+def test_local_mode_creates_a_private_admin_token_once(tmp_path: Path) -> None:
+    settings = Settings(alexandria_data_dir=tmp_path)
+    token = settings.admin_token()
+    assert len(token) >= 32
+    assert (tmp_path / "admin_token").stat().st_mode & 0o077 == 0
+    assert Settings(alexandria_data_dir=tmp_path).admin_token() == token
+
+
+def test_outside_local_mode_the_token_is_required(tmp_path: Path) -> None:
+    settings = Settings(mode="EDGE", redis_url="redis://127.0.0.1:6379/0")
+    with pytest.raises(ConfigError, match="PHAROS_ADMIN_TOKEN"):
+        settings.admin_token()

@@ -1,0 +1,151 @@
+"""Cloning into isolated temporary directories that never outlive the job (P13, P14)."""
+
+from __future__ import annotations
+
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+from conftest import git
+
+from services.parser import clone as clone_module
+from services.parser.clone import (
+    TEMP_PREFIX,
+    CloneCancelled,
+    CloneError,
+    CloneNotFound,
+    CloneTimeout,
+    cloned_repository,
+)
+
+
+def _leftovers() -> set[str]:
+    return {p.name for p in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")}
+
+
+def test_clone_returns_checkout_and_commit_then_removes_it(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo({"a.py": "import b\n", "b.py": ""})
+    with cloned_repository(f"file://{repo}", timeout_seconds=30) as cloned:
+        assert cloned.commit == git(repo, "rev-parse", "HEAD")
+        assert (cloned.path / "a.py").read_text() == "import b\n"
+        workdir = cloned.path.parent
+        assert workdir.name.startswith(TEMP_PREFIX)
+        assert workdir.stat().st_mode & 0o777 == 0o700
+    assert not workdir.exists()
+
+
+def test_temp_dir_is_removed_when_the_body_raises(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({"a.py": ""})
+    with pytest.raises(RuntimeError), cloned_repository(f"file://{repo}", timeout_seconds=30) as c:
+        workdir = c.path.parent
+        raise RuntimeError("job failed")
+    assert not workdir.exists()
+
+
+def test_concurrent_clones_use_distinct_dirs(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({"a.py": ""})
+    barrier = threading.Barrier(2)
+
+    def clone() -> Path:
+        with cloned_repository(f"file://{repo}", timeout_seconds=30) as cloned:
+            barrier.wait(timeout=10)  # both checkouts exist at the same time
+            return cloned.path
+
+    with ThreadPoolExecutor(2) as pool:
+        first, second = pool.map(lambda _: clone(), range(2))
+    assert first.parent != second.parent
+    assert not first.exists() and not second.exists()
+
+
+def test_missing_repository_raises_clone_error_and_cleans_up(tmp_path: Path) -> None:
+    before = _leftovers()
+    with (
+        pytest.raises(CloneNotFound, match="does not appear to be a git repository"),
+        cloned_repository(f"file://{tmp_path}/missing", timeout_seconds=30),
+    ):
+        pass
+    assert issubclass(CloneNotFound, CloneError)
+    assert _leftovers() <= before
+
+
+def test_only_https_and_local_file_transports_are_allowed(tmp_path: Path) -> None:
+    with (
+        pytest.raises(CloneError, match="transport"),
+        cloned_repository("ext::sh -c touch% /tmp/pwned", timeout_seconds=30),
+    ):
+        pass
+
+
+def test_timeout_kills_git_and_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    def slow_command(url: str, destination: Path) -> list[str]:
+        return ["sh", "-c", f"mkdir -p '{destination}' && sleep 30"]
+
+    monkeypatch.setattr(clone_module, "_git_command", slow_command)
+    before = _leftovers()
+    started = time.monotonic()
+    with (
+        pytest.raises(CloneTimeout, match=r"did not finish within 0\.5 s"),
+        cloned_repository("https://github.com/u/r", timeout_seconds=0.5),
+    ):
+        pass
+    assert time.monotonic() - started < 5
+    assert _leftovers() <= before
+
+
+def test_cancel_stops_the_clone(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(clone_module, "_git_command", lambda url, dest: ["sleep", "30"])
+    cancel = threading.Event()
+    cancel.set()
+    with (
+        pytest.raises(CloneCancelled),
+        cloned_repository("https://github.com/u/r", timeout_seconds=30, cancel=cancel),
+    ):
+        pass
+
+
+def test_git_runs_without_user_config_hooks_or_prompts(monkeypatch: pytest.MonkeyPatch) -> None:
+    seen: dict[str, object] = {}
+
+    def spy(command: list[str], **kwargs: object) -> tuple[int, bytes]:
+        seen.update(command=command, env=kwargs["env"])
+        return 128, b"fatal: unable to access: Could not resolve host: invalid.invalid\n"
+
+    monkeypatch.setattr(clone_module, "_run", spy)
+    monkeypatch.setenv("GIT_DIR", "/somewhere/else")
+    monkeypatch.setattr(clone_module, "RETRY_BACKOFF_SECONDS", 0.0)
+    with (
+        pytest.raises(CloneError, match="Could not resolve host"),
+        cloned_repository("https://invalid.invalid/u/r", timeout_seconds=20),
+    ):
+        pass
+    command, env = seen["command"], seen["env"]
+    assert isinstance(command, list) and isinstance(env, dict)
+    assert command[command.index("--") + 1] == "https://invalid.invalid/u/r"
+    for flag in ("--depth", "--no-recurse-submodules", "--single-branch"):
+        assert flag in command
+    for config in ("core.hooksPath=/dev/null", "protocol.allow=never", "filter.lfs.smudge="):
+        assert config in command
+    assert "protocol.file.allow=always" not in command
+    assert env["GIT_TERMINAL_PROMPT"] == "0"
+    assert env["GIT_CONFIG_GLOBAL"] == "/dev/null"
+    assert "GIT_DIR" not in env
+
+
+def test_transient_failures_are_retried(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+
+    def flaky(command: list[str], **kwargs: object) -> tuple[int, bytes]:
+        calls.append(1)
+        return 128, b"fatal: unable to access: Could not resolve host: github.com\n"
+
+    monkeypatch.setattr(clone_module, "_run", flaky)
+    monkeypatch.setattr(clone_module, "RETRY_BACKOFF_SECONDS", 0.0)
+    with pytest.raises(CloneError), cloned_repository("https://github.com/u/r", timeout_seconds=20):
+        pass
+    assert len(calls) == clone_module.ATTEMPTS

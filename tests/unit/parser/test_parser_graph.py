@@ -1,0 +1,110 @@
+"""Graph building (errors, parallel parse) and chunking."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import edge_paths, write_tree
+
+from neo_alexandria.v1 import graph_pb2
+from services.parser import graph as graph_module
+from services.parser.client import ParsedGraph, _append_chunk
+from services.parser.graph import RepoGraph, build_graph, to_chunks
+
+
+def test_a_syntax_error_is_recorded_and_the_rest_continue(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {"bad.py": "import good\ndef f(:\n", "good.py": "import helper\n", "helper.py": ""},
+    )
+    graph = build_graph(tmp_path)
+    assert [n.path for n in graph.nodes] == ["bad.py", "good.py", "helper.py"]
+    assert {p for p, _ in graph.errors} == {"bad.py"}
+    assert edge_paths(graph) == {
+        ("bad.py", "good.py", graph_pb2.EDGE_KIND_IMPORT),
+        ("good.py", "helper.py", graph_pb2.EDGE_KIND_IMPORT),
+    }
+
+
+def test_an_unreadable_file_is_recorded_and_the_rest_continue(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.py": "import b\n", "b.py": ""})
+
+    def failing_read(path: str, limit: int) -> bytes:
+        if path.endswith("b.py"):
+            raise PermissionError(13, "Permission denied")
+        return Path(path).read_bytes()
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(graph_module, "_read", failing_read)
+        graph = build_graph(tmp_path)
+    assert [n.path for n in graph.nodes] == ["a.py"]
+    assert graph.errors == [("b.py", "unreadable: Permission denied")]
+    assert (graph.stats.files_seen, graph.stats.files_parsed, graph.stats.files_skipped) == (
+        2,
+        1,
+        1,
+    )
+
+
+def test_parallel_build_matches_in_process_build(tmp_path: Path) -> None:
+    files = {f"pkg/m{i}.py": f"from pkg import m{(i + 1) % 250}\nimport os\n" for i in range(250)}
+    files["pkg/__init__.py"] = ""
+    files["pkg/bad.py"] = "def (:\n"
+    write_tree(tmp_path, files)
+    progress: list[tuple[int, int]] = []
+    parallel = build_graph(tmp_path, workers=2, on_progress=lambda d, t: progress.append((d, t)))
+    serial = build_graph(tmp_path, workers=1)
+    assert [n.path for n in parallel.nodes] == [n.path for n in serial.nodes]
+    assert parallel.edges == serial.edges
+    assert parallel.unresolved == serial.unresolved
+    assert parallel.errors == serial.errors
+    assert len(parallel.edges) == 250
+    assert progress[-1] == (252, 252)
+    assert len(progress) < 252  # reported per chunk, not per file
+
+
+def test_progress_callback_can_abort_the_build(tmp_path: Path) -> None:
+    write_tree(tmp_path, {"a.py": "", "b.py": ""})
+
+    def stop(done: int, total: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        build_graph(tmp_path, on_progress=stop)
+
+
+def _big_graph(nodes: int, edges: int) -> RepoGraph:
+    graph = RepoGraph()
+    for i in range(nodes):
+        graph.nodes.append(graph_pb2.FileNode(path=f"dir/{i:06d}.py", language=1, size_bytes=i))
+    graph.edges = [(i % nodes, (i * 7 + 1) % nodes, 1 + i % 5) for i in range(edges)]
+    graph.unresolved = [(i % nodes, f"mod{i}") for i in range(edges // 2)]
+    graph.errors = [(f"e{i}.py", "binary file") for i in range(nodes // 3)]
+    return graph
+
+
+def test_chunks_reassemble_exactly_and_stay_small() -> None:
+    graph = _big_graph(5000, 45000)
+    chunks = list(to_chunks(graph, max_nodes=2000, max_edges=20000))
+    assert len(chunks) > 3
+    assert all(c.ByteSize() < 4 * 1024 * 1024 for c in chunks)
+    assert all(len(c.nodes) <= 2000 and len(c.edges) <= 20000 for c in chunks)
+    rebuilt = ParsedGraph(repo_url="", commit="")
+    for chunk in chunks:
+        _append_chunk(rebuilt, chunk)
+    assert rebuilt.nodes == graph.nodes
+    assert rebuilt.edges == graph.edges
+    assert rebuilt.unresolved == graph.unresolved
+    assert rebuilt.errors == graph.errors
+
+
+def test_chunks_respect_the_byte_budget() -> None:
+    graph = RepoGraph(nodes=[graph_pb2.FileNode(path="p" * 4000 + str(i)) for i in range(1000)])
+    chunks = list(to_chunks(graph, max_bytes=1 << 20))
+    assert len(chunks) == 4
+    assert max(c.ByteSize() for c in chunks) < 1.1 * (1 << 20)
+
+
+def test_empty_graph_has_no_chunks() -> None:
+    assert list(to_chunks(RepoGraph())) == []

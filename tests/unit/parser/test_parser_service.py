@@ -1,0 +1,170 @@
+"""ParserService end to end in-process: a grpc.aio server on an ephemeral port."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import grpc
+import pytest
+from conftest import git
+
+from neo_alexandria.v1 import graph_pb2, parser_service_pb2, parser_service_pb2_grpc
+from services.common.config import Settings
+from services.parser import clone as clone_module
+from services.parser import server as server_module
+from services.parser.client import ParsedGraph, fetch_graph
+from services.parser.clone import TEMP_PREFIX
+from services.parser.graph import to_chunks
+from services.parser.server import ParserServicer
+
+
+def _parse(settings: Settings, repo_url: str, **kwargs: Any) -> ParsedGraph:
+    async def run() -> ParsedGraph:
+        server = grpc.aio.server()
+        parser_service_pb2_grpc.add_ParserServiceServicer_to_server(
+            ParserServicer(settings), server
+        )
+        port = server.add_insecure_port("127.0.0.1:0")
+        await server.start()
+        try:
+            async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+                return await fetch_graph(channel, repo_url, **{"timeout": 30, **kwargs})
+        finally:
+            await server.stop(None)
+
+    return asyncio.run(run())
+
+
+def _status(settings: Settings, repo_url: str) -> tuple[grpc.StatusCode, str]:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        _parse(settings, repo_url)
+    return caught.value.code(), caught.value.details() or ""
+
+
+@pytest.fixture
+def local(tmp_path: Path) -> Settings:
+    return Settings(mode="LOCAL", alexandria_data_dir=tmp_path / "data")
+
+
+def _clones() -> set[Path]:
+    return set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+
+
+def test_parses_a_local_repository_end_to_end(
+    local: Settings, make_repo: Callable[..., Path]
+) -> None:
+    repo = make_repo(
+        {
+            "app/__init__.py": "",
+            "app/main.py": "from app import util\nimport os\n",
+            "app/util.py": "",
+            "web/index.ts": "",
+            "notes.txt": "",
+        }
+    )
+    before = _clones()
+    progress: list[parser_service_pb2.ParseProgress] = []
+    graph = _parse(local, str(repo), job_id="job-1", on_progress=progress.append)
+    assert graph.repo_url == f"file://{repo.resolve()}"
+    assert graph.commit == git(repo, "rev-parse", "HEAD")
+    paths = [n.path for n in graph.nodes]
+    assert paths == ["app/__init__.py", "app/main.py", "app/util.py", "web/index.ts"]
+    assert graph.edges == [
+        (paths.index("app/main.py"), paths.index("app/util.py"), graph_pb2.EDGE_KIND_IMPORT)
+    ]
+    assert graph.unresolved == [(paths.index("app/main.py"), "os")]
+    assert (graph.stats.files_seen, graph.stats.files_parsed, graph.stats.edges) == (5, 4, 1)
+    assert [p.phase for p in progress][:2] == ["clone", "walk"]
+    assert (progress[-1].phase, progress[-1].files_done, progress[-1].files_total) == (
+        "parse",
+        3,
+        3,
+    )
+    assert _clones() <= before  # P14
+
+
+def test_a_graph_of_many_chunks_reassembles_exactly(
+    local: Settings, make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    files = {
+        f"m{i}.py": f"import m{(i + 1) % 40}\nimport m{(i + 3) % 40}\nimport ext{i}\n"
+        for i in range(40)
+    }
+    repo = make_repo(files)
+    whole = _parse(local, str(repo))
+    monkeypatch.setattr(
+        server_module, "to_chunks", functools.partial(to_chunks, max_nodes=7, max_edges=5)
+    )
+    chunked = _parse(local, str(repo))
+    assert len(chunked.nodes) == 40 and len(chunked.edges) == 80 and len(chunked.unresolved) == 40
+    assert (chunked.nodes, chunked.edges, chunked.unresolved) == (
+        whole.nodes,
+        whole.edges,
+        whole.unresolved,
+    )
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "",
+        "ext::sh -c id",
+        "https://evil.example.com/u/r",
+        "-uhttps://github.com/u/r",
+        "git@github.com:u/r",
+    ],
+)
+def test_invalid_urls_are_invalid_argument(local: Settings, url: str) -> None:
+    assert _status(local, url)[0] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_local_paths_are_refused_outside_local_mode(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({"a.py": ""})
+    edge = Settings(mode="EDGE", redis_url="redis://127.0.0.1:6379/0")
+    assert _status(edge, str(repo))[0] == grpc.StatusCode.INVALID_ARGUMENT
+
+
+def test_clone_failures_map_to_status_codes(local: Settings, tmp_path: Path) -> None:
+    not_a_repo = tmp_path / "fake"
+    (not_a_repo / ".git").mkdir(parents=True)
+    code, details = _status(local, str(not_a_repo))
+    assert code == grpc.StatusCode.NOT_FOUND
+    assert "does not appear to be a git repository" in details
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    git(empty, "init", "-q")
+    code, details = _status(local, str(empty))
+    assert code == grpc.StatusCode.FAILED_PRECONDITION
+    assert "no HEAD commit" in details
+
+
+def test_a_job_abandoned_by_its_client_removes_its_clone(
+    local: Settings, make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo({"a.py": ""})
+    monkeypatch.setattr(clone_module, "_git_command", lambda url, dest: ["sleep", "30"])
+    before = _clones()
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        _parse(local, str(repo), timeout=1)
+    assert caught.value.code() == grpc.StatusCode.DEADLINE_EXCEEDED
+    deadline = time.monotonic() + 5
+    while _clones() - before and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert _clones() <= before
+
+
+def test_client_module_does_not_import_tree_sitter() -> None:
+    code = (
+        "import sys, services.parser.client; "
+        "sys.exit(any(m.startswith('tree_sitter') for m in sys.modules))"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
