@@ -1,4 +1,4 @@
-"""Node2Vec in PyG's design (walk windows, skip-gram with negative sampling), own sampler.
+"""Node2Vec in PyG's design (skip-gram with negative sampling over walks), own sampler.
 
 The model mirrors `torch_geometric.nn.Node2Vec` (`loader`, `pos_sample`, `neg_sample`,
 `loss`, `forward`) but samples walks with `services.embedder.walks`, so it runs
@@ -22,9 +22,9 @@ class Node2Vec(torch.nn.Module):
     """Skip-gram Node2Vec over a graph, made undirected (and self-loop free) for walks.
 
     Unlike PyG, `walk_length` counts steps (a walk has `walk_length + 1` nodes), as in
-    the service contract. Each walk is cut into windows of `context_size` nodes; the
-    first node of a window is pulled towards the others and pushed away from
-    `num_negative_samples` uniformly drawn nodes per positive window.
+    the service contract, and `loss` scores every pair of walk positions closer than
+    `context_size` in both directions (word2vec's window) rather than PyG's forward
+    windows; `pos_sample` therefore returns whole walks, not windows.
 
     Two tables, as in word2vec: `embedding` (the node vectors, returned by `forward`)
     and `context` (vectors of nodes seen as context). Separate tables let two nodes
@@ -117,11 +117,11 @@ class Node2Vec(torch.nn.Module):
     def loss(self, pos_rw: Tensor, neg_rw: Tensor) -> Tensor:
         """Skip-gram negative-sampling loss over every pair within `context_size` of a walk.
 
-        Positive pairs are walk positions i != j with |i - j| < context_size: -log σ(u_i·v_j)
-        (u = `embedding`, v = `context`). Each has `num_negative_samples` negatives
-        (u_i, v_r) whose r sits at position j of a `neg_rw` row: -log σ(-u_i·v_r). Scores
-        come from one batched matmul per walk instead of materialised windows, which
-        gathers each walk's vectors once.
+        Positive pairs are walk positions i != j with |i - j| < context_size, scored
+        -log sigmoid(u_i.v_j) (u = `embedding`, v = `context`). Each has
+        `num_negative_samples` negatives (u_i, v_r), r at position j of a `neg_rw` row,
+        scored -log sigmoid(-u_i.v_r). One batched matmul per walk scores all pairs, so
+        each walk's vectors are gathered once instead of once per window.
         """
         length = pos_rw.size(1)
         walks = pos_rw.size(0)

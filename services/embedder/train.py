@@ -39,7 +39,7 @@ class DeviceUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyper-parameters; the defaults are the seed's (64-d, walk 20, context 10, 10 walks, 10 epochs)."""
+    """Hyper-parameters; the defaults are the seed's (64-d, walk 20, context 10, 10 walks)."""
 
     embedding_dim: int = 64
     walk_length: int = 20
@@ -76,7 +76,7 @@ class TrainResult:
 
 
 def resolve_device(device: str = "auto") -> torch.device:
-    """"auto" → CUDA when present, else CPU; "cuda" without CUDA raises DeviceUnavailable."""
+    """ "auto" → CUDA when present, else CPU; "cuda" without CUDA raises DeviceUnavailable."""
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():

@@ -126,7 +126,7 @@ def _git_command(canonical_url: str, destination: Path) -> list[str]:
 
 
 def _clean_stderr(raw: bytes) -> str:
-    """git's complaint, trimmed: last lines only, credentials and temp paths removed."""
+    """git's complaint, trimmed: its last lines, with any URL credentials removed."""
     text = _CREDENTIALS.sub("", raw.decode("utf-8", errors="replace"))
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     message = " ".join(lines[-4:]) or "git clone failed with no message"

@@ -10,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from conftest import git
+from parser_helpers import git
 
 from services.parser import clone as clone_module
 from services.parser.clone import (

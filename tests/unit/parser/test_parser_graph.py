@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import edge_paths, write_tree
+from parser_helpers import edge_paths, write_tree
 
 from neo_alexandria.v1 import graph_pb2
 from services.parser import graph as graph_module
@@ -47,7 +47,10 @@ def test_an_unreadable_file_is_recorded_and_the_rest_continue(tmp_path: Path) ->
     )
 
 
-def test_parallel_build_matches_in_process_build(tmp_path: Path) -> None:
+def test_parallel_build_matches_in_process_build(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(graph_module, "IN_PROCESS_BELOW_BYTES", 0)
     files = {f"pkg/m{i}.py": f"from pkg import m{(i + 1) % 250}\nimport os\n" for i in range(250)}
     files["pkg/__init__.py"] = ""
     files["pkg/bad.py"] = "def (:\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import edge_paths, unresolved_paths, write_tree
+from parser_helpers import edge_paths, unresolved_paths, write_tree
 
 from neo_alexandria.v1 import graph_pb2
 from services.parser.graph import build_graph

@@ -14,7 +14,7 @@ from typing import Any
 
 import grpc
 import pytest
-from conftest import git
+from parser_helpers import git
 
 from neo_alexandria.v1 import graph_pb2, parser_service_pb2, parser_service_pb2_grpc
 from services.common.config import Settings

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from conftest import write_tree
+from parser_helpers import write_tree
 
 from services.parser.graph import build_graph
 from services.parser.walk import walk_sources

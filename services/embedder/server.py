@@ -1,0 +1,255 @@
+"""gRPC EmbedderService: receive a graph, train Node2Vec in a worker thread, stream results.
+
+One training runs at a time per process (others wait on a lock): training uses
+every core or the whole GPU, so running two at once would only slow both. Progress
+crosses from the worker thread to the RPC through an asyncio.Queue; a client that
+cancels or passes its deadline sets a threading.Event the trainer polls per batch.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import math
+import threading
+from collections.abc import AsyncIterator
+
+import grpc
+import numpy as np
+import torch
+
+from neo_alexandria.v1 import embedder_service_pb2 as pb
+from neo_alexandria.v1 import embedder_service_pb2_grpc as pb_grpc
+from services.common.config import Settings
+from services.common.grpc_server import run_service
+from services.embedder.train import (
+    DeviceUnavailable,
+    EpochReport,
+    TrainConfig,
+    TrainingCancelled,
+    TrainResult,
+    describe_hardware,
+    resolve_device,
+    train_embeddings,
+)
+
+log = logging.getLogger(__name__)
+
+MAX_ROWS_PER_CHUNK = 4096
+MAX_CHUNK_BYTES = 1 << 20  # well under gRPC's default 4 MB message limit
+
+_DEVICES = {pb.DEVICE_AUTO: "auto", pb.DEVICE_CPU: "cpu", pb.DEVICE_CUDA: "cuda"}
+
+
+class InvalidRequest(ValueError):
+    """The request stream breaks the contract; the message is returned to the client."""
+
+
+def config_from_parameters(params: pb.TrainParameters, default_epochs: int = 10) -> TrainConfig:
+    """TrainConfig from the wire parameters: zero values take the defaults, bad values raise."""
+    for name in ("num_nodes", "embedding_dim", "walk_length", "context_size", "walks_per_node"):
+        if getattr(params, name) < 0:
+            raise InvalidRequest(f"{name} must not be negative, got {getattr(params, name)}")
+    if params.num_nodes < 1:
+        raise InvalidRequest("num_nodes must be at least 1")
+    if params.epochs < 0:
+        raise InvalidRequest(f"epochs must not be negative, got {params.epochs}")
+    for name in ("p", "q"):
+        value = getattr(params, name)
+        if not math.isfinite(value) or value < 0:
+            raise InvalidRequest(f"{name} must be a positive number, got {value}")
+    defaults = TrainConfig()
+    walk_length = params.walk_length or defaults.walk_length
+    context_size = params.context_size or min(defaults.context_size, walk_length + 1)
+    if not 2 <= context_size <= walk_length + 1:
+        raise InvalidRequest(
+            f"context_size must be in [2, walk_length + 1], got {context_size} "
+            f"with walk_length {walk_length}"
+        )
+    return TrainConfig(
+        embedding_dim=params.embedding_dim or defaults.embedding_dim,
+        walk_length=walk_length,
+        context_size=context_size,
+        walks_per_node=params.walks_per_node or defaults.walks_per_node,
+        epochs=params.epochs or default_epochs,
+        p=params.p or defaults.p,
+        q=params.q or defaults.q,
+        seed=params.seed or None,
+    )
+
+
+async def read_request(
+    request_iterator: AsyncIterator[pb.TrainRequest],
+) -> tuple[pb.TrainParameters, torch.Tensor]:
+    """Parameters and the `[2, E]` edge index from the request stream, validated."""
+    params: pb.TrainParameters | None = None
+    sources: list[np.ndarray] = []
+    targets: list[np.ndarray] = []
+    async for request in request_iterator:
+        part = request.WhichOneof("part")
+        if params is None:
+            if part != "parameters":
+                raise InvalidRequest("the first message must carry the parameters")
+            params = request.parameters
+            if params.num_nodes < 1:
+                raise InvalidRequest("num_nodes must be at least 1")
+            continue
+        if part != "edges":
+            raise InvalidRequest("parameters may only be sent once, as the first message")
+        chunk = request.edges
+        if len(chunk.sources) != len(chunk.targets):
+            raise InvalidRequest(
+                f"an edge chunk has {len(chunk.sources)} sources but {len(chunk.targets)} targets"
+            )
+        src = np.array(chunk.sources, dtype=np.int64)
+        dst = np.array(chunk.targets, dtype=np.int64)
+        for ids in (src, dst):
+            if ids.size and (ids.min() < 0 or ids.max() >= params.num_nodes):
+                bad = ids[(ids < 0) | (ids >= params.num_nodes)][0]
+                raise InvalidRequest(f"node id {bad} is outside [0, {params.num_nodes})")
+        sources.append(src)
+        targets.append(dst)
+    if params is None:
+        raise InvalidRequest("the request stream is empty; send the parameters first")
+    edges = np.stack(
+        [
+            np.concatenate(sources or [np.empty(0, np.int64)]),
+            np.concatenate(targets or [np.empty(0, np.int64)]),
+        ]
+    )
+    return params, torch.from_numpy(edges)
+
+
+def embedding_chunks(embeddings: np.ndarray) -> list[pb.TrainResponse]:
+    """Rows of `embeddings` in messages of at most 4096 rows and about 1 MiB each."""
+    num_nodes, dim = embeddings.shape
+    rows = max(1, min(MAX_ROWS_PER_CHUNK, MAX_CHUNK_BYTES // (4 * dim)))
+    return [
+        pb.TrainResponse(
+            embeddings=pb.EmbeddingChunk(
+                start_node=start,
+                dimensions=dim,
+                values=embeddings[start : start + rows].reshape(-1).tolist(),
+            )
+        )
+        for start in range(0, num_nodes, rows)
+    ]
+
+
+class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
+    """Trains one graph per call; `device` and `default_epochs` fill what a request leaves unset."""
+
+    def __init__(self, *, device: str = "auto", default_epochs: int = 10) -> None:
+        self._device = device
+        self._default_epochs = default_epochs
+        self._lock = asyncio.Lock()
+
+    @property
+    def busy(self) -> bool:
+        """True while a training holds the process."""
+        return self._lock.locked()
+
+    async def Train(
+        self,
+        request_iterator: AsyncIterator[pb.TrainRequest],
+        context: grpc.aio.ServicerContext,
+    ) -> AsyncIterator[pb.TrainResponse]:
+        """Read parameters and edges, train, stream progress, embedding chunks, summary."""
+        try:
+            params, edge_index = await read_request(request_iterator)
+            config = config_from_parameters(params, self._default_epochs)
+            device = str(resolve_device(_DEVICES.get(params.device, self._device)))
+        except InvalidRequest as exc:
+            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        except DeviceUnavailable as exc:
+            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+
+        log.info(
+            "job %s: training %d nodes, %d edges on %s",
+            params.job_id or "-",
+            params.num_nodes,
+            edge_index.size(1),
+            device,
+        )
+        stop = threading.Event()
+        context.add_done_callback(lambda _: stop.set())
+        loop = asyncio.get_running_loop()
+        reports: asyncio.Queue[EpochReport | None] = asyncio.Queue()
+
+        def on_epoch(report: EpochReport) -> None:
+            loop.call_soon_threadsafe(reports.put_nowait, report)
+
+        async with self._lock:
+            task = asyncio.ensure_future(
+                asyncio.to_thread(
+                    train_embeddings,
+                    edge_index,
+                    params.num_nodes,
+                    config,
+                    device=device,
+                    on_epoch=on_epoch,
+                    should_stop=stop.is_set,
+                )
+            )
+            task.add_done_callback(lambda _: reports.put_nowait(None))
+            try:
+                while (report := await reports.get()) is not None:
+                    yield pb.TrainResponse(progress=_progress(report))
+                result: TrainResult = await task
+            except TrainingCancelled:
+                log.info("job %s: cancelled", params.job_id or "-")
+                return
+            except Exception as exc:
+                log.exception("job %s: training failed", params.job_id or "-")
+                await context.abort(grpc.StatusCode.INTERNAL, f"training failed: {exc}")
+            finally:
+                if not task.done():
+                    log.info("job %s: the client went away; stopping", params.job_id or "-")
+                stop.set()
+                with contextlib.suppress(Exception):
+                    await task  # hold the lock until the worker thread has stopped
+        for chunk in embedding_chunks(result.embeddings.numpy()):
+            yield chunk
+        log.info(
+            "job %s: done in %.1fs on %s, loss %.4f",
+            params.job_id or "-",
+            result.seconds,
+            result.device,
+            result.final_loss,
+        )
+        yield pb.TrainResponse(
+            summary=pb.TrainSummary(
+                final_loss=result.final_loss,
+                device=result.device,
+                seconds=result.seconds,
+                num_nodes=params.num_nodes,
+            )
+        )
+
+
+def _progress(report: EpochReport) -> pb.TrainProgress:
+    return pb.TrainProgress(
+        epoch=report.epoch,
+        epochs=report.epochs,
+        loss=report.loss,
+        walks_per_second=report.walks_per_second,
+        eta_seconds=report.eta_seconds,
+    )
+
+
+def main(settings: Settings, host: str, port: int) -> None:
+    """Log the hardware, then serve EmbedderService on host:port until SIGINT/SIGTERM."""
+    log.info("embedder hardware: %s", describe_hardware(settings.embedder_device))
+    servicer = EmbedderServicer(
+        device=settings.embedder_device, default_epochs=settings.train_epochs
+    )
+    asyncio.run(
+        run_service(
+            name="embedder",
+            full_service_name="neo_alexandria.v1.EmbedderService",
+            register=lambda server: pb_grpc.add_EmbedderServiceServicer_to_server(servicer, server),
+            host=host,
+            port=port,
+        )
+    )
