@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
@@ -58,8 +59,11 @@ async def ensure_collection(client: AsyncQdrantClient) -> None:
         COLLECTION,
         vectors_config=models.VectorParams(size=DIMENSIONS, distance=models.Distance.COSINE),
     )
-    for field in ("repo_url", "file_path"):
-        await client.create_payload_index(COLLECTION, field, models.PayloadSchemaType.KEYWORD)
+    with warnings.catch_warnings():
+        # Local mode warns that payload indexes do nothing there; servers need them.
+        warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+        for field in ("repo_url", "file_path"):
+            await client.create_payload_index(COLLECTION, field, models.PayloadSchemaType.KEYWORD)
 
 
 def _repo_filter(repo_url: str) -> models.FieldCondition:

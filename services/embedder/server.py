@@ -13,7 +13,7 @@ import contextlib
 import logging
 import math
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 
 import grpc
 import numpy as np
@@ -121,20 +121,15 @@ async def read_request(
     return params, torch.from_numpy(edges)
 
 
-def embedding_chunks(embeddings: np.ndarray) -> list[pb.TrainResponse]:
+def embedding_chunks(embeddings: np.ndarray) -> Iterator[pb.TrainResponse]:
     """Rows of `embeddings` in messages of at most 4096 rows and about 1 MiB each."""
     num_nodes, dim = embeddings.shape
     rows = max(1, min(MAX_ROWS_PER_CHUNK, MAX_CHUNK_BYTES // (4 * dim)))
-    return [
-        pb.TrainResponse(
-            embeddings=pb.EmbeddingChunk(
-                start_node=start,
-                dimensions=dim,
-                values=embeddings[start : start + rows].reshape(-1).tolist(),
-            )
+    for start in range(0, num_nodes, rows):
+        values = embeddings[start : start + rows].reshape(-1).tolist()
+        yield pb.TrainResponse(
+            embeddings=pb.EmbeddingChunk(start_node=start, dimensions=dim, values=values)
         )
-        for start in range(0, num_nodes, rows)
-    ]
 
 
 class EmbedderServicer(pb_grpc.EmbedderServiceServicer):

@@ -3,7 +3,7 @@
 Optimiser: dense Adam at lr 0.025 over batches of up to 256 start nodes (at least
 8 batches an epoch, so small graphs still get enough steps). Measured on a 2,000-node
 planted-partition graph on 2 CPU cores, it reaches the same link-prediction AUC as
-SparseAdam at 0.01 in about a third of the time: the sparse path spends most of
+SparseAdam at 0.01 in less than half the time: the sparse path spends most of
 each step coalescing gradients.
 """
 

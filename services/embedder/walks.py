@@ -8,6 +8,8 @@ p = q = 1, and node2vec's second-order bias by rejection sampling otherwise (see
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import Tensor
 
@@ -17,6 +19,8 @@ try:  # pragma: no cover - pyg-lib has no PyPI wheel; exercised only where insta
     _PYG_LIB_WALK = hasattr(torch.ops.pyg, "random_walk")
 except ImportError:
     _PYG_LIB_WALK = False
+
+MAX_DRAWS_PER_ROUND = 8
 
 
 def random_walks(
@@ -38,8 +42,11 @@ def random_walks(
     uniformly among the current node's neighbours is accepted with probability
     `w / max(1/p, 1, 1/q)`, where `w` is 1/p when it returns to the previous node, 1
     when it is a neighbour of the previous node and 1/q otherwise; rejected walkers
-    redraw, all at once, until every walker has moved.
+    redraw, all at once, until every walker has moved (several candidates per round
+    when acceptance can be low, up to MAX_DRAWS_PER_ROUND).
     """
+    if not (p > 0 and q > 0):
+        raise ValueError(f"p and q must be positive, got p={p}, q={q}")
     rowptr, col, start = rowptr.long(), col.long(), start.long()
     uniform = p == 1.0 and q == 1.0
     if _PYG_LIB_WALK and uniform and (generator is None or start.is_cuda):  # pragma: no cover
@@ -63,11 +70,19 @@ def random_walks(
     num_nodes = rowptr.numel() - 1
     row = torch.arange(num_nodes, device=rowptr.device).repeat_interleave(rowptr.diff())
     edge_keys = row * num_nodes + col  # sorted, because rows and each row's columns are
-    weights = torch.tensor([1.0 / p, 1.0, 1.0 / q], device=start.device)
-    weights /= weights.max()
+    raw = (1.0 / p, 1.0, 1.0 / q)
+    weights = torch.tensor(raw, device=start.device) / max(raw)
+    draws = min(MAX_DRAWS_PER_ROUND, math.ceil(max(raw) / min(raw)))
     for step in range(2, walk_length + 1):
         walks[:, step] = _biased_step(
-            rowptr, col, edge_keys, walks[:, step - 2], walks[:, step - 1], weights, generator
+            rowptr,
+            col,
+            edge_keys,
+            walks[:, step - 2],
+            walks[:, step - 1],
+            weights,
+            draws,
+            generator,
         )
     return walks
 
@@ -91,20 +106,28 @@ def _biased_step(
     prev: Tensor,
     cur: Tensor,
     weights: Tensor,
+    draws: int,
     generator: torch.Generator | None,
 ) -> Tensor:
-    """One node2vec step by rejection sampling; only still-rejected walkers redraw."""
+    """One node2vec step by rejection sampling; only still-rejected walkers redraw.
+
+    Each round draws `draws` candidates per pending walker and keeps the first accepted
+    one: fewer rounds, each of fixed cost, when acceptance rates are low.
+    """
     num_nodes = rowptr.numel() - 1
     nxt = cur.clone()
     pending = torch.nonzero(rowptr[cur + 1] > rowptr[cur]).squeeze(1)
     while pending.numel() > 0:
-        prev_p = prev[pending]
-        cand = _uniform_step(rowptr, col, cur[pending], generator)
+        prev_p = prev[pending].repeat_interleave(draws)
+        cand = _uniform_step(rowptr, col, cur[pending].repeat_interleave(draws), generator)
         key = prev_p * num_nodes + cand
         pos = torch.searchsorted(edge_keys, key).clamp(max=edge_keys.numel() - 1)
         kind = torch.where(cand == prev_p, 0, torch.where(edge_keys[pos] == key, 1, 2))
-        rand = torch.rand(pending.numel(), device=cur.device, generator=generator)
-        accept = rand < weights[kind]
-        nxt[pending[accept]] = cand[accept]
-        pending = pending[~accept]
+        rand = torch.rand(cand.numel(), device=cur.device, generator=generator)
+        accept = (rand < weights[kind]).view(-1, draws)
+        first = accept.int().argmax(dim=1)
+        done = accept.any(dim=1)
+        chosen = cand.view(-1, draws).gather(1, first.unsqueeze(1)).squeeze(1)
+        nxt[pending[done]] = chosen[done]
+        pending = pending[~done]
     return nxt

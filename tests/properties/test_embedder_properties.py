@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -32,7 +34,7 @@ def test_every_node_gets_one_finite_cpu_embedding(
     graph: tuple[int, list[tuple[int, int]]], seed: int
 ) -> None:
     num_nodes, edges = graph
-    config = TrainConfig(**{**TINY.__dict__, "seed": seed})
+    config = replace(TINY, seed=seed)
     result = train_embeddings(as_edge_index(edges), num_nodes, config, device="cpu")
     assert result.embeddings.shape == (num_nodes, 64)
     assert result.embeddings.dtype == torch.float32

@@ -106,9 +106,9 @@ def test_edges_may_come_as_two_arrays_and_defaults_fill_zero_parameters() -> Non
 
 
 def test_embedding_chunks_stay_small() -> None:
-    chunks = embedding_chunks(np.zeros((5000, 64), dtype=np.float32))
+    chunks = list(embedding_chunks(np.zeros((5000, 64), dtype=np.float32)))
     assert [c.embeddings.start_node for c in chunks] == [0, 4096]
-    wide = embedding_chunks(np.zeros((600, 2048), dtype=np.float32))
+    wide = list(embedding_chunks(np.zeros((600, 2048), dtype=np.float32)))
     assert len(wide) > 1
     assert max(c.ByteSize() for c in chunks + wide) < 2 * 2**20
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 
 import pytest
 import torch
@@ -72,7 +73,7 @@ def test_cpu_training_is_deterministic_for_a_seed() -> None:
     graph = edge_index(two_clusters(6))
     first = train_embeddings(graph, 12, FAST, device="cpu")
     again = train_embeddings(graph, 12, FAST, device="cpu")
-    other = train_embeddings(graph, 12, TrainConfig(**{**FAST.__dict__, "seed": 8}), device="cpu")
+    other = train_embeddings(graph, 12, replace(FAST, seed=8), device="cpu")
     assert torch.equal(first.embeddings, again.embeddings)
     assert first.final_loss == again.final_loss
     assert not torch.equal(first.embeddings, other.embeddings)
@@ -132,7 +133,7 @@ def test_should_stop_cancels_between_batches() -> None:
 
 
 def test_loss_is_logged_every_five_epochs(caplog: pytest.LogCaptureFixture) -> None:
-    config = TrainConfig(**{**FAST.__dict__, "epochs": 10})
+    config = replace(FAST, epochs=10)
     with caplog.at_level(logging.INFO, logger="services.embedder.train"):
         train_embeddings(edge_index(two_clusters(3)), 6, config, device="cpu")
     epochs = [r.getMessage().split()[1] for r in caplog.records if "loss" in r.getMessage()]

@@ -100,3 +100,9 @@ def test_neighbours_of_the_previous_node_get_weight_one() -> None:
     start = torch.arange(5).repeat(400)
     walks = random_walks(rowptr, col, start, 10, 1.0, 0.1, torch.Generator().manual_seed(5))
     assert return_rate(walks) == pytest.approx(0.25, abs=0.02)
+
+
+def test_p_and_q_must_be_positive() -> None:
+    rowptr, col = csr([(0, 1)], 2)
+    with pytest.raises(ValueError, match="positive"):
+        random_walks(rowptr, col, torch.arange(2), 3, p=0.0)
