@@ -57,12 +57,11 @@ class LocalStack:
     def log_dir(self) -> Path:
         return self.settings.data_dir / "logs"
 
-    def _env(self) -> dict[str, str]:
-        url, self._redis = redis_url(self.settings)
+    def _env(self, redis: str) -> dict[str, str]:
         env = dict(os.environ)
         env.update(
             ALEXANDRIA_DATA_DIR=str(self.settings.data_dir),
-            REDIS_URL=url,
+            REDIS_URL=redis,
             PARSER_ADDR=f"127.0.0.1:{self.parser_port}",
             EMBEDDER_ADDR=f"127.0.0.1:{self.embedder_port}",
             PHAROS_ADMIN_TOKEN=self.settings.admin_token(),
@@ -85,7 +84,8 @@ class LocalStack:
     def start(self) -> None:
         self.parser_port = self.parser_port or _port_of(self.settings.parser_addr)
         self.embedder_port = self.embedder_port or _port_of(self.settings.embedder_addr)
-        env = self._env()
+        url, self._redis = redis_url(self.settings)
+        env = self._env(url)
         try:
             self._spawn("parser", ["serve", "parser", "--port", str(self.parser_port)], env)
             self._spawn("embedder", ["serve", "embedder", "--port", str(self.embedder_port)], env)

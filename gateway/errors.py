@@ -7,7 +7,11 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.config import Settings
+from services.common.repo_url import InvalidRepoUrl, canonicalize
 
 log = logging.getLogger(__name__)
 
@@ -20,6 +24,16 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
+
+
+def canonical_repo_url(raw: str, settings: Settings) -> str:
+    """The canonical form of a user's repository URL, or a 400 before anything else runs."""
+    try:
+        return canonicalize(
+            raw, allowed_hosts=settings.allowed_git_hosts, allow_local=settings.local
+        )
+    except InvalidRepoUrl as exc:
+        raise ApiError(400, "invalid_repo_url", str(exc)) from None
 
 
 def _body(error: str, detail: object) -> dict[str, object]:
@@ -41,6 +55,11 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(_body("http_error", exc.detail), exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(RedisError)
+    async def _queue_down(request: Request, exc: RedisError) -> JSONResponse:
+        log.warning("queue unavailable on %s: %s", request.url.path, exc)
+        return JSONResponse(_body("queue_unavailable", f"queue unavailable: {exc}"), 503)
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:

@@ -6,9 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from gateway.errors import ApiError
+from gateway.errors import ApiError, canonical_repo_url
 from services.common import vectors
-from services.common.repo_url import InvalidRepoUrl, canonicalize
 
 router = APIRouter(prefix="/api/v1/graph", tags=["graph"])
 
@@ -21,13 +20,7 @@ async def similar(
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
     same_repo: bool = True,
 ) -> dict[str, Any]:
-    settings = request.app.state.settings
-    try:
-        canonical = canonicalize(
-            repo_url, allowed_hosts=settings.allowed_git_hosts, allow_local=settings.local
-        )
-    except InvalidRepoUrl as exc:
-        raise ApiError(400, "invalid_repo_url", str(exc)) from None
+    canonical = canonical_repo_url(repo_url, request.app.state.settings)
     try:
         hits = await vectors.similar_files(
             request.app.state.store,

@@ -7,14 +7,12 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
-from redis.exceptions import RedisError
 
 from gateway.auth import require_admin
-from gateway.errors import ApiError
+from gateway.errors import ApiError, canonical_repo_url
 from neo_alexandria.v1 import ingest_service_pb2, jobs_pb2
 from services.common import jobs
 from services.common.queue import DuplicateJob, JobQueue, QueueFull
-from services.common.repo_url import InvalidRepoUrl, canonicalize
 
 router = APIRouter(prefix="/api/v1/ingestion", tags=["ingestion"])
 
@@ -42,12 +40,7 @@ def _job_view(record: jobs_pb2.JobRecord) -> dict[str, Any]:
 )
 async def ingest_repository(repo_url: str, request: Request, queue: Queue) -> dict[str, Any]:
     settings = request.app.state.settings
-    try:
-        canonical = canonicalize(
-            repo_url, allowed_hosts=settings.allowed_git_hosts, allow_local=settings.local
-        )
-    except InvalidRepoUrl as exc:
-        raise ApiError(400, "invalid_repo_url", str(exc)) from None
+    canonical = canonical_repo_url(repo_url, settings)
     task = jobs_pb2.QueuedTask(
         job_id=uuid.uuid4().hex, repo_url=canonical, ttl_seconds=settings.task_ttl_seconds
     )
@@ -63,8 +56,6 @@ async def ingest_repository(repo_url: str, request: Request, queue: Queue) -> di
         ) from None
     except DuplicateJob:
         raise ApiError(409, "duplicate_job", "job id already exists") from None
-    except (RedisError, OSError) as exc:
-        raise ApiError(503, "queue_unavailable", f"queue unavailable: {exc}") from None
     response = ingest_service_pb2.IngestRepositoryResponse(
         job_id=task.job_id,
         queue_position=queued.position,
@@ -80,10 +71,7 @@ async def ingest_repository(repo_url: str, request: Request, queue: Queue) -> di
 async def job_history(
     queue: Queue, limit: Annotated[int, Query(ge=1, le=100)] = 100
 ) -> dict[str, Any]:
-    try:
-        records = await queue.history(limit)
-    except (RedisError, OSError) as exc:
-        raise ApiError(503, "queue_unavailable", f"queue unavailable: {exc}") from None
+    records = await queue.history(limit)
     return {"jobs": [_job_view(r) for r in records]}
 
 
@@ -91,10 +79,7 @@ async def job_history(
 async def get_job(job_id: str, queue: Queue) -> dict[str, Any]:
     if not job_id.isalnum() or len(job_id) > 64:
         raise ApiError(404, "job_not_found", "no such job")
-    try:
-        record = await queue.get_job(job_id)
-    except (RedisError, OSError) as exc:
-        raise ApiError(503, "queue_unavailable", f"queue unavailable: {exc}") from None
+    record = await queue.get_job(job_id)
     if record is None:
         raise ApiError(404, "job_not_found", f"no job {job_id}")
     return {"job": _job_view(record)}
@@ -102,10 +87,7 @@ async def get_job(job_id: str, queue: Queue) -> dict[str, Any]:
 
 @router.get("/worker/status", summary="Every worker's live status and heartbeat age")
 async def worker_status(queue: Queue) -> dict[str, Any]:
-    try:
-        workers = await queue.workers()
-    except (RedisError, OSError) as exc:
-        raise ApiError(503, "queue_unavailable", f"queue unavailable: {exc}") from None
+    workers = await queue.workers()
     now = time.time()
     views, overall = [], jobs.OFFLINE
     for worker in workers:

@@ -152,6 +152,12 @@ class JobQueue:
         """Reset the entry's idle time: the worker is alive, the lease is renewed."""
         await self.redis.xclaim(keys.TASKS, keys.TASKS_GROUP, consumer, 0, [entry_id], justid=True)
 
+    async def release(self, consumer: str, entry_id: str) -> None:
+        """Give an entry back: mark it idle for a whole lease so the next claim retakes it."""
+        await self.redis.xclaim(
+            keys.TASKS, keys.TASKS_GROUP, consumer, 0, [entry_id], idle=self.lease_ms, justid=True
+        )
+
     async def ack(self, entry_id: str) -> None:
         await self._ack(keys=[keys.TASKS], args=[keys.TASKS_GROUP, entry_id])
 

@@ -113,7 +113,8 @@ class Coordinator:
             await asyncio.sleep(HEARTBEAT_SECONDS)
 
     async def _release(self, claimed: Claimed) -> None:
-        """Hand an interrupted job back: mark it queued; its lease lets another worker take it."""
+        """Hand an interrupted job back at once: the next claim by any coordinator retakes it."""
+        await self.queue.release(self.worker_id, claimed.entry_id)
         record = await self.queue.get_job(claimed.task.job_id)
         if record is not None:
             record.status, record.phase = jobs_pb2.JOB_STATUS_QUEUED, "queued"

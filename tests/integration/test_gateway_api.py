@@ -137,3 +137,21 @@ def test_job_events_reach_the_metadata_db(client: TestClient) -> None:
             return
         time.sleep(0.1)
     pytest.fail("the queued event never reached the metadata DB")
+
+
+def test_queue_down_answers_503_never_200(tmp_path: Path) -> None:
+    from alexandria.stack import free_port
+
+    settings = Settings(
+        alexandria_data_dir=tmp_path,
+        redis_url=f"redis://127.0.0.1:{free_port()}/0",
+        pharos_admin_token=TOKEN,
+    )
+    with TestClient(create_app(settings)) as client:
+        reply = ingest(client, "github.com/a/b")
+        assert reply.status_code == 503 and reply.json()["error"] == "queue_unavailable"
+        assert client.get("/api/v1/ingestion/worker/status").status_code == 503
+        health = client.get("/health")
+        assert health.status_code == 503
+        assert health.json()["checks"]["redis"].startswith("error")
+        assert health.json()["checks"]["database"] == "ok"

@@ -133,3 +133,15 @@ def test_worker_status_is_stored_with_a_heartbeat(redis_url: str) -> None:
         assert worker.status == "Idle" and worker.heartbeat_at.seconds > 0
 
     run(redis_url, body)
+
+
+def test_a_released_job_is_retaken_at_once(redis_url: str) -> None:
+    async def body(queue: JobQueue) -> None:
+        await queue.enqueue(task("handed-back"), cap=10)
+        claimed = await queue.claim("stopping-worker", block_ms=100)
+        assert claimed is not None
+        await queue.release("stopping-worker", claimed.entry_id)
+        again = await queue.claim("w2", block_ms=100)
+        assert again is not None and again.task.job_id == "handed-back"
+
+    run(redis_url, body, lease_seconds=60)
