@@ -4,7 +4,6 @@ progress, then print each of a few central files' 5 structurally nearest files."
 from __future__ import annotations
 
 import asyncio
-import logging
 import sys
 import time
 from pathlib import Path
@@ -71,7 +70,6 @@ def _central_files(parser_port: int, repo_url: str, count: int) -> list[str]:
 
 def run_demo(settings: Settings, *, repo: str, gateway_port: int = 0) -> int:
     """Run the demo; returns the process exit code."""
-    logging.getLogger("httpx").setLevel(logging.WARNING)
     stack = LocalStack(
         settings,
         gateway_port=gateway_port or free_port(),

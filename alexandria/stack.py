@@ -164,24 +164,27 @@ def _http_ok(url: str) -> bool:
 
 def run_until_interrupted(settings: Settings, *, gateway_port: int) -> int:
     """`alexandria up`: start everything, print where it is, stop on Ctrl-C/SIGTERM."""
-    signal.signal(signal.SIGTERM, _interrupt)
-    with LocalStack(settings, gateway_port=gateway_port) as stack:
-        print(f"gateway   {stack.gateway_url}  (docs at {stack.gateway_url}/docs)")
-        print(f"parser    127.0.0.1:{stack.parser_port}  (gRPC)")
-        print(f"embedder  127.0.0.1:{stack.embedder_port}  (gRPC)")
-        print(f"logs      {stack.log_dir}")
-        token = "$PHAROS_ADMIN_TOKEN" if settings.pharos_admin_token else "<data dir>/admin_token"
-        print(f"token     {token}")
-        print("Ctrl-C stops everything.", flush=True)
-        try:
+    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it may arrive ignored
+        signal.signal(sig, _interrupt)
+    try:
+        with LocalStack(settings, gateway_port=gateway_port) as stack:
+            print(f"gateway   {stack.gateway_url}  (docs at {stack.gateway_url}/docs)")
+            print(f"parser    127.0.0.1:{stack.parser_port}  (gRPC)")
+            print(f"embedder  127.0.0.1:{stack.embedder_port}  (gRPC)")
+            print(f"logs      {stack.log_dir}")
+            token = (
+                "$PHAROS_ADMIN_TOKEN" if settings.pharos_admin_token else "<data dir>/admin_token"
+            )
+            print(f"token     {token}")
+            print("Ctrl-C stops everything.", flush=True)
             while all(p.poll() is None for p in stack.processes.values()):
                 time.sleep(0.5)
-        except KeyboardInterrupt:
-            print("stopping...", flush=True)
-            return 0
-        dead = [name for name, p in stack.processes.items() if p.poll() is not None]
-        print(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr)
-    return 1
+            dead = [name for name, p in stack.processes.items() if p.poll() is not None]
+            print(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr)
+            return 1
+    except KeyboardInterrupt:
+        print("stopped.", flush=True)
+        return 0
 
 
 def _interrupt(*_: object) -> None:
