@@ -50,6 +50,7 @@ buf-lint: proto-deps
 lint: $(STAMP) buf-lint check-gen
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 # --- the two commands ------------------------------------------------------
 demo: $(STAMP)

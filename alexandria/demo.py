@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 import grpc
@@ -30,7 +31,7 @@ def _repo_argument(repo: str) -> str:
     return repo
 
 
-def _show_progress(job: dict[str, object], last: list[str]) -> None:
+def _show_progress(job: dict[str, Any], last: list[str]) -> None:
     line = f"  {job['status']:<8} {job.get('phase', ''):<7} {float(job['progress_percent']):5.1f}%"
     if sys.stdout.isatty():
         print(f"\r{line}", end="", flush=True)
@@ -39,7 +40,7 @@ def _show_progress(job: dict[str, object], last: list[str]) -> None:
     last[0] = line
 
 
-def _wait_for_job(client: httpx.Client, job_id: str) -> dict[str, object]:
+def _wait_for_job(client: httpx.Client, job_id: str) -> dict[str, Any]:
     last = [""]
     deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
     while time.monotonic() < deadline:

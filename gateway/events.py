@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from typing import cast
 
 from redis.asyncio import Redis
 from sqlalchemy.engine import Engine
@@ -17,6 +18,7 @@ from gateway.db import EventOffset, apply_job_record
 from neo_alexandria.v1 import jobs_pb2
 from services.common import keys
 from services.common.jobs import from_json
+from services.common.queue import StreamReply
 
 log = logging.getLogger(__name__)
 
@@ -49,7 +51,8 @@ async def consume_events(redis: Redis, engine: Engine, stop: asyncio.Event) -> N
         try:
             got = await redis.xread({keys.EVENTS: last_id}, count=BATCH, block=BLOCK_MS)
             if got:
-                last_id = await asyncio.to_thread(apply_events, engine, got[0][1])
+                entries = cast(StreamReply, got)[0][1]
+                last_id = await asyncio.to_thread(apply_events, engine, entries)
         except asyncio.CancelledError:
             raise
         except Exception as exc:

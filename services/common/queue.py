@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import cast
 
 from redis.asyncio import Redis
 from redis.exceptions import ResponseError
@@ -24,6 +25,9 @@ from services.common import keys
 from services.common.jobs import from_json, now, to_json
 
 log = logging.getLogger(__name__)
+
+# XREAD/XREADGROUP reply with decode_responses on RESP2: [(stream, [(id, fields)])].
+StreamReply = list[tuple[str, list[tuple[str, dict[str, str]]]]]
 
 _ENQUEUE = """
 local pending = redis.call('XLEN', KEYS[1])
@@ -140,7 +144,7 @@ class JobQueue:
             )
             if not got:
                 return None
-            entry_id, fields = got[0][1][0]
+            entry_id, fields = cast("StreamReply", got)[0][1][0]
         info = await self.redis.xpending_range(
             keys.TASKS, keys.TASKS_GROUP, min=entry_id, max=entry_id, count=1
         )
@@ -184,7 +188,7 @@ class JobQueue:
         ids = await self.redis.lrange(keys.HISTORY, 0, max(0, min(limit, keys.HISTORY_SIZE)) - 1)
         if not ids:
             return []
-        raws = await self.redis.mget([keys.job(i) for i in ids])
+        raws = await self.redis.mget([keys.job(str(i)) for i in ids])
         return [from_json(r, jobs_pb2.JobRecord) for r in raws if r]
 
     # --- worker status -------------------------------------------------------------

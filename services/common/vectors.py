@@ -8,11 +8,13 @@ In LOCAL mode Qdrant runs in-process on a path (one process per path).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import uuid
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from qdrant_client import AsyncQdrantClient, models
 
@@ -98,7 +100,7 @@ async def upsert_file_vectors(
             )
             for f in files[start : start + BATCH_SIZE]
         ]
-        await _with_retries(lambda b=batch: client.upsert(COLLECTION, points=b, wait=True))
+        await _with_retries(functools.partial(client.upsert, COLLECTION, points=batch, wait=True))
         written += len(batch)
         if on_batch is not None:
             on_batch(written)
@@ -113,7 +115,9 @@ async def delete_other_jobs(client: AsyncQdrantClient, *, repo_url: str, job_id:
             must_not=[models.FieldCondition(key="job_id", match=models.MatchValue(value=job_id))],
         )
     )
-    await _with_retries(lambda: client.delete(COLLECTION, points_selector=selector, wait=True))
+    await _with_retries(
+        functools.partial(client.delete, COLLECTION, points_selector=selector, wait=True)
+    )
 
 
 async def similar_files(
@@ -126,7 +130,7 @@ async def similar_files(
         return None
     hits = await client.query_points(
         COLLECTION,
-        query=found[0].vector,
+        query=cast(list[float], found[0].vector),
         query_filter=models.Filter(
             must=[_repo_filter(repo_url)] if same_repo else None,
             must_not=[models.HasIdCondition(has_id=[own_id])],

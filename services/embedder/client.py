@@ -34,12 +34,13 @@ class RemoteTrainResult:
 
 def edge_arrays(edges: Edges) -> tuple[np.ndarray, np.ndarray]:
     """Sources and targets as int32 arrays, from (source, target) pairs or two arrays."""
+    first, second = (edges[0], edges[1]) if len(edges) == 2 else (None, None)
     if (
-        isinstance(edges, tuple)
-        and len(edges) == 2
-        and all(isinstance(a, np.ndarray) and a.ndim == 1 for a in edges)
+        isinstance(first, np.ndarray)
+        and isinstance(second, np.ndarray)
+        and first.ndim == second.ndim == 1
     ):
-        sources, targets = edges
+        sources, targets = first, second
     else:
         pairs = np.asarray(edges, dtype=np.int64).reshape(-1, 2)
         sources, targets = pairs[:, 0], pairs[:, 1]

@@ -33,6 +33,9 @@ class Node2Vec(torch.nn.Module):
     single shared table.
     """
 
+    rowptr: Tensor
+    col: Tensor
+
     def __init__(
         self,
         edge_index: Tensor,

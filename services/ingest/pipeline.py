@@ -68,7 +68,8 @@ async def run_pipeline(
     params.CopyFrom(train_parameters)
     params.num_nodes = len(graph.nodes)
     params.job_id = job_id
-    edges = np.array([(s, t) for s, t, _ in graph.edges], dtype=np.int64).reshape(-1, 2)
+    pairs = np.array([(s, t) for s, t, _ in graph.edges], dtype=np.int64).reshape(-1, 2)
+    edges = (pairs[:, 0], pairs[:, 1])
     trained = await train_remote(
         embedder,
         num_nodes=len(graph.nodes),
