@@ -10,9 +10,6 @@ from fastapi.responses import JSONResponse
 from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from services.common.config import Settings
-from services.common.repo_url import InvalidRepoUrl, canonicalize
-
 log = logging.getLogger(__name__)
 
 
@@ -24,16 +21,6 @@ class ApiError(Exception):
     ) -> None:
         super().__init__(detail)
         self.status, self.error, self.detail, self.headers = status, error, detail, headers
-
-
-def canonical_repo_url(raw: str, settings: Settings) -> str:
-    """The canonical form of a user's repository URL, or a 400 before anything else runs."""
-    try:
-        return canonicalize(
-            raw, allowed_hosts=settings.allowed_git_hosts, allow_local=settings.local
-        )
-    except InvalidRepoUrl as exc:
-        raise ApiError(400, "invalid_repo_url", str(exc)) from None
 
 
 def _body(error: str, detail: object) -> dict[str, object]:

@@ -6,7 +6,8 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 
-from gateway.errors import ApiError, canonical_repo_url
+from gateway.errors import ApiError
+from gateway.validation import canonical_repo_url
 from services.common import vectors
 
 router = APIRouter(prefix="/api/v1/graph", tags=["graph"])

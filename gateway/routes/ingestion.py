@@ -9,7 +9,8 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query, Request
 
 from gateway.auth import require_admin
-from gateway.errors import ApiError, canonical_repo_url
+from gateway.errors import ApiError
+from gateway.validation import canonical_repo_url
 from neo_alexandria.v1 import ingest_service_pb2, jobs_pb2
 from services.common import jobs
 from services.common.queue import DuplicateJob, JobQueue, QueueFull

@@ -144,7 +144,7 @@ class JobQueue:
             )
             if not got:
                 return None
-            entry_id, fields = cast("StreamReply", got)[0][1][0]
+            entry_id, fields = cast(StreamReply, got)[0][1][0]
         info = await self.redis.xpending_range(
             keys.TASKS, keys.TASKS_GROUP, min=entry_id, max=entry_id, count=1
         )
