@@ -21,8 +21,8 @@ from pathlib import Path
 from typing import Any
 
 from neo_alexandria.v1 import graph_pb2
-from services.parser.plugins import PLUGINS
-from services.parser.records import Extraction
+from services.parser.plugins import PLUGINS, Resolver
+from services.parser.records import Extraction, RepoIndex
 from services.parser.walk import DEFAULT_MAX_FILE_BYTES, walk_sources
 
 IN_PROCESS_BELOW_BYTES = 512 * 1024
@@ -73,7 +73,8 @@ def _extract_chunk(root: str, work: Sequence[tuple[str, int]], limit: int) -> li
     outcomes: list[_Outcome] = []
     for path, language in work:
         try:
-            outcomes.append(PLUGINS[language].extract(_read(os.path.join(root, path), limit)))
+            data = _read(os.path.join(root, path), limit)
+            outcomes.append(PLUGINS[language].extract(path, data))
         except OSError as exc:
             outcomes.append(f"unreadable: {exc.strerror or exc}")
         except Exception as exc:
@@ -107,6 +108,15 @@ def _extract_parallel(
     if not succeeded:
         raise ParseWorkersFailed(f"no parser worker process could parse anything: {outcomes[0]}")
     return outcomes
+
+
+def _resolvers_in_order() -> list[Resolver]:
+    """Each distinct resolve function once, in language order (deterministic output)."""
+    ordered: list[Resolver] = []
+    for _, plugin in sorted(PLUGINS.items()):
+        if plugin.resolve not in ordered:
+            ordered.append(plugin.resolve)
+    return ordered
 
 
 def build_graph(
@@ -144,7 +154,7 @@ def build_graph(
     outcomes = dict(zip((path for path, _ in work), parsed, strict=True))
 
     graph = RepoGraph(errors=list(walked.skipped))
-    imports: dict[int, dict[int, tuple[Any, ...]]] = {}
+    facts: dict[Resolver, dict[int, Any]] = {}
     for source in walked.files:
         outcome = outcomes.get(source.path, Extraction())
         if isinstance(outcome, str):
@@ -156,13 +166,14 @@ def build_graph(
         )
         if outcome.error:
             graph.errors.append((source.path, outcome.error))
-        if outcome.imports:
-            imports.setdefault(source.language, {})[index] = outcome.imports
-    paths = [node.path for node in graph.nodes]
-    for language, by_node in sorted(imports.items()):
-        resolution = PLUGINS[language].resolve(paths, by_node)
-        graph.edges.extend(resolution.edges)
-        graph.unresolved.extend(resolution.unresolved)
+        if outcome.facts is not None:
+            facts.setdefault(PLUGINS[source.language].resolve, {})[index] = outcome.facts
+    repo = RepoIndex([node.path for node in graph.nodes], walked.manifests, root)
+    for resolve in _resolvers_in_order():
+        if resolve in facts:
+            resolution = resolve(repo, facts[resolve])
+            graph.edges.extend(resolution.edges)
+            graph.unresolved.extend(resolution.unresolved)
     graph.errors.sort()
     graph.stats.CopyFrom(
         graph_pb2.GraphStats(

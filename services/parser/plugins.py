@@ -1,28 +1,37 @@
 """Per-language import support: an extractor (worker side) and a resolver (repository side).
 
 A language with no plugin still yields nodes, just no edges. Adding a language is
-one entry here: `extract(bytes) -> Extraction` must be a picklable module-level
-function (it runs in worker processes), and `resolve(paths, imports)` receives every
-node path plus the extracted imports keyed by the node indices of its language.
+one entry here:
+
+- `extract(path, source) -> Extraction` runs in worker processes on one file (its
+  repository-relative path and bytes), so it must be a picklable module-level
+  function whose `facts` pickle too;
+- `resolve(repo, facts) -> Resolution` runs once per repository with a `RepoIndex`
+  and the facts of every file it handles, keyed by node index. Languages that
+  import each other (JavaScript and TypeScript) share one resolve function and are
+  resolved together.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from neo_alexandria.v1 import graph_pb2
 from services.parser import python_imports, resolve_python
-from services.parser.records import Extraction, Resolution
+from services.parser.records import Extraction, RepoIndex, Resolution
+
+Extractor = Callable[[str, bytes], Extraction]
+Resolver = Callable[[RepoIndex, Mapping[int, Any]], Resolution]
 
 
 @dataclass(frozen=True)
 class LanguagePlugin:
     """How one language's files yield edges."""
 
-    extract: Callable[[bytes], Extraction]
-    resolve: Callable[[Sequence[str], Mapping[int, Sequence[Any]]], Resolution]
+    extract: Extractor
+    resolve: Resolver
 
 
 PLUGINS: dict[int, LanguagePlugin] = {

@@ -96,8 +96,9 @@ def _from_import(node: Node, type_only: bool) -> PythonImport | None:
     return PythonImport(module, tuple(names), level, type_only)
 
 
-def extract(source: bytes) -> Extraction:
-    """The imports of one Python file, in source order, and a syntax-error note if any."""
+def extract(path: str, source: bytes) -> Extraction:
+    """The imports of one Python file (a tuple of `PythonImport`, in source order) and a
+    syntax-error note if any. `path` is unused: every Python file parses alike."""
     tree = _parser().parse(source)
     captures = QueryCursor(_QUERY).captures(tree.root_node)
     guarded = [(n.start_byte, n.end_byte) for n in captures.get("type_checking", [])]

@@ -16,11 +16,10 @@ from collections.abc import Iterable, Mapping, Sequence
 
 from neo_alexandria.v1 import graph_pb2
 from services.parser.python_imports import PythonImport
-from services.parser.records import Resolution
+from services.parser.records import RepoIndex, Resolution
 
 BASE_ROOTS = ("", "src")
 _CANDIDATES = ("/__init__.py", ".py", "/__init__.pyi", ".pyi")
-MAX_SPECIFIER = 1024
 
 
 class _ModuleIndex:
@@ -98,17 +97,17 @@ def _targets(
     return [], [imp.specifier + ("" if name == "*" else name) for name in imp.names]
 
 
-def resolve(paths: Sequence[str], imports: Mapping[int, Sequence[PythonImport]]) -> Resolution:
+def resolve(repo: RepoIndex, imports: Mapping[int, Sequence[PythonImport]]) -> Resolution:
     """Edges and unresolved imports for the Python files `imports` is keyed by (node indices).
 
-    No self-edges; one edge per (source, target, kind), and no TYPE_ONLY edge where the
-    same pair already has a runtime IMPORT edge.
+    An import under `if TYPE_CHECKING:` gives a TYPE_ONLY edge unless the same pair
+    also has a runtime import.
     """
+    paths = repo.paths
     index = _ModuleIndex(paths)
     tops = {i.module.split(".")[0] for imps in imports.values() for i in imps if not i.level}
     extra = index.extra_roots(tops - {""})
-    edges: dict[tuple[int, int], int] = {}
-    unresolved: dict[tuple[int, str], None] = {}
+    resolution = Resolution()
     for source in sorted(imports):
         path = paths[source]
         roots = _roots_for(path, extra) if extra else list(BASE_ROOTS)
@@ -121,11 +120,7 @@ def resolve(paths: Sequence[str], imports: Mapping[int, Sequence[PythonImport]])
             targets, missing = _targets(index, bases, imp)
             kind = graph_pb2.EDGE_KIND_TYPE_ONLY if imp.type_only else graph_pb2.EDGE_KIND_IMPORT
             for target in targets:
-                if target != source and edges.get((source, target)) != graph_pb2.EDGE_KIND_IMPORT:
-                    edges[(source, target)] = kind
+                resolution.add_edge(source, target, kind)
             for specifier in missing:
-                unresolved[(source, specifier[:MAX_SPECIFIER])] = None
-    return Resolution(
-        edges=[(s, t, k) for (s, t), k in edges.items()],
-        unresolved=list(unresolved),
-    )
+                resolution.add_unresolved(source, specifier)
+    return resolution

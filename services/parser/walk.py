@@ -32,6 +32,9 @@ SKIP_DIRS = frozenset(
         ".mypy_cache",
     }
 )
+MANIFEST_NAMES = frozenset({"package.json", "go.mod", "go.work"})
+MANIFEST_PREFIXES = ("tsconfig", "jsconfig")
+"""Configuration files resolvers read: these names, and `tsconfig*.json`/`jsconfig*.json`."""
 BINARY_SNIFF_BYTES = 8192
 DEFAULT_MAX_FILE_BYTES = 1 << 20
 
@@ -47,9 +50,11 @@ class SourceFile:
 
 @dataclass(slots=True)
 class WalkResult:
-    """Source files (sorted by path), `(path, reason)` skips, and regular files seen."""
+    """Source files (sorted by path), `(path, reason)` skips, regular files seen, and the
+    paths of configuration files (`MANIFEST_NAMES`, sorted)."""
 
     files: list[SourceFile] = field(default_factory=list)
+    manifests: list[str] = field(default_factory=list)
     skipped: list[tuple[str, str]] = field(default_factory=list)
     seen: int = 0
 
@@ -71,6 +76,10 @@ def _is_binary(path: str) -> bool:
         os.close(fd)
 
 
+def _is_manifest(name: str) -> bool:
+    return name in MANIFEST_NAMES or (name.startswith(MANIFEST_PREFIXES) and name.endswith(".json"))
+
+
 def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> WalkResult:
     """Every source file under `root`, and why the other candidates were skipped."""
     result = WalkResult()
@@ -88,6 +97,7 @@ def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) ->
         for entry in listing:
             _visit(entry, prefix, result, stack, max_file_bytes)
     result.files.sort(key=lambda f: f.path)
+    result.manifests.sort()
     result.skipped.sort()
     return result
 
@@ -122,6 +132,8 @@ def _visit(
     result.seen += 1
     language = language_of(entry.name)
     if language is None:
+        if _is_manifest(entry.name):
+            result.manifests.append(rel)
         return
     if info.st_size > max_file_bytes:
         result.skipped.append((rel, f"larger than {max_file_bytes} bytes ({info.st_size})"))

@@ -7,7 +7,7 @@ from services.parser.python_imports import PythonImport, extract
 
 def imports(source: str | bytes) -> list[PythonImport]:
     data = source.encode() if isinstance(source, str) else source
-    return list(extract(data).imports)
+    return list(extract("m.py", data).facts)
 
 
 def test_plain_and_aliased_imports() -> None:
@@ -70,14 +70,14 @@ def test_future_imports_are_not_dependencies() -> None:
 
 
 def test_syntax_error_keeps_imports_and_notes_the_error() -> None:
-    result = extract(b"import good\ndef broken(:\n    pass\nimport after\n")
-    assert [i.module for i in result.imports] == ["good", "after"]
+    result = extract("m.py", b"import good\ndef broken(:\n    pass\nimport after\n")
+    assert [i.module for i in result.facts] == ["good", "after"]
     assert result.error is not None
     assert "syntax error" in result.error
 
 
 def test_clean_file_has_no_note() -> None:
-    assert extract(b"import os\n").error is None
+    assert extract("m.py", b"import os\n").error is None
 
 
 def test_any_encoding_parses() -> None:
