@@ -1,4 +1,5 @@
-"""`alexandria` command line: run one process, the whole local stack, or the demo.
+"""`alexandria` command line: run one process, the whole local stack, the demo, or
+print one repository's graph.
 
 Imports of each service happen inside its command, so `alexandria serve gateway`
 never loads torch or tree-sitter.
@@ -49,6 +50,18 @@ def _demo(args: argparse.Namespace) -> int:
     return run_demo(load_settings(), repo=args.repo, gateway_port=args.port)
 
 
+def _graph(args: argparse.Namespace) -> int:
+    from alexandria.graph_command import run_graph
+
+    return run_graph(
+        load_settings(),
+        args.source,
+        as_json=args.json,
+        use_cache=not args.no_cache,
+        workers=args.workers,
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alexandria", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -75,6 +88,13 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("repo", nargs="?", default=".", help="repository URL or local path")
     demo.add_argument("--port", type=int, default=0, help="gateway port (default: a free one)")
     demo.set_defaults(func=_demo)
+
+    graph = sub.add_parser("graph", help="print a repository's file dependency graph")
+    graph.add_argument("source", help="repository URL, local git repository or directory")
+    graph.add_argument("--json", action="store_true", help="the whole graph as one JSON document")
+    graph.add_argument("--no-cache", action="store_true", help="parse every file again")
+    graph.add_argument("--workers", type=int, default=None, help="parse processes (default: cores)")
+    graph.set_defaults(func=_graph)
     return parser
 
 

@@ -14,16 +14,17 @@ import multiprocessing
 import os
 import stat
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from neo_alexandria.v1 import graph_pb2
+from services.parser.cache import ParseCache, fingerprint
 from services.parser.plugins import PLUGINS, Resolver
 from services.parser.records import Extraction, RepoIndex
-from services.parser.walk import DEFAULT_MAX_FILE_BYTES, walk_sources
+from services.parser.walk import DEFAULT_MAX_FILE_BYTES, SourceFile, walk_sources
 
 IN_PROCESS_BELOW_BYTES = 512 * 1024
 """Less source than this parses faster in-process than a pool starts (~0.1 s, ~4 MB/s/core)."""
@@ -119,31 +120,42 @@ def _resolvers_in_order() -> list[Resolver]:
     return ordered
 
 
-def build_graph(
-    root: Path,
-    *,
-    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-    workers: int | None = None,
-    on_progress: Progress | None = None,
-) -> RepoGraph:
-    """Walk, parse and resolve the repository at `root`.
+def _cache_key(source: SourceFile, blobs: Mapping[str, str]) -> str | None:
+    blob = blobs.get(source.path)
+    if blob is None:
+        return None
+    return f"{fingerprint(PLUGINS[source.language].extract.__module__)}:{blob}"
 
-    `on_progress(files_done, files_total)` is called from this thread as files are
-    parsed; an exception it raises aborts the build (that is how a job is cancelled).
-    """
-    started = time.perf_counter()
-    walked = walk_sources(root, max_file_bytes=max_file_bytes)
-    to_parse = [f for f in walked.files if f.language in PLUGINS]
+
+def _parse_all(
+    root: Path,
+    files: Sequence[SourceFile],
+    *,
+    max_file_bytes: int,
+    workers: int,
+    on_progress: Progress | None,
+    blobs: Mapping[str, str],
+    cache: ParseCache | None,
+) -> tuple[dict[str, _Outcome], int]:
+    """Each file's outcome by path (cached where its blob is known), and the cache hits."""
+    keys = {f.path: _cache_key(f, blobs) for f in files} if cache is not None else {}
+    hits = cache.get_many(k for k in keys.values() if k) if cache is not None else {}
+    outcomes: dict[str, _Outcome] = {}
+    for path, key in keys.items():
+        if key in hits:
+            outcomes[path] = hits[key]
+    to_parse = [f for f in files if f.path not in outcomes]
     work = [(f.path, f.language) for f in to_parse]
-    done = 0
+    done = len(outcomes)
 
     def advance(count: int) -> None:
         nonlocal done
         done += count
         if on_progress is not None:
-            on_progress(done, len(work))
+            on_progress(done, len(files))
 
-    workers = workers or _cpu_count()
+    if outcomes:
+        advance(0)  # report the cache hits
     if workers > 1 and len(work) > 1 and sum(f.size for f in to_parse) >= IN_PROCESS_BELOW_BYTES:
         parsed = _extract_parallel(str(root), work, max_file_bytes, workers, advance)
     else:
@@ -151,7 +163,47 @@ def build_graph(
         for item in work:
             parsed.extend(_extract_chunk(str(root), [item], max_file_bytes))
             advance(1)
-    outcomes = dict(zip((path for path, _ in work), parsed, strict=True))
+    fresh = dict(zip((path for path, _ in work), parsed, strict=True))
+    if cache is not None:
+        cache.put_many(
+            {
+                key: outcome
+                for path, outcome in fresh.items()
+                if isinstance(outcome, Extraction) and (key := keys.get(path))
+            }
+        )
+    cached = len(outcomes)
+    outcomes.update(fresh)
+    return outcomes, cached
+
+
+def build_graph(
+    root: Path,
+    *,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+    blobs: Mapping[str, str] | None = None,
+    cache: ParseCache | None = None,
+) -> RepoGraph:
+    """Walk, parse and resolve the repository at `root`.
+
+    `on_progress(files_done, files_total)` is called from this thread as files are
+    parsed; an exception it raises aborts the build (that is how a job is cancelled).
+    With a `cache` and the checkout's `blobs` (path → git blob id), files whose
+    content was parsed before are not parsed again.
+    """
+    started = time.perf_counter()
+    walked = walk_sources(root, max_file_bytes=max_file_bytes)
+    outcomes, cached = _parse_all(
+        root,
+        [f for f in walked.files if f.language in PLUGINS],
+        max_file_bytes=max_file_bytes,
+        workers=workers or _cpu_count(),
+        on_progress=on_progress,
+        blobs=blobs or {},
+        cache=cache,
+    )
 
     graph = RepoGraph(errors=list(walked.skipped))
     facts: dict[Resolver, dict[int, Any]] = {}
@@ -183,6 +235,7 @@ def build_graph(
             edges=len(graph.edges),
             unresolved=len(graph.unresolved),
             parse_seconds=time.perf_counter() - started,
+            files_cached=cached,
         )
     )
     return graph

@@ -109,4 +109,3 @@ class Resolution:
     def unresolved(self) -> list[tuple[int, str]]:
         """`(source, specifier)` in insertion order."""
         return list(self._unresolved)
-

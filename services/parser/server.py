@@ -19,11 +19,13 @@ from neo_alexandria.v1 import parser_service_pb2, parser_service_pb2_grpc
 from services.common.config import Settings
 from services.common.grpc_server import run_service
 from services.common.repo_url import InvalidRepoUrl, canonicalize
+from services.parser.cache import PARSE_CACHE_FILE, ParseCache
 from services.parser.clone import (
     CloneCancelled,
     CloneError,
     CloneNotFound,
     CloneTimeout,
+    CloneTooLarge,
     cloned_repository,
 )
 from services.parser.graph import RepoGraph, build_graph, to_chunks
@@ -61,6 +63,7 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
         self._slots = asyncio.Semaphore(max_concurrent_jobs)
         self._max_file_bytes = max_file_bytes
         self._workers = workers
+        self._cache = ParseCache(settings.data_dir / PARSE_CACHE_FILE)
 
     def _run_job(self, url: str, cancel: threading.Event, report: Report) -> tuple[str, RepoGraph]:
         """Clone and build the graph (worker thread); the clone is gone when this returns."""
@@ -75,7 +78,11 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
                 report("parse", done, total)
 
         with cloned_repository(
-            url, timeout_seconds=self._settings.clone_timeout_seconds, cancel=cancel
+            url,
+            timeout_seconds=self._settings.clone_timeout_seconds,
+            cancel=cancel,
+            max_bytes=self._settings.max_repo_bytes,
+            max_files=self._settings.max_repo_files,
         ) as repo:
             report("walk", 0, 0)
             graph = build_graph(
@@ -83,6 +90,8 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
                 max_file_bytes=self._max_file_bytes,
                 workers=self._workers,
                 on_progress=on_progress,
+                blobs=repo.blobs,
+                cache=self._cache,
             )
         return repo.commit, graph
 
@@ -131,6 +140,8 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
                 await self._fail(context, job, grpc.StatusCode.DEADLINE_EXCEEDED, exc)
             except CloneNotFound as exc:
                 await self._fail(context, job, grpc.StatusCode.NOT_FOUND, exc)
+            except CloneTooLarge as exc:
+                await self._fail(context, job, grpc.StatusCode.RESOURCE_EXHAUSTED, exc)
             except CloneError as exc:
                 await self._fail(context, job, grpc.StatusCode.FAILED_PRECONDITION, exc)
             except Exception:

@@ -74,20 +74,22 @@ class FileError(_message.Message):
     def __init__(self, path: _Optional[str] = ..., error: _Optional[str] = ...) -> None: ...
 
 class GraphStats(_message.Message):
-    __slots__ = ("files_seen", "files_parsed", "files_skipped", "edges", "unresolved", "parse_seconds")
+    __slots__ = ("files_seen", "files_parsed", "files_skipped", "edges", "unresolved", "parse_seconds", "files_cached")
     FILES_SEEN_FIELD_NUMBER: _ClassVar[int]
     FILES_PARSED_FIELD_NUMBER: _ClassVar[int]
     FILES_SKIPPED_FIELD_NUMBER: _ClassVar[int]
     EDGES_FIELD_NUMBER: _ClassVar[int]
     UNRESOLVED_FIELD_NUMBER: _ClassVar[int]
     PARSE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    FILES_CACHED_FIELD_NUMBER: _ClassVar[int]
     files_seen: int
     files_parsed: int
     files_skipped: int
     edges: int
     unresolved: int
     parse_seconds: float
-    def __init__(self, files_seen: _Optional[int] = ..., files_parsed: _Optional[int] = ..., files_skipped: _Optional[int] = ..., edges: _Optional[int] = ..., unresolved: _Optional[int] = ..., parse_seconds: _Optional[float] = ...) -> None: ...
+    files_cached: int
+    def __init__(self, files_seen: _Optional[int] = ..., files_parsed: _Optional[int] = ..., files_skipped: _Optional[int] = ..., edges: _Optional[int] = ..., unresolved: _Optional[int] = ..., parse_seconds: _Optional[float] = ..., files_cached: _Optional[int] = ...) -> None: ...
 
 class GraphChunk(_message.Message):
     __slots__ = ("nodes", "edges", "unresolved", "errors")
