@@ -35,6 +35,9 @@ SKIP_DIRS = frozenset(
 MANIFEST_NAMES = frozenset({"package.json", "go.mod", "go.work"})
 MANIFEST_PREFIXES = ("tsconfig", "jsconfig")
 """Configuration files resolvers read: these names, and `tsconfig*.json`/`jsconfig*.json`."""
+MAX_DEPTH = 100
+"""Directories nested deeper than this are not walked (a hostile repository can nest
+thousands); real source trees stay far below it."""
 BINARY_SNIFF_BYTES = 8192
 DEFAULT_MAX_FILE_BYTES = 1 << 20
 
@@ -83,9 +86,12 @@ def _is_manifest(name: str) -> bool:
 def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> WalkResult:
     """Every source file under `root`, and why the other candidates were skipped."""
     result = WalkResult()
-    stack = [(str(root), "")]
+    stack = [(str(root), "", 0)]
     while stack:
-        directory, prefix = stack.pop()
+        directory, prefix, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            result.skipped.append((prefix.rstrip("/"), f"deeper than {MAX_DEPTH} directories"))
+            continue
         try:
             with os.scandir(directory) as entries:
                 listing = sorted(entries, key=lambda e: e.name)
@@ -95,7 +101,7 @@ def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) ->
             )
             continue
         for entry in listing:
-            _visit(entry, prefix, result, stack, max_file_bytes)
+            _visit(entry, prefix, depth, result, stack, max_file_bytes)
     result.files.sort(key=lambda f: f.path)
     result.manifests.sort()
     result.skipped.sort()
@@ -105,8 +111,9 @@ def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) ->
 def _visit(
     entry: os.DirEntry[str],
     prefix: str,
+    depth: int,
     result: WalkResult,
-    stack: list[tuple[str, str]],
+    stack: list[tuple[str, str, int]],
     max_file_bytes: int,
 ) -> None:
     raw = prefix + entry.name
@@ -125,7 +132,7 @@ def _visit(
         return
     if stat.S_ISDIR(info.st_mode):
         if entry.name not in SKIP_DIRS and not entry.name.startswith("."):
-            stack.append((entry.path, rel + "/"))
+            stack.append((entry.path, rel + "/", depth + 1))
         return
     if not stat.S_ISREG(info.st_mode):
         return

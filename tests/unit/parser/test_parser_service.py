@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,6 +25,7 @@ from services.parser import server as server_module
 from services.parser.client import ParsedGraph, fetch_graph
 from services.parser.clone import TEMP_PREFIX
 from services.parser.graph import to_chunks
+from services.parser.graph_json import graph_document
 from services.parser.server import ParserServicer
 
 
@@ -168,3 +171,31 @@ def test_client_module_does_not_import_tree_sitter() -> None:
         "sys.exit(any(m.startswith('tree_sitter') for m in sys.modules))"
     )
     subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[3])
+
+
+def test_the_service_and_the_cli_give_the_same_graph(
+    local: Settings, make_repo: Callable[..., Path]
+) -> None:
+    repo = make_repo(
+        {
+            "pkg/__init__.py": "from pkg import core\n",
+            "pkg/core.py": "import json\nfrom . import missing\n",
+            "bin.py": b"\x00binary",
+        }
+    )
+    streamed = _parse(local, str(repo))
+    printed = subprocess.run(
+        [sys.executable, "-m", "alexandria.cli", "graph", str(repo), "--json", "--no-cache"],
+        env={**os.environ, "ALEXANDRIA_DATA_DIR": str(local.data_dir)},
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    from_cli = json.loads(printed.stdout)
+    from_service = graph_document(streamed.repo_url, streamed.commit, streamed)
+    for document in (from_cli, from_service):
+        del document["stats"]["parse_seconds"]
+    assert from_cli == from_service
+    assert from_cli["errors"] == [
+        {"path": "bin.py", "error": "binary file (NUL byte in the first 8 KiB)"}
+    ]

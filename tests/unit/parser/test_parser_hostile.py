@@ -1,0 +1,135 @@
+"""Hostile repositories, committed to git and run through the real clone + build (R4.4)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from parser_helpers import git, write_tree
+
+from neo_alexandria.v1 import graph_pb2
+from services.common.config import Settings
+from services.parser.clone import CloneTooLarge
+from services.parser.graph import build_graph
+from services.parser.source import graph_of
+from services.parser.walk import MAX_DEPTH
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(alexandria_data_dir=tmp_path / "data")
+
+
+def _paths(nodes: Iterable[graph_pb2.FileNode]) -> list[str]:
+    return [node.path for node in nodes]
+
+
+def test_symlinks_out_of_the_repository_are_never_followed(
+    make_repo: Callable[..., Path], tmp_path: Path, settings: Settings
+) -> None:
+    secret = write_tree(tmp_path / "secret", {"token.py": "import stolen_secret\n"})
+    repo = write_tree(tmp_path / "hostile", {"main.py": "import os\n"})
+    (repo / "passwd.py").symlink_to("/etc/passwd")
+    (repo / "escape").symlink_to(secret, target_is_directory=True)
+    (repo / "up.py").symlink_to("../secret/token.py")
+    (repo / "inside.py").symlink_to("main.py")
+    git(repo, "init", "-q", "-b", "main")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "hostile")
+
+    built = graph_of(str(repo), settings)
+
+    assert _paths(built.graph.nodes) == ["main.py"]
+    errors = dict(built.graph.errors)
+    for link in ("passwd.py", "escape", "up.py", "inside.py"):
+        assert errors[link] == "symlink not followed"
+    assert all("stolen_secret" not in spec for _, spec in built.graph.unresolved)
+
+
+def test_a_50_mb_file_is_skipped_with_its_reason(
+    make_repo: Callable[..., Path], settings: Settings
+) -> None:
+    repo = make_repo({"huge.py": "x = 1\n" * (50 * 1024 * 1024 // 6), "small.py": "import huge\n"})
+    built = graph_of(str(repo), settings)
+    assert _paths(built.graph.nodes) == ["small.py"]
+    assert dict(built.graph.errors)["huge.py"].startswith("larger than 1048576 bytes")
+    assert built.graph.unresolved == [(0, "huge")]
+
+
+def test_a_repository_over_the_size_limit_fails_clearly(
+    make_repo: Callable[..., Path], settings: Settings
+) -> None:
+    repo = make_repo({"a.py": "x" * 200_000, "b.py": "y" * 200_000})
+    small = settings.model_copy(update={"max_repo_bytes": 300_000})
+    with pytest.raises(CloneTooLarge, match="MAX_REPO_BYTES"):
+        graph_of(str(repo), small)
+    few = settings.model_copy(update={"max_repo_files": 1})
+    with pytest.raises(CloneTooLarge, match="MAX_REPO_FILES"):
+        graph_of(str(repo), few)
+
+
+def test_binary_and_badly_encoded_files(make_repo: Callable[..., Path], settings: Settings) -> None:
+    repo = make_repo(
+        {
+            "blob.py": b"\x7fELF\x00\x00\x01import os\n",
+            "latin1.py": b"# caf\xe9 cr\xe8me\nimport os\nimport latin_dep\n",
+            "utf16.ts": "import x from './y';\n".encode("utf-16"),
+            "half.py": b"import ok\n\xff\xfe\xfd def (\n",
+        }
+    )
+    built = graph_of(str(repo), settings)
+    assert _paths(built.graph.nodes) == ["half.py", "latin1.py"]
+    errors = dict(built.graph.errors)
+    assert errors["blob.py"] == errors["utf16.ts"] == "binary file (NUL byte in the first 8 KiB)"
+    assert "syntax error" in errors["half.py"]
+    assert set(built.graph.unresolved) == {(0, "ok"), (1, "os"), (1, "latin_dep")}
+
+
+@contextmanager
+def _cwd(path: Path) -> Iterator[None]:
+    before = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(before)
+
+
+def _nest(root: Path, depth: int) -> None:
+    """`depth` nested directories, built and later removed with relative paths only
+    (the full path is far past PATH_MAX, and shutil.rmtree would recurse too deep)."""
+    with _cwd(root):
+        for level in range(depth):
+            os.mkdir("d")
+            os.chdir("d")
+            if level in (3, depth - 1):
+                Path(f"level{level}.py").write_text("import os\n")
+
+
+def _unnest(root: Path, depth: int) -> None:
+    with _cwd(root):
+        for _ in range(depth):
+            os.chdir("d")
+        for entry in os.listdir("."):
+            os.unlink(entry)
+        for _ in range(depth):
+            os.chdir("..")
+            for entry in os.listdir("d"):
+                if entry != "d":
+                    os.unlink(os.path.join("d", entry))
+            os.rmdir("d")
+
+
+def test_ten_thousand_nested_directories(tmp_path: Path) -> None:
+    depth = 10_000
+    _nest(tmp_path, depth)
+    try:
+        graph = build_graph(tmp_path)
+    finally:
+        _unnest(tmp_path, depth)
+    assert _paths(graph.nodes) == ["d/d/d/d/level3.py"]
+    deep = [(path, why) for path, why in graph.errors if "deeper than" in why]
+    assert deep == [("/".join(["d"] * (MAX_DEPTH + 1)), f"deeper than {MAX_DEPTH} directories")]
