@@ -68,6 +68,7 @@ class Settings(BaseSettings):
     max_job_attempts: int = Field(default=3, ge=1)
     allowed_git_hosts: tuple[str, ...] = DEFAULT_HOSTS
     clone_timeout_seconds: int = Field(default=300, ge=1)
+    shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     max_repo_bytes: int = Field(default=1 << 30, ge=1)
     max_repo_files: int = Field(default=200_000, ge=1)
     embedder_device: Literal["auto", "cpu", "cuda"] = "auto"

@@ -17,9 +17,6 @@ from grpc_reflection.v1alpha import reflection
 
 log = logging.getLogger(__name__)
 
-GRACE_SECONDS = 10.0
-
-
 async def run_service(
     *,
     name: str,
@@ -27,9 +24,11 @@ async def run_service(
     register: Callable[[grpc.aio.Server], None],
     host: str,
     port: int,
+    grace_seconds: float,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Serve one gRPC service on host:port until SIGINT/SIGTERM."""
+    """Serve one gRPC service on host:port until SIGINT/SIGTERM, then give calls in
+    flight `grace_seconds` to finish before they are cancelled."""
     server = grpc.aio.server()
     register(server)
     health_servicer = health.aio.HealthServicer()
@@ -54,4 +53,4 @@ async def run_service(
     await stop.wait()
     log.info("%s shutting down", name)
     await health_servicer.enter_graceful_shutdown()
-    await server.stop(GRACE_SECONDS)
+    await server.stop(grace_seconds)

@@ -246,5 +246,6 @@ def main(settings: Settings, host: str, port: int) -> None:
             register=lambda server: pb_grpc.add_EmbedderServiceServicer_to_server(servicer, server),
             host=host,
             port=port,
+            grace_seconds=settings.shutdown_grace_seconds,
         )
     )

@@ -186,5 +186,6 @@ def main(settings: Settings, host: str, port: int) -> None:
             ),
             host=host,
             port=port,
+            grace_seconds=settings.shutdown_grace_seconds,
         )
     )
