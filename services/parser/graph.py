@@ -29,8 +29,10 @@ from services.parser.walk import DEFAULT_MAX_FILE_BYTES, SourceFile, walk_source
 IN_PROCESS_BELOW_BYTES = 512 * 1024
 """Less source than this parses faster in-process than a pool starts (~0.1 s, ~4 MB/s/core)."""
 
-# forkserver, not fork: the parser runs inside a multi-threaded gRPC server.
+# forkserver, not fork: the parser runs inside a multi-threaded gRPC server. The
+# forkserver imports the extractors (and their grammars) once; workers fork from it.
 _MP_CONTEXT = multiprocessing.get_context("forkserver")
+_MP_CONTEXT.set_forkserver_preload([__name__])
 
 Progress = Callable[[int, int], None]
 _Outcome = Extraction | str  # a string is the reason the file did not become a node
