@@ -68,10 +68,16 @@ class RepoIndex:
             fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
         except OSError:
             return None
-        with os.fdopen(fd, "rb") as handle:
+        try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
                 return None
-            data = handle.read(MAX_MANIFEST_BYTES + 1)
+            data = b""
+            while len(data) <= MAX_MANIFEST_BYTES and (more := os.read(fd, 1 << 16)):
+                data += more
+        except OSError:
+            return None
+        finally:
+            os.close(fd)
         if len(data) > MAX_MANIFEST_BYTES:
             return None
         return data.decode("utf-8-sig", errors="replace")

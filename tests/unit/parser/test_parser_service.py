@@ -88,8 +88,8 @@ def test_parses_a_local_repository_end_to_end(
     assert [p.phase for p in progress][:2] == ["clone", "walk"]
     assert (progress[-1].phase, progress[-1].files_done, progress[-1].files_total) == (
         "parse",
-        3,
-        3,
+        4,
+        4,
     )
     assert _clones() <= before  # P14
 
