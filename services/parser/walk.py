@@ -1,7 +1,7 @@
 """Walk a checkout for source files without trusting it.
 
 Symlinks are never followed (a repository can point one at `/etc` or at a huge
-tree elsewhere); vendored, build and hidden directories are not walked; binary,
+tree elsewhere); vendored, hidden and build-output directories are not walked; binary,
 oversized and non-UTF-8-named files are skipped with a reason. The order is
 sorted, so the same tree always yields the same node order.
 """
@@ -21,10 +21,6 @@ SKIP_DIRS = frozenset(
         "node_modules",
         "vendor",
         "third_party",
-        "build",
-        "dist",
-        "out",
-        "target",
         "__pycache__",
         ".venv",
         "venv",
@@ -32,6 +28,23 @@ SKIP_DIRS = frozenset(
         ".mypy_cache",
     }
 )
+"""Never walked: version control, installed dependencies, virtualenvs and caches."""
+BUILD_OUTPUT_DIRS = frozenset({"build", "dist", "out", "target"})
+BUILD_FILES = frozenset(
+    {
+        "package.json",
+        "tsconfig.json",
+        "pom.xml",
+        "build.gradle",
+        "build.gradle.kts",
+        "setup.py",
+        "pyproject.toml",
+        "Makefile",
+    }
+)
+"""`build`, `dist`, `out` and `target` are build outputs only beside one of these
+build files; elsewhere they are ordinary packages (Go's `go/build`, pip's
+`operations/build`) and are walked."""
 MANIFEST_NAMES = frozenset({"package.json", "go.mod", "go.work"})
 MANIFEST_PREFIXES = ("tsconfig", "jsconfig")
 """Configuration files resolvers read: these names, and `tsconfig*.json`/`jsconfig*.json`."""
@@ -100,8 +113,10 @@ def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) ->
                 (prefix.rstrip("/") or ".", f"unreadable directory: {exc.strerror}")
             )
             continue
+        names = {entry.name for entry in listing}
+        skip = SKIP_DIRS | BUILD_OUTPUT_DIRS if names & BUILD_FILES else SKIP_DIRS
         for entry in listing:
-            _visit(entry, prefix, depth, result, stack, max_file_bytes)
+            _visit(entry, prefix, depth, skip, result, stack, max_file_bytes)
     result.files.sort(key=lambda f: f.path)
     result.manifests.sort()
     result.skipped.sort()
@@ -112,6 +127,7 @@ def _visit(
     entry: os.DirEntry[str],
     prefix: str,
     depth: int,
+    skip: frozenset[str],
     result: WalkResult,
     stack: list[tuple[str, str, int]],
     max_file_bytes: int,
@@ -131,7 +147,7 @@ def _visit(
         result.skipped.append((rel, f"unreadable: {exc.strerror}"))
         return
     if stat.S_ISDIR(info.st_mode):
-        if entry.name not in SKIP_DIRS and not entry.name.startswith("."):
+        if entry.name not in skip and not entry.name.startswith("."):
             stack.append((entry.path, rel + "/", depth + 1))
         return
     if not stat.S_ISREG(info.st_mode):

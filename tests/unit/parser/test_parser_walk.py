@@ -29,15 +29,36 @@ def test_vendored_build_and_hidden_directories_are_skipped(tmp_path: Path) -> No
         tmp_path,
         {
             "app.js": "",
+            "package.json": "{}",
             "node_modules/lib/index.js": "",
             "vendor/x.go": "",
             "build/gen.py": "",
+            "dist/bundle.js": "",
             "pkg/__pycache__/m.py": "",
             ".hidden/tool.py": "",
             ".eslintrc.js": "",
         },
     )
     assert [f.path for f in walk_sources(tmp_path).files] == [".eslintrc.js", "app.js"]
+
+
+def test_build_named_packages_without_a_build_file_are_walked(tmp_path: Path) -> None:
+    write_tree(
+        tmp_path,
+        {
+            "go.mod": "module example.com/m\n",
+            "build/build.go": "package build\n",
+            "tools/pom.xml": "<project/>",
+            "tools/target/Gen.java": "",
+            "tools/src/Main.java": "",
+            "pip/operations/build/wheel.py": "",
+        },
+    )
+    assert [f.path for f in walk_sources(tmp_path).files] == [
+        "build/build.go",
+        "pip/operations/build/wheel.py",
+        "tools/src/Main.java",
+    ]
 
 
 def test_binary_and_oversized_files_are_skipped_with_reasons(tmp_path: Path) -> None:
