@@ -17,6 +17,7 @@ from grpc_reflection.v1alpha import reflection
 
 log = logging.getLogger(__name__)
 
+
 async def run_service(
     *,
     name: str,

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from neo_alexandria.v1 import graph_pb2
-from services.parser import python_imports, resolve_python
+from services.parser import (
+    go_imports,
+    java_imports,
+    js_imports,
+    python_imports,
+    resolve_go,
+    resolve_java,
+    resolve_js,
+    resolve_python,
+)
 from services.parser.records import Extraction, RepoIndex, Resolution
 
 Extractor = Callable[[str, bytes], Extraction]
@@ -36,4 +45,8 @@ class LanguagePlugin:
 
 PLUGINS: dict[int, LanguagePlugin] = {
     graph_pb2.LANGUAGE_PYTHON: LanguagePlugin(python_imports.extract, resolve_python.resolve),
+    graph_pb2.LANGUAGE_JAVA: LanguagePlugin(java_imports.extract, resolve_java.resolve),
+    graph_pb2.LANGUAGE_GO: LanguagePlugin(go_imports.extract, resolve_go.resolve),
+    graph_pb2.LANGUAGE_JAVASCRIPT: LanguagePlugin(js_imports.extract, resolve_js.resolve),
+    graph_pb2.LANGUAGE_TYPESCRIPT: LanguagePlugin(js_imports.extract, resolve_js.resolve),
 }
