@@ -27,13 +27,13 @@ from __future__ import annotations
 
 import io
 import re
-import threading
 from dataclasses import dataclass
 
 import tree_sitter_go
-from tree_sitter import Language, Node, Parser, Query, QueryCursor, Tree
+from tree_sitter import Language, Node, Query, Tree
 
 from services.parser.records import Extraction
+from services.parser.treesitter import parse, run_query, syntax_note, text
 
 LANGUAGE = Language(tree_sitter_go.language())
 
@@ -43,7 +43,6 @@ _QUERY = Query(
 (package_clause (package_identifier) @package)
 (source_file (package_clause) @clause . (comment) @comment)
 (import_spec path: (_) @path)
-(ERROR) @error
 """,
 )
 
@@ -56,8 +55,6 @@ _EXPR_TOKEN = re.compile(r"\|\||&&|[()!]|[\w.]+")
 _VALID_TAG = re.compile(r"[\w.]+")
 _MAX_EXPR_TOKENS = 100
 """Longer `//go:build` expressions are not evaluated (and never recurse deeply)."""
-
-_local = threading.local()
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,18 +69,6 @@ class GoFile:
     import_comment: str = ""
 
 
-def _parser() -> Parser:
-    """One parser per thread (and so per worker process): parsers are not thread-safe."""
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = Parser(LANGUAGE)
-    return parser
-
-
-def _text(node: Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
-
-
 def _unquote(literal: str) -> str:
     """The path inside `"…"` or a raw string; an unterminated one keeps what it has."""
     inner = literal[1:] if literal[:1] in ('"', "`") else literal
@@ -92,25 +77,24 @@ def _unquote(literal: str) -> str:
 
 def _parse(source: bytes) -> Tree:
     """The tree of the import section alone when it parses cleanly, else of the whole file."""
-    parser = _parser()
     cut = _FIRST_DECLARATION.search(source)
     if cut is not None:
-        tree = parser.parse(source[: cut.start()])
+        tree = parse(LANGUAGE, source[: cut.start()])
         if not tree.root_node.has_error:
             return tree
-    return parser.parse(source)
+    return parse(LANGUAGE, source)
 
 
 def extract(path: str, source: bytes) -> Extraction:
     """The `GoFile` of one Go file and a syntax-error note if any. `path` is unused."""
     tree = _parse(source)
-    captures = QueryCursor(_QUERY).captures(tree.root_node)
+    captures = run_query(_QUERY, tree.root_node)
     packages = captures.get("package", [])
-    package = _text(min(packages, key=lambda n: n.start_byte)) if packages else ""
+    package = text(min(packages, key=lambda n: n.start_byte)) if packages else ""
     paths = sorted(captures.get("path", []), key=lambda n: n.start_byte)
-    imports = tuple(p for p in (_unquote(_text(n)) for n in paths) if p != "C")
+    imports = tuple(p for p in (_unquote(text(n)) for n in paths) if p != "C")
     facts = GoFile(package, imports, build_ignored(source), _import_comment(source, captures))
-    return Extraction(facts, _syntax_note(tree.root_node, captures))
+    return Extraction(facts, syntax_note(tree.root_node))
 
 
 def _import_comment(source: bytes, captures: dict[str, list[Node]]) -> str:
@@ -123,22 +107,12 @@ def _import_comment(source: bytes, captures: dict[str, list[Node]]) -> str:
     for comment in captures.get("comment", []):
         if source[clause.end_byte : comment.start_byte].strip(b" \t\r"):
             continue
-        text = _text(comment)
-        body = text[2:-2] if text.startswith("/*") else text[2:]
+        written = text(comment)
+        body = written[2:-2] if written.startswith("/*") else written[2:]
         match = _IMPORT_COMMENT.fullmatch(body)
         if match is not None:
             return match.group(1) or match.group(2) or ""
     return ""
-
-
-def _syntax_note(root: Node, captures: dict[str, list[Node]]) -> str | None:
-    if not root.has_error:
-        return None
-    errors = captures.get("error", [])
-    if not errors:
-        return "syntax error (missing token); imports found were kept"
-    line = min(node.start_point.row for node in errors) + 1
-    return f"syntax error near line {line}; imports found were kept"
 
 
 def _header(source: bytes) -> tuple[list[bytes], bytes | None]:

@@ -1,21 +1,16 @@
 """Build a repository's file dependency graph, in parallel, and cut it into messages.
 
 The walk and the resolution run in this process; reading and parsing files (the
-expensive part) runs in a process pool, each worker keeping its own tree-sitter
-parser. Small repositories parse in-process, which is faster than starting a pool.
-Workers start through forkserver, so like any spawned process they re-import the
-main module: run from a script or `-m` module, not from stdin.
+expensive part, and the dangerous one) runs in worker processes (`workers.py`).
+Files whose content was parsed before come from the parse cache (`cache.py`).
 A file that cannot be read or parsed is recorded in `errors` and the rest go on.
 """
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import stat
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,21 +20,9 @@ from services.parser.cache import ParseCache, fingerprint
 from services.parser.plugins import PLUGINS, Resolver
 from services.parser.records import Extraction, RepoIndex
 from services.parser.walk import DEFAULT_MAX_FILE_BYTES, SourceFile, walk_sources
-
-IN_PROCESS_BELOW_BYTES = 512 * 1024
-"""Less source than this parses faster in-process than a pool starts (~0.1 s, ~4 MB/s/core)."""
-
-# forkserver, not fork: the parser runs inside a multi-threaded gRPC server. The
-# forkserver imports the extractors (and their grammars) once; workers fork from it.
-_MP_CONTEXT = multiprocessing.get_context("forkserver")
-_MP_CONTEXT.set_forkserver_preload([__name__])
+from services.parser.workers import Outcome, extract_files
 
 Progress = Callable[[int, int], None]
-_Outcome = Extraction | str  # a string is the reason the file did not become a node
-
-
-class ParseWorkersFailed(RuntimeError):
-    """Every worker process failed (e.g. the pool could not start): the graph would be empty."""
 
 
 @dataclass(slots=True)
@@ -57,60 +40,6 @@ def _cpu_count() -> int:
     if hasattr(os, "sched_getaffinity"):
         return len(os.sched_getaffinity(0))
     return os.cpu_count() or 1
-
-
-def _read(path: str, limit: int) -> bytes:
-    """The file's bytes, refusing symlinks and anything that is not a regular file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(0, "not a regular file")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(0, f"larger than {limit} bytes")
-    return data
-
-
-def _extract_chunk(root: str, work: Sequence[tuple[str, int]], limit: int) -> list[_Outcome]:
-    """Read and parse files (worker side); one failure never stops the others (R4.4)."""
-    outcomes: list[_Outcome] = []
-    for path, language in work:
-        try:
-            data = _read(os.path.join(root, path), limit)
-            outcomes.append(PLUGINS[language].extract(path, data))
-        except OSError as exc:
-            outcomes.append(f"unreadable: {exc.strerror or exc}")
-        except Exception as exc:
-            outcomes.append(f"parse failed: {type(exc).__name__}: {exc}"[:500])
-    return outcomes
-
-
-def _extract_parallel(
-    root: str, work: list[tuple[str, int]], limit: int, workers: int, advance: Callable[[int], None]
-) -> list[_Outcome]:
-    size = max(1, -(-len(work) // (workers * 4)))
-    outcomes: list[_Outcome] = [""] * len(work)
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=_MP_CONTEXT)
-    try:
-        futures = {
-            pool.submit(_extract_chunk, root, work[start : start + size], limit): start
-            for start in range(0, len(work), size)
-        }
-        succeeded = 0
-        for future in as_completed(futures):
-            start = futures[future]
-            count = min(size, len(work) - start)
-            try:
-                outcomes[start : start + count] = future.result()
-                succeeded += 1
-            except Exception as exc:  # a worker died (e.g. BrokenProcessPool): lose its files only
-                outcomes[start : start + count] = [f"parser worker failed: {exc}"] * count
-            advance(count)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-    if not succeeded:
-        raise ParseWorkersFailed(f"no parser worker process could parse anything: {outcomes[0]}")
-    return outcomes
 
 
 def _resolvers_in_order() -> list[Resolver]:
@@ -138,11 +67,11 @@ def _parse_all(
     on_progress: Progress | None,
     blobs: Mapping[str, str],
     cache: ParseCache | None,
-) -> tuple[dict[str, _Outcome], int]:
+) -> tuple[dict[str, Outcome], int]:
     """Each file's outcome by path (cached where its blob is known), and the cache hits."""
     keys = {f.path: _cache_key(f, blobs) for f in files} if cache is not None else {}
     hits = cache.get_many(k for k in keys.values() if k) if cache is not None else {}
-    outcomes: dict[str, _Outcome] = {}
+    outcomes: dict[str, Outcome] = {}
     for path, key in keys.items():
         if key in hits:
             outcomes[path] = hits[key]
@@ -158,13 +87,9 @@ def _parse_all(
 
     if outcomes:
         advance(0)  # report the cache hits
-    if workers > 1 and len(work) > 1 and sum(f.size for f in to_parse) >= IN_PROCESS_BELOW_BYTES:
-        parsed = _extract_parallel(str(root), work, max_file_bytes, workers, advance)
-    else:
-        parsed = []
-        for item in work:
-            parsed.extend(_extract_chunk(str(root), [item], max_file_bytes))
-            advance(1)
+    parsed = extract_files(
+        root, work, max_file_bytes=max_file_bytes, workers=workers, advance=advance
+    )
     fresh = dict(zip((path for path, _ in work), parsed, strict=True))
     if cache is not None:
         cache.put_many(

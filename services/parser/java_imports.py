@@ -21,8 +21,6 @@ What the resolver needs to do what javac does (see `resolve_java`):
   (`com.acme.Strings.join(…)`; the far more common two-segment `object.field` is
   left out, so `acme.Strings.join(…)` with a one-segment package is missed).
 
-Patterns only start within `MAX_DEPTH` levels of the root: tree-sitter's query
-cursor degrades badly on absurdly deep trees, and real code is far shallower.
 tree-sitter accepts any bytes, so every file parses; names are decoded with
 replacement characters and written without spacing or comments. A file with syntax
 errors still yields everything tree-sitter recognised, plus a note.
@@ -31,19 +29,17 @@ errors still yields everything tree-sitter recognised, plus a note.
 from __future__ import annotations
 
 import re
-import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 import tree_sitter_java
-from tree_sitter import Language, Node, Parser, Query, QueryCursor
+from tree_sitter import Language, Node, Query
 
 from services.parser.records import Extraction
+from services.parser.treesitter import parse, run_query, syntax_note
 
 LANGUAGE = Language(tree_sitter_java.language())
-MAX_DEPTH = 10_000
-"""No pattern starts deeper in the tree (see the module docstring)."""
 
 _QUERY = Query(
     LANGUAGE,
@@ -66,13 +62,10 @@ _QUERY = Query(
 (uses_module_directive type: (scoped_identifier) @module_type)
 (provides_module_directive (scoped_identifier) @module_type)
 (provides_module_directive (identifier) @ref)
-(ERROR) @error
 """,
 )
 
 _SPACING = re.compile(rb"\s+|//[^\n]*|/\*.*?\*/", re.DOTALL)
-
-_local = threading.local()
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,14 +94,6 @@ class JavaFile:
     types: tuple[str, ...] = ()
     references: tuple[str, ...] = ()
     qualified: tuple[str, ...] = ()
-
-
-def _parser() -> Parser:
-    """One parser per thread (and so per worker process): parsers are not thread-safe."""
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = Parser(LANGUAGE)
-    return parser
 
 
 def _decode(text: bytes | None) -> str:
@@ -196,10 +181,8 @@ def _references(captures: dict[str, list[Node]], chains: list[str], declared: se
 
 def extract(path: str, source: bytes) -> Extraction:
     """The `JavaFile` of one Java file and a syntax-error note if any. `path` is unused."""
-    tree = _parser().parse(source)
-    cursor = QueryCursor(_QUERY)
-    cursor.set_max_start_depth(MAX_DEPTH)
-    captures = cursor.captures(tree.root_node)
+    tree = parse(LANGUAGE, source)
+    captures = run_query(_QUERY, tree.root_node)
     packages = captures.get("package", [])
     imports = (_import(node) for node in _in_order(captures.get("import", [])))
     top, declared = _declarations(captures.get("declaration", []))
@@ -213,14 +196,4 @@ def extract(path: str, source: bytes) -> Extraction:
         references=tuple(sorted(_references(captures, chains, declared))),
         qualified=tuple(sorted(qualified)),
     )
-    return Extraction(facts, _syntax_note(tree.root_node, captures))
-
-
-def _syntax_note(root: Node, captures: dict[str, list[Node]]) -> str | None:
-    if not root.has_error:
-        return None
-    errors = captures.get("error", [])
-    if not errors:
-        return "syntax error (missing token); imports found were kept"
-    line = min(node.start_point.row for node in errors) + 1
-    return f"syntax error near line {line}; imports found were kept"
+    return Extraction(facts, syntax_note(tree.root_node))

@@ -18,18 +18,16 @@ name no keyword or identifier node spans it, and it is skipped.
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 
 import tree_sitter_python
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Language, Node
 
 from services.parser.records import Extraction
+from services.parser.treesitter import parse, syntax_note, text
 
 LANGUAGE = Language(tree_sitter_python.language())
-
-_local = threading.local()
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,21 +48,9 @@ class PythonImport:
         return "." * self.level + self.module
 
 
-def _parser() -> Parser:
-    """One parser per thread (and so per worker process): parsers are not thread-safe."""
-    parser = getattr(_local, "parser", None)
-    if parser is None:
-        parser = _local.parser = Parser(LANGUAGE)
-    return parser
-
-
-def _text(node: Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
-
-
 def _dotted(node: Node) -> str:
     """`a . b` and `a.b` are the same module: join the identifiers, drop the spacing."""
-    return ".".join(_text(part) for part in node.named_children)
+    return ".".join(text(part) for part in node.named_children)
 
 
 def _imported(node: Node) -> Node:
@@ -90,7 +76,7 @@ def _from_import(node: Node, type_only: bool) -> Iterator[PythonImport]:
     if module_node.type == "relative_import":
         for child in module_node.named_children:
             if child.type == "import_prefix":
-                level = _text(child).count(".")
+                level = text(child).count(".")
             elif child.type == "dotted_name":
                 module = _dotted(child)
     else:
@@ -138,7 +124,7 @@ def _type_checking_blocks(root: Node, source: bytes) -> list[tuple[int, int]]:
 def extract(path: str, source: bytes) -> Extraction:
     """The imports of one Python file (a tuple of `PythonImport`, in source order) and a
     syntax-error note if any. Every import of a stub (`.pyi`, never executed) is type-only."""
-    root = _parser().parse(source).root_node
+    root = parse(LANGUAGE, source).root_node
     stub = path.endswith(".pyi")
     guarded = _type_checking_blocks(root, source)
     found: list[PythonImport] = []
@@ -151,29 +137,3 @@ def extract(path: str, source: bytes) -> Extraction:
             start = statement.start_byte
             found.extend(records(statement, stub or any(s <= start < e for s, e in guarded)))
     return Extraction(tuple(found), syntax_note(root))
-
-
-def _first_error(root: Node) -> Node | None:
-    """The first ERROR node in source order, looking only into subtrees that hold one."""
-    stack = [root]
-    while stack:
-        node = stack.pop()
-        if node.is_error:
-            return node
-        stack.extend(child for child in reversed(node.children) if child.has_error)
-    return None
-
-
-def syntax_note(root: Node) -> str | None:
-    """None for a clean tree, else where its first syntax error is (any grammar)."""
-    if not root.has_error:
-        return None
-    error = _first_error(root)
-    if error is None:
-        return "syntax error (missing token); imports found were kept"
-    return f"syntax error near line {error.start_point.row + 1}; imports found were kept"
-
-
-def _syntax_note(root: Node, captures: object = None) -> str | None:
-    """The former signature, which js_imports.py still calls; use `syntax_note`."""
-    return syntax_note(root)

@@ -8,9 +8,10 @@ import pytest
 from parser_helpers import edge_paths, write_tree
 
 from neo_alexandria.v1 import graph_pb2
-from services.parser import graph as graph_module
+from services.parser import workers as workers_module
 from services.parser.client import ParsedGraph, _append_chunk
 from services.parser.graph import RepoGraph, build_graph, to_chunks
+from services.parser.records import Extraction
 
 
 def test_a_syntax_error_is_recorded_and_the_rest_continue(tmp_path: Path) -> None:
@@ -27,7 +28,9 @@ def test_a_syntax_error_is_recorded_and_the_rest_continue(tmp_path: Path) -> Non
     }
 
 
-def test_an_unreadable_file_is_recorded_and_the_rest_continue(tmp_path: Path) -> None:
+def test_an_unreadable_file_is_recorded_and_the_rest_continue(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     write_tree(tmp_path, {"a.py": "import b\n", "b.py": ""})
 
     def failing_read(path: str, limit: int) -> bytes:
@@ -35,22 +38,28 @@ def test_an_unreadable_file_is_recorded_and_the_rest_continue(tmp_path: Path) ->
             raise PermissionError(13, "Permission denied")
         return Path(path).read_bytes()
 
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(graph_module, "_read", failing_read)
-        graph = build_graph(tmp_path)
-    assert [n.path for n in graph.nodes] == ["a.py"]
-    assert graph.errors == [("b.py", "unreadable: Permission denied")]
-    assert (graph.stats.files_seen, graph.stats.files_parsed, graph.stats.files_skipped) == (
-        2,
-        1,
-        1,
-    )
+    monkeypatch.setattr(workers_module, "_read", failing_read)
+    monkeypatch.setattr(workers_module, "_mark", lambda index: None)
+    outcomes = workers_module._extract_chunk(str(tmp_path), [(0, "a.py", 1), (1, "b.py", 1)], 100)
+    assert outcomes[1] == (1, "unreadable: Permission denied")
+    assert isinstance(outcomes[0][1], Extraction)
 
 
-def test_parallel_build_matches_in_process_build(
+def test_a_file_that_kills_its_worker_is_recorded_and_the_rest_continue(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(graph_module, "IN_PROCESS_BELOW_BYTES", 0)
+    """`List<` repeated makes tree-sitter's Java parser allocate gigabytes; with workers
+    capped at 256 MiB the worker running it dies, and only that file is lost."""
+    files = {f"pkg/m{i}.py": f"import pkg.m{i + 1}\n" for i in range(40)}
+    files["Bomb.java"] = "List<" * 20_000
+    write_tree(tmp_path, files)
+    monkeypatch.setattr(workers_module, "WORKER_MEMORY_BYTES", 256 << 20)
+    graph = build_graph(tmp_path, workers=2)
+    assert len(graph.nodes) == 40 and len(graph.edges) == 39
+    assert graph.errors == [("Bomb.java", workers_module.WORKER_DIED)]
+
+
+def test_two_workers_build_what_one_builds(tmp_path: Path) -> None:
     files = {f"pkg/m{i}.py": f"from pkg import m{(i + 1) % 250}\nimport os\n" for i in range(250)}
     files["pkg/__init__.py"] = ""
     files["pkg/bad.py"] = "def (:\n"

@@ -133,3 +133,22 @@ def test_ten_thousand_nested_directories(tmp_path: Path) -> None:
     assert _paths(graph.nodes) == ["d/d/d/d/level3.py"]
     deep = [(path, why) for path, why in graph.errors if "deeper than" in why]
     assert deep == [("/".join(["d"] * (MAX_DEPTH + 1)), f"deeper than {MAX_DEPTH} directories")]
+
+
+@pytest.mark.parametrize("extension", ["py", "js", "tsx", "java", "go"])
+def test_pathological_syntax_is_noted_and_the_rest_continue(tmp_path: Path, extension: str) -> None:
+    """Inputs that once made tree-sitter's queries quadratic (a root with 100,000
+    error tokens, a wide flat tree of calls, a 100,000-deep chain) still extract."""
+    write_tree(
+        tmp_path,
+        {
+            f"parens.{extension}": "(" * 100_000,
+            f"calls.{extension}": "require('x')(" * 20_000,
+            f"chain.{extension}": "a" + ".a" * 100_000,
+            "ok.py": "import os\n",
+        },
+    )
+    graph = build_graph(tmp_path)
+    assert len(graph.nodes) == 4
+    noted = {path for path, error in graph.errors if error.startswith("syntax error")}
+    assert f"parens.{extension}" in noted
