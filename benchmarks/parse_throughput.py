@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -85,7 +84,7 @@ def build_seconds(root: Path, workers: int | None, **kwargs: object) -> float:
 
 def git(repo: Path, *args: str) -> str:
     return subprocess.run(
-        ["git", "-c", "user.name=b", "-c", "user.email=b@b", *args],
+        ["git", "-c", "user.name=b", "-c", "user.email=b@b", "-c", "gc.auto=0", *args],
         cwd=repo,
         check=True,
         capture_output=True,
@@ -186,6 +185,17 @@ def _write(path: Path, text: str) -> None:
     path.write_text(text)
 
 
+def _status_kib(pid: int, field: str) -> int:
+    """A `kB` field of /proc/PID/status (0 if the process is gone)."""
+    try:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith(field):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def _rss_kib_of_tree(root_pid: int) -> int:
     """VmRSS of `root_pid` and all its descendants (forkserver, workers), from /proc."""
     parents: dict[int, int] = {}
@@ -202,15 +212,7 @@ def _rss_kib_of_tree(root_pid: int) -> int:
         children = [child for child, parent in parents.items() if parent == pid]
         tree.update(children)
         frontier.extend(children)
-    total = 0
-    for pid in tree:
-        try:
-            for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total += int(line.split()[1])
-        except OSError:
-            continue
-    return total
+    return sum(_status_kib(pid, "VmRSS:") for pid in tree)
 
 
 def child_build(root: Path, workers: int | None) -> None:
@@ -237,7 +239,9 @@ def child_build(root: Path, workers: int | None) -> None:
                 "edges": graph.stats.edges,
                 "unresolved": graph.stats.unresolved,
                 "errors": len(graph.errors),
-                "peak_rss_kib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss,
+                # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would
+                # report the (torch-sized) parent that started this process.
+                "peak_rss_kib": _status_kib(os.getpid(), "VmHWM:"),
                 "peak_tree_rss_kib": peak[0],
             }
         )

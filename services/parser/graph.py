@@ -75,7 +75,8 @@ def _parse_all(
     for path, key in keys.items():
         if key in hits:
             outcomes[path] = hits[key]
-    to_parse = [f for f in files if f.path not in outcomes]
+    # Largest first, so that the last chunks are small and no worker idles long at the end.
+    to_parse = sorted((f for f in files if f.path not in outcomes), key=lambda f: -f.size)
     work = [(f.path, f.language) for f in to_parse]
     done = len(outcomes)
 

@@ -1,8 +1,9 @@
 """Walk a checkout for source files without trusting it.
 
 Symlinks are never followed (a repository can point one at `/etc` or at a huge
-tree elsewhere); vendored, hidden and build-output directories are not walked; binary,
-oversized and non-UTF-8-named files are skipped with a reason. The order is
+tree elsewhere); vendored, hidden and build-output directories are not walked;
+oversized and non-UTF-8-named files are skipped with a reason (binary files are
+found where files are read, in the parse workers). The order is
 sorted, so the same tree always yields the same node order.
 """
 
@@ -51,7 +52,6 @@ MANIFEST_PREFIXES = ("tsconfig", "jsconfig")
 MAX_DEPTH = 100
 """Directories nested deeper than this are not walked (a hostile repository can nest
 thousands); real source trees stay far below it."""
-BINARY_SNIFF_BYTES = 8192
 DEFAULT_MAX_FILE_BYTES = 1 << 20
 
 
@@ -82,14 +82,6 @@ def _printable(rel: str) -> str | None:
     except UnicodeEncodeError:
         return None
     return rel
-
-
-def _is_binary(path: str) -> bool:
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    try:
-        return b"\0" in os.read(fd, BINARY_SNIFF_BYTES)
-    finally:
-        os.close(fd)
 
 
 def _is_manifest(name: str) -> bool:
@@ -160,13 +152,5 @@ def _visit(
         return
     if info.st_size > max_file_bytes:
         result.skipped.append((rel, f"larger than {max_file_bytes} bytes ({info.st_size})"))
-        return
-    try:
-        binary = _is_binary(entry.path)
-    except OSError as exc:
-        result.skipped.append((rel, f"unreadable: {exc.strerror}"))
-        return
-    if binary:
-        result.skipped.append((rel, "binary file (NUL byte in the first 8 KiB)"))
         return
     result.files.append(SourceFile(rel, language, info.st_size))

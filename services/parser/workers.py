@@ -37,11 +37,16 @@ WORKER_MEMORY_BYTES = 2 << 30
 """How much address space a worker may add to what it starts with."""
 FILE_CPU_SECONDS = 10.0
 """CPU time a worker may spend on one file; real files take well under a second."""
+BINARY_SNIFF_BYTES = 8192
+BINARY = "binary file (NUL byte in the first 8 KiB)"
 WORKER_DIED = (
     "the parser worker died on this file (over its memory or CPU budget, or a crash in tree-sitter)"
 )
 MAX_WORKER_DEATHS = 16
 """A repository whose files kill this many workers is given up on (ParseWorkersFailed)."""
+
+CHUNKS_PER_WORKER = 8
+"""Work is cut into this many chunks per worker: fewer costs balance, more costs IPC."""
 
 _MP_CONTEXT = multiprocessing.get_context("forkserver")
 _MP_CONTEXT.set_forkserver_preload([__name__])
@@ -108,7 +113,10 @@ def _extract_chunk(
         signal.setitimer(signal.ITIMER_VIRTUAL, FILE_CPU_SECONDS)
         try:
             data = _read(os.path.join(root, path), limit)
-            outcomes.append((index, PLUGINS[language].extract(path, data)))
+            if b"\0" in data[:BINARY_SNIFF_BYTES]:
+                outcomes.append((index, BINARY))
+            else:
+                outcomes.append((index, PLUGINS[language].extract(path, data)))
         except OSError as exc:
             outcomes.append((index, f"unreadable: {exc.strerror or exc}"))
         except Exception as exc:
@@ -168,7 +176,7 @@ class _Pool:
         workers were on, the rest being left for the next run."""
         for stale in os.listdir(self.markers):
             os.unlink(os.path.join(self.markers, stale))
-        size = max(1, -(-len(indices) // (workers * 4)))
+        size = max(1, -(-len(indices) // (workers * CHUNKS_PER_WORKER)))
         pool = ProcessPoolExecutor(
             max_workers=min(workers, len(indices)),
             mp_context=_MP_CONTEXT,

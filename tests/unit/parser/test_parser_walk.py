@@ -67,11 +67,12 @@ def test_binary_and_oversized_files_are_skipped_with_reasons(tmp_path: Path) -> 
         {"ok.py": "x = 1\n", "blob.py": b"abc\x00def", "big.py": "x = 1\n" * 100, "a.txt": ""},
     )
     walked = walk_sources(tmp_path, max_file_bytes=100)
-    assert [f.path for f in walked.files] == ["ok.py"]
-    reasons = dict(walked.skipped)
-    assert "binary" in reasons["blob.py"]
-    assert "larger than 100 bytes" in reasons["big.py"]
+    assert [f.path for f in walked.files] == ["blob.py", "ok.py"]
+    assert dict(walked.skipped) == {"big.py": "larger than 100 bytes (600)"}
     assert walked.seen == 4
+    graph = build_graph(tmp_path, max_file_bytes=100)
+    assert [n.path for n in graph.nodes] == ["ok.py"]
+    assert dict(graph.errors)["blob.py"] == "binary file (NUL byte in the first 8 KiB)"
 
 
 def test_undecodable_files_still_become_nodes(tmp_path: Path) -> None:
