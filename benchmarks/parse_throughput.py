@@ -142,42 +142,40 @@ def section_cache(source: Path, workers: int | None) -> None:
 
 
 def generate_repo(root: Path, files: int) -> None:
-    """`files` source files, a fifth per language, each importing three others of its kind."""
+    """`files` source files, a fifth per language, ~8 per directory (package), each
+    importing three others of its kind."""
     per = files // 5
+    dirs = max(1, per // 8)
     body_py = "".join(f"def f{i}(x):\n    return x * {i}\n\n" for i in range(40))
     body_js = "".join(f"export function f{i}(x) {{ return x * {i}; }}\n" for i in range(40))
     body_java = "".join(f"    int f{i}(int x) {{ return x * {i}; }}\n" for i in range(40))
     body_go = "".join(f"func F{i}(x int) int {{ return x * {i} }}\n" for i in range(40))
-    (root / "go.mod").parent.mkdir(parents=True, exist_ok=True)
-    (root / "go.mod").write_text("module example.com/gen\n\ngo 1.22\n")
+    _write(root / "go.mod", "module example.com/gen\n\ngo 1.22\n")
     for i in range(per):
         peers = [(i * 7 + k) % per for k in (1, 2, 3)]
-        d = i % 50
-        write = lambda rel, text: _write(root / rel, text)  # noqa: E731
-        write(
-            f"py/p{d}/m{i}.py",
-            "".join(f"from py.p{j % 50} import m{j}\n" for j in peers) + "import os\n" + body_py,
+        d = i % dirs
+        py_imports = "".join(f"from py.p{j % dirs} import m{j}\n" for j in peers)
+        _write(root / f"py/p{d}/m{i}.py", py_imports + "import os\n" + body_py)
+        js_imports = "".join(
+            f"import {{ f1 as g{j} }} from '../d{j % dirs}/m{j}.js';\n" for j in peers
         )
-        write(
-            f"js/d{d}/m{i}.js",
-            "".join(f"import {{ f1 as g{j} }} from '../d{j % 50}/m{j}.js';\n" for j in peers)
-            + body_js,
+        _write(root / f"js/d{d}/m{i}.js", js_imports + body_js)
+        ts_imports = "".join(
+            f"import {{ f1 as g{j} }} from '../d{j % dirs}/m{j}';\n" for j in peers
         )
-        write(
-            f"ts/d{d}/m{i}.ts",
-            "".join(f"import {{ f1 as g{j} }} from '../d{j % 50}/m{j}';\n" for j in peers)
-            + body_js.replace("(x)", "(x: number): number"),
+        _write(
+            root / f"ts/d{d}/m{i}.ts", ts_imports + body_js.replace("(x)", "(x: number): number")
         )
-        java_imports = "".join(f"import gen.p{j % 50}.C{j};\n" for j in peers)
+        java_imports = "".join(f"import gen.p{j % dirs}.C{j};\n" for j in peers)
         fields = "".join(f"    C{j} c{j};\n" for j in peers)
-        write(
-            f"java/gen/p{d}/C{i}.java",
+        _write(
+            root / f"java/gen/p{d}/C{i}.java",
             f"package gen.p{d};\n\n{java_imports}\npublic class C{i} {{\n{fields}{body_java}}}\n",
         )
         go_imports = "".join(
-            f'\tq{j} "example.com/gen/go/g{j % 50}"\n' for j in peers if j % 50 != d
+            f'\tq{j} "example.com/gen/go/g{j % dirs}"\n' for j in peers if j % dirs != d
         )
-        write(f"go/g{d}/m{i}.go", f"package g{d}\n\nimport (\n{go_imports})\n\n{body_go}")
+        _write(root / f"go/g{d}/m{i}.go", f"package g{d}\n\nimport (\n{go_imports})\n\n{body_go}")
 
 
 def _write(path: Path, text: str) -> None:
@@ -282,15 +280,19 @@ def main() -> None:
     parser.add_argument("--workers", type=int, default=None, help="default: all cores")
     parser.add_argument("--runs", type=int, default=3, help="best of N for section 1")
     parser.add_argument("--generated-files", type=int, default=10_000)
+    parser.add_argument(
+        "--generated-only", action="store_true", help="only the generated repository (3.)"
+    )
     parser.add_argument("--child-build", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child_build:
         child_build(args.child_build, args.workers)
         return
-    source = (args.source or default_source()).resolve()
     print(f"cores: {len(os.sched_getaffinity(0))}, python {sys.version.split()[0]}")
-    section_throughput(source, args.workers, args.runs)
-    section_cache(source, args.workers)
+    if not args.generated_only:
+        source = (args.source or default_source()).resolve()
+        section_throughput(source, args.workers, args.runs)
+        section_cache(source, args.workers)
     section_generated(args.generated_files, args.workers)
 
 
