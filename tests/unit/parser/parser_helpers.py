@@ -6,7 +6,8 @@ import subprocess
 from collections.abc import Mapping
 from pathlib import Path
 
-from services.parser.graph import RepoGraph
+from neo_alexandria.v1 import graph_pb2
+from services.parser.graph import RepoGraph, build_graph
 
 Files = Mapping[str, str | bytes]
 
@@ -31,6 +32,18 @@ def git(repo: Path, *args: str) -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def build(root: Path, files: Files) -> RepoGraph:
+    """Write `files` under `root` and build their graph."""
+    return build_graph(write_tree(root, files))
+
+
+def import_edges(graph: RepoGraph) -> set[tuple[str, str]]:
+    """Edges as (source path, target path), checking that every one is a plain import."""
+    found = edge_paths(graph)
+    assert {kind for _, _, kind in found} <= {graph_pb2.EDGE_KIND_IMPORT}
+    return {(source, target) for source, target, _ in found}
 
 
 def edge_paths(graph: RepoGraph) -> set[tuple[str, str, int]]:

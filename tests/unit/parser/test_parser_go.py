@@ -14,12 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from parser_helpers import Files, edge_paths, unresolved_paths, write_tree
+from parser_helpers import Files, unresolved_paths, write_tree
+from parser_helpers import build as graph
+from parser_helpers import import_edges as links
 
-from neo_alexandria.v1 import graph_pb2
 from services.parser import go_imports
 from services.parser.go_imports import GoFile, build_ignored, extract
-from services.parser.graph import RepoGraph, build_graph
+from services.parser.graph import build_graph
 
 MOD = "module example.com/app\n\ngo 1.21\n"
 
@@ -29,17 +30,6 @@ def facts(source: str | bytes) -> GoFile:
     result = extract("x.go", data).facts
     assert isinstance(result, GoFile)
     return result
-
-
-def graph(root: Path, files: Files) -> RepoGraph:
-    return build_graph(write_tree(root, files))
-
-
-def links(built: RepoGraph) -> set[tuple[str, str]]:
-    """Edges as (source, target) paths; every Go edge is a plain import."""
-    found = edge_paths(built)
-    assert {kind for _, _, kind in found} <= {graph_pb2.EDGE_KIND_IMPORT}
-    return {(source, target) for source, target, _ in found}
 
 
 def go_file(package: str, *imports: str, header: str = "") -> str:

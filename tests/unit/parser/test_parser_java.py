@@ -11,10 +11,12 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from parser_helpers import Files, edge_paths, unresolved_paths, write_tree
+from parser_helpers import build as graph_of
+from parser_helpers import import_edges as edges
+from parser_helpers import unresolved_paths, write_tree
 
 from neo_alexandria.v1 import graph_pb2
-from services.parser.graph import RepoGraph, build_graph
+from services.parser.graph import build_graph
 from services.parser.java_imports import JavaFile, JavaImport, extract
 
 IMPORT = graph_pb2.EDGE_KIND_IMPORT
@@ -25,17 +27,6 @@ def facts(source: str | bytes) -> JavaFile:
     result = extract("X.java", data).facts
     assert isinstance(result, JavaFile)
     return result
-
-
-def graph_of(root: Path, files: Files) -> RepoGraph:
-    return build_graph(write_tree(root, files))
-
-
-def edges(graph: RepoGraph) -> set[tuple[str, str]]:
-    """Edges as (source, target) paths; every Java edge is a plain import."""
-    found = edge_paths(graph)
-    assert {kind for _, _, kind in found} <= {IMPORT}
-    return {(source, target) for source, target, _ in found}
 
 
 # --- extraction ---------------------------------------------------------------------------
