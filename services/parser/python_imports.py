@@ -25,7 +25,7 @@ import tree_sitter_python
 from tree_sitter import Language, Node
 
 from services.parser.records import Extraction
-from services.parser.treesitter import parse, syntax_note, text
+from services.parser.treesitter import keyword_nodes, parse, syntax_note, text
 
 LANGUAGE = Language(tree_sitter_python.language())
 
@@ -89,25 +89,10 @@ def _from_import(node: Node, type_only: bool) -> Iterator[PythonImport]:
 _STATEMENTS = {"import_statement": _plain_imports, "import_from_statement": _from_import}
 
 
-def _word_nodes(root: Node, source: bytes, word: bytes) -> Iterator[Node]:
-    """The node spanning exactly each occurrence of `word` in `source`, in source order.
-
-    A plain search (no regex word boundaries, which make `re` ten times slower); an
-    occurrence inside a longer name has no node of its own, so it is skipped here.
-    """
-    start = source.find(word)
-    while start >= 0:
-        end = start + len(word)
-        node = root.descendant_for_byte_range(start, end)
-        if node is not None and node.start_byte == start and node.end_byte == end:
-            yield node
-        start = source.find(word, end)
-
-
 def _type_checking_blocks(root: Node, source: bytes) -> list[tuple[int, int]]:
     """Byte ranges of the bodies of `if TYPE_CHECKING:` / `if x.TYPE_CHECKING:`."""
     blocks: list[tuple[int, int]] = []
-    for node in _word_nodes(root, source, b"TYPE_CHECKING"):
+    for node in keyword_nodes(root, source, b"TYPE_CHECKING"):
         parent = node.parent
         if node.type != "identifier" or parent is None:
             continue
@@ -128,7 +113,7 @@ def extract(path: str, source: bytes) -> Extraction:
     stub = path.endswith(".pyi")
     guarded = _type_checking_blocks(root, source)
     found: list[PythonImport] = []
-    for keyword in _word_nodes(root, source, b"import"):
+    for keyword in keyword_nodes(root, source, b"import"):
         statement = keyword.parent
         if keyword.type != "import" or statement is None:
             continue

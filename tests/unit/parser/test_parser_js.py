@@ -6,14 +6,19 @@ import json
 from collections.abc import Callable
 from pathlib import Path
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from parser_helpers import Files, edge_paths, unresolved_paths, write_tree
+from tree_sitter import Node
 
 from neo_alexandria.v1 import graph_pb2
+from services.parser import js_imports
 from services.parser.graph import build_graph
 from services.parser.js_imports import JsImport, extract
 from services.parser.plugins import PLUGINS
 from services.parser.records import MAX_SPECIFIER, RepoIndex
 from services.parser.resolve_js import resolve
+from services.parser.treesitter import parse, run_matches
 
 IMPORT = graph_pb2.EDGE_KIND_IMPORT
 REEXPORT = graph_pb2.EDGE_KIND_REEXPORT
@@ -844,3 +849,50 @@ def test_both_languages_share_one_resolver() -> None:
     typescript = PLUGINS[graph_pb2.LANGUAGE_TYPESCRIPT]
     assert javascript.resolve is typescript.resolve is resolve
     assert javascript.extract is typescript.extract is extract
+
+
+STATEMENTS = [
+    'import a from "./a";',
+    'import type { T } from "./t";',
+    'import { type A, b } from "./mixed";',
+    'export * from "./all";',
+    'export type { U } from "./u";',
+    "export { x } from './x';",
+    'const r = require("./r");',
+    "require(`./tpl`);",
+    "f(require('./inner'));",
+    'const d = await import("./dyn");',
+    'let q: typeof import("./q");',
+    'import z = require("./z");',
+    "console.log(\"import x from './not'\");",
+    "// require('./comment')",
+    "import.meta.url;",
+    "function f() { return require('./nested'); }",
+    "(",
+    "}",
+    "`",
+]
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    lines=st.lists(st.sampled_from(STATEMENTS), max_size=12),
+    path=st.sampled_from(["m.js", "m.ts", "m.tsx", "m.mjs"]),
+)
+def test_keyword_lookup_matches_the_query(lines: list[str], path: str) -> None:
+    """Outside flat error trees imports are found from the keywords' own nodes; that
+    must give exactly what the query (still used in flat error trees) gives."""
+    source = "\n".join(lines).encode()
+    language = js_imports._language_of(path)
+    root = parse(language, source).root_node
+    by_query = run_matches(js_imports._QUERIES[language], root)
+    by_keyword = js_imports._keyword_matches(root, source)
+
+    def summary(matches: list[dict[str, list[Node]]]) -> list[tuple[str, ...]]:
+        return sorted(
+            tuple(sorted(f"{name}@{nodes[0].start_byte}" for name, nodes in match.items()))
+            for match in matches
+            if "callee" not in match or match["callee"][0].text == b"require"
+        )
+
+    assert summary(by_keyword) == summary(by_query)
