@@ -281,7 +281,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="best of N for section 1")
     parser.add_argument("--generated-files", type=int, default=10_000)
     parser.add_argument(
-        "--generated-only", action="store_true", help="only the generated repository (3.)"
+        "--sections",
+        default="throughput,cache,generated",
+        help="comma-separated subset of: throughput (1.), cache (2.), generated (3.)",
     )
     parser.add_argument("--child-build", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -289,11 +291,14 @@ def main() -> None:
         child_build(args.child_build, args.workers)
         return
     print(f"cores: {len(os.sched_getaffinity(0))}, python {sys.version.split()[0]}")
-    if not args.generated_only:
-        source = (args.source or default_source()).resolve()
+    sections = set(args.sections.split(","))
+    source = (args.source or default_source()).resolve()
+    if "throughput" in sections:
         section_throughput(source, args.workers, args.runs)
+    if "cache" in sections:
         section_cache(source, args.workers)
-    section_generated(args.generated_files, args.workers)
+    if "generated" in sections:
+        section_generated(args.generated_files, args.workers)
 
 
 if __name__ == "__main__":
