@@ -1,12 +1,13 @@
 """Per-file parse results cached by git blob id, so re-ingesting re-parses only changes.
 
-A file's extraction depends only on its bytes and on the extractor, so the key is
-`<extractor fingerprint>:<blob id>`; the fingerprint hashes the extractor module's
-source and the installed tree-sitter packages, so upgrading either invalidates the
-entries it affects without any version to bump by hand. Entries live in one SQLite
-file under the data dir (WAL, safe for concurrent jobs); past `max_entries` the
-oldest are dropped. The cache is an optimisation only: when its file is unusable a
-warning is logged and the build goes on without it.
+A file's extraction depends only on its bytes, its extension (which picks the
+grammar) and the extractor, so the key is `<fingerprint>:<extension>:<blob id>`;
+the fingerprint hashes the extractor module's source and the installed tree-sitter
+packages, so upgrading either invalidates the entries it affects without any
+version to bump by hand. Entries live in one SQLite file under the data dir (WAL,
+safe for concurrent jobs); past `max_entries` the oldest are dropped. The cache is
+an optimisation only: when its file is unusable a warning is logged and the build
+goes on without it.
 """
 
 from __future__ import annotations
@@ -67,7 +68,7 @@ def fingerprint(module_name: str) -> str:
 
 
 class ParseCache:
-    """Extractions keyed by `<fingerprint>:<blob id>` in the SQLite file at `path`."""
+    """Extractions by key (see the module docstring) in the SQLite file at `path`."""
 
     def __init__(self, path: Path, *, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
         self.path = path

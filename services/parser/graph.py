@@ -52,10 +52,12 @@ def _resolvers_in_order() -> list[Resolver]:
 
 
 def _cache_key(source: SourceFile, blobs: Mapping[str, str]) -> str | None:
+    """Extractor, extension (it picks the grammar, and `.pyi` means a stub) and content."""
     blob = blobs.get(source.path)
     if blob is None:
         return None
-    return f"{fingerprint(PLUGINS[source.language].extract.__module__)}:{blob}"
+    extension = source.path.rpartition(".")[2].lower()
+    return f"{fingerprint(PLUGINS[source.language].extract.__module__)}:{extension}:{blob}"
 
 
 def _parse_all(

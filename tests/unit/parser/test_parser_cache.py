@@ -103,3 +103,18 @@ def test_the_oldest_entries_go_past_the_cap(tmp_path: Path) -> None:
     for key in "abcde":
         cache.put_many({key: Extraction()})
     assert sorted(cache.get_many("abcde")) == ["c", "d", "e"]
+
+
+def test_same_content_under_another_extension_is_parsed_again(
+    make_repo: Callable[..., Path], settings: Settings
+) -> None:
+    """A stub's imports are type-only and a .ts file parses with another grammar than
+    a .js one: identical bytes must not share a cache entry across extensions."""
+    text = "import a\nfrom b import c\n"
+    repo = make_repo({"m.py": text, "m.pyi": text, "a.py": "", "b.py": "def c(): ...\n"})
+    first = graph_of(str(repo), settings).graph
+    again = graph_of(str(repo), settings).graph
+    assert again.stats.files_cached == 4
+    assert sorted(again.edges) == sorted(first.edges)
+    kinds = {(first.nodes[s].path, k) for s, _, k in first.edges}
+    assert kinds == {("m.py", 1), ("m.pyi", 5)}
