@@ -1,5 +1,5 @@
-"""`alexandria` command line: run one process, the whole local stack, the demo, or
-print one repository's graph.
+"""`alexandria` command line: run one process, the whole local stack, the demo,
+print one repository's graph, or embed an edge list.
 
 Imports of each service happen inside its command, so `alexandria serve gateway`
 never loads torch or tree-sitter.
@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from services.common.config import ConfigError, load_settings
 
@@ -62,6 +63,14 @@ def _graph(args: argparse.Namespace) -> int:
     )
 
 
+def _embed(args: argparse.Namespace) -> int:
+    from alexandria.embed_command import run_embed
+
+    return run_embed(
+        args.edge_list, args.output, seed=args.seed, device=args.device, epochs=args.epochs
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="alexandria", description=__doc__)
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
@@ -95,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     graph.add_argument("--no-cache", action="store_true", help="parse every file again")
     graph.add_argument("--workers", type=int, default=None, help="parse processes (default: cores)")
     graph.set_defaults(func=_graph)
+
+    embed = sub.add_parser("embed", help="Node2Vec embeddings of an edge list, written as .npy")
+    embed.add_argument("--edge-list", type=Path, required=True, help="'src dst' per line")
+    embed.add_argument("--output", type=Path, required=True, help="float32 [max_id+1, 64] .npy")
+    embed.add_argument("--seed", type=int, default=None, help="fixed seed: reproducible on CPU")
+    embed.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
+    embed.add_argument("--epochs", type=int, default=None, help="default 10")
+    embed.set_defaults(func=_embed)
     return parser
 
 

@@ -106,3 +106,30 @@ def test_p_and_q_must_be_positive() -> None:
     rowptr, col = csr([(0, 1)], 2)
     with pytest.raises(ValueError, match="positive"):
         random_walks(rowptr, col, torch.arange(2), 3, p=0.0)
+
+
+CHI2_CRITICAL_DF3_P001 = 16.266
+"""Chi-square critical value, 3 degrees of freedom, significance 0.001."""
+
+
+@pytest.mark.parametrize("p", [0.25, 1.0, 4.0])
+@pytest.mark.parametrize("q", [0.25, 1.0, 4.0])
+def test_second_step_frequencies_match_node2vec_chi_square(p: float, q: float) -> None:
+    """Walks 0 → 1 → x on the graph 0-1, 0-2, 1-2, 1-3, 1-4: from 1 having come from
+    0, node2vec weighs x = 0 by 1/p, x = 2 (a neighbour of 0) by 1, and x = 3, 4 by 1/q."""
+    rowptr, col = csr([(0, 1), (0, 2), (1, 2), (1, 3), (1, 4)], 5)
+    walks = random_walks(
+        rowptr,
+        col,
+        torch.zeros(40_000, dtype=torch.long),
+        2,
+        p,
+        q,
+        torch.Generator().manual_seed(9),
+    )
+    second = walks[walks[:, 1] == 1, 2]
+    observed = torch.bincount(second, minlength=5)[[0, 2, 3, 4]].double()
+    weights = torch.tensor([1 / p, 1.0, 1 / q, 1 / q], dtype=torch.double)
+    expected = weights / weights.sum() * observed.sum()
+    chi2 = float(((observed - expected) ** 2 / expected).sum())
+    assert chi2 < CHI2_CRITICAL_DF3_P001, (observed.tolist(), expected.tolist())
