@@ -39,6 +39,17 @@ log = logging.getLogger(__name__)
 MAX_ROWS_PER_CHUNK = 4096
 MAX_CHUNK_BYTES = 1 << 20  # well under gRPC's default 4 MB message limit
 
+LIMITS = {
+    "num_nodes": 5_000_000,
+    "embedding_dim": 1024,
+    "walk_length": 1000,
+    "context_size": 1001,
+    "walks_per_node": 1000,
+    "epochs": 1000,
+}
+"""Largest accepted values: past them one request could take the machine's memory or
+days of work (5,000,000 nodes of 64 dims, with context vectors, is 2.6 GB)."""
+
 _DEVICES = {pb.DEVICE_AUTO: "auto", pb.DEVICE_CPU: "cpu", pb.DEVICE_CUDA: "cuda"}
 
 
@@ -55,6 +66,9 @@ def config_from_parameters(params: pb.TrainParameters, default_epochs: int = 10)
         raise InvalidRequest("num_nodes must be at least 1")
     if params.epochs < 0:
         raise InvalidRequest(f"epochs must not be negative, got {params.epochs}")
+    for name, limit in LIMITS.items():
+        if getattr(params, name) > limit:
+            raise InvalidRequest(f"{name} must be at most {limit}, got {getattr(params, name)}")
     for name in ("p", "q"):
         value = getattr(params, name)
         if not math.isfinite(value) or value < 0:

@@ -119,6 +119,14 @@ def test_embedding_chunks_stay_small() -> None:
         ([pb.TrainRequest(edges=pb.EdgeChunk(sources=[0], targets=[1]))], "first message"),
         ([pb.TrainRequest(parameters=pb.TrainParameters(num_nodes=0))], "num_nodes"),
         (
+            [pb.TrainRequest(parameters=pb.TrainParameters(num_nodes=2**31 - 1))],
+            "num_nodes must be at most 5000000",
+        ),
+        (
+            [pb.TrainRequest(parameters=pb.TrainParameters(num_nodes=3, embedding_dim=1 << 20))],
+            "embedding_dim must be at most 1024",
+        ),
+        (
             [
                 pb.TrainRequest(parameters=pb.TrainParameters(num_nodes=3)),
                 pb.TrainRequest(edges=pb.EdgeChunk(sources=[0, 1], targets=[3, 0])),
@@ -185,7 +193,7 @@ def test_out_of_range_edges_surface_from_train_remote() -> None:
     with_server(check)
 
 
-LONG = pb.TrainParameters(walk_length=10, context_size=5, walks_per_node=2, epochs=100_000)
+LONG = pb.TrainParameters(walk_length=20, context_size=5, walks_per_node=20, epochs=1000)
 
 
 def test_deadline_stops_server_side_training() -> None:
