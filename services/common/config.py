@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     max_repo_bytes: int = Field(default=1 << 30, ge=1)
     max_repo_files: int = Field(default=200_000, ge=1)
     embedder_device: Literal["auto", "cpu", "cuda"] = "auto"
-    train_epochs: int = Field(default=10, ge=1)
+    train_epochs: int = Field(default=10, ge=1, le=1000)
 
     @field_validator("redis_url")
     @classmethod
