@@ -1,0 +1,420 @@
+"""Node2Vec link prediction: our embedder against PecanPy + gensim, same graphs, same split.
+
+Run: `.venv/bin/python benchmarks/embed_vs_pecanpy.py [--nodes 100000] [--device auto]`
+(needs the `bench` extra: `.venv/bin/pip install -e '.[dev,bench]'`)
+
+1. Graphs: the import graph of the installed `torch` package built by our parser
+   (`build_graph`, edges made undirected, isolated files dropped) and a seeded
+   Barabasi-Albert power-law graph (`--nodes`, `--ba-m` edges per new node).
+2. Split (fixed seed): 10% of the edges are held out as positive test pairs, drawn
+   only among edges outside a random spanning forest, so the residual graph keeps
+   every component connected and every node its degree >= 1; as many random
+   non-edges are the negatives. A separate sample of residual edges and of other
+   non-edges trains the Hadamard + logistic-regression scorer.
+3. Ours: `train_embeddings` (seed defaults: 64 dims, walk length 20, context 10,
+   10 walks per node, 10 epochs) on the residual graph, `--device` auto|cpu|cuda.
+4. Anchor: PecanPy's fastest mode (FirstOrderUnweighted for p = q = 1, SparseOTF or
+   `--pecanpy-biased PreComp` otherwise), CPU, `embed(dim=64, num_walks=10,
+   walk_length=20, window_size=10, epochs=E)` for each E of `--pecanpy-epochs`
+   (1 is PecanPy's default; 10 matches our epoch count), workers = all cores.
+   PecanPy's walk_length counts steps as ours does: both walks have 21 nodes.
+5. Each training runs in a fresh process (`--child ours|pecanpy`): wall time around
+   the process (start-up, imports, numba JIT included), its own load+train time,
+   peak RSS (VmHWM from /proc/self/status) and, on CUDA, max_memory_allocated.
+6. Link-prediction ROC-AUC on the held-out pairs: cosine similarity, and Hadamard
+   product + logistic regression. Prints a table per graph and (p, q) with the
+   ratio ours / PecanPy (wall) and the AUC differences.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+DIM, WALK_LENGTH, CONTEXT, WALKS_PER_NODE, EPOCHS = 64, 20, 10, 10, 10
+TEST_FRACTION = 0.1
+
+
+# --- graphs -------------------------------------------------------------------------
+
+
+def canonical_edges(pairs: np.ndarray) -> np.ndarray:
+    """Undirected, deduplicated, self-loop free `[E, 2]` edges with u < v."""
+    pairs = np.sort(np.asarray(pairs, dtype=np.int64).reshape(-1, 2), axis=1)
+    pairs = pairs[pairs[:, 0] != pairs[:, 1]]
+    return np.unique(pairs, axis=0)
+
+
+def drop_isolated(edges: np.ndarray) -> tuple[np.ndarray, int]:
+    """Relabel so that only nodes with an edge remain: (edges, num_nodes)."""
+    used, inverse = np.unique(edges, return_inverse=True)
+    return inverse.reshape(edges.shape), used.size
+
+
+def torch_import_graph() -> tuple[np.ndarray, int, str]:
+    import torch  # only to find its directory: torch's own sources are the corpus
+
+    from services.parser.graph import build_graph
+
+    source = Path(torch.__file__).parent
+    graph = build_graph(source)
+    edges = canonical_edges(np.array([(s, t) for s, t, _ in graph.edges]))
+    edges, n = drop_isolated(edges)
+    label = f"torch imports ({len(graph.nodes)} files, {n} with an edge)"
+    return edges, n, label
+
+
+def barabasi_albert(n: int, m: int, seed: int) -> tuple[np.ndarray, int, str]:
+    """Preferential attachment: each new node links to m endpoints drawn from the
+    list of all edge endpoints so far (duplicates dropped); starts from a m+1 clique."""
+    rng = np.random.default_rng(seed)
+    core = [(i, j) for i in range(m + 1) for j in range(i + 1, m + 1)]
+    endpoints = np.empty(2 * (len(core) + m * n), dtype=np.int64)
+    filled = 0
+    for u, v in core:
+        endpoints[filled : filled + 2] = (u, v)
+        filled += 2
+    draws = rng.random((n, m))
+    sources, targets = [], []
+    for node in range(m + 1, n):
+        chosen = np.unique(endpoints[(draws[node] * filled).astype(np.int64)])
+        k = chosen.size
+        endpoints[filled : filled + k] = chosen
+        endpoints[filled + k : filled + 2 * k] = node
+        filled += 2 * k
+        sources.append(np.full(k, node))
+        targets.append(chosen)
+    pairs = np.concatenate(
+        [np.array(core), np.stack([np.concatenate(sources), np.concatenate(targets)], 1)]
+    )
+    edges = canonical_edges(pairs)
+    return edges, n, f"Barabasi-Albert n={n} m={m} (seed {seed})"
+
+
+# --- split --------------------------------------------------------------------------
+
+
+@dataclass
+class Split:
+    num_nodes: int
+    residual: np.ndarray  # [R, 2] undirected edges the embedders train on
+    test_pairs: np.ndarray  # [2T, 2] held-out edges then non-edges
+    test_labels: np.ndarray
+    train_pairs: np.ndarray  # residual edges and other non-edges, for the LR scorer
+    train_labels: np.ndarray
+
+
+def spanning_forest_mask(edges: np.ndarray, n: int, rng: np.random.Generator) -> np.ndarray:
+    """True for the edges of a random spanning forest (random-weight MST)."""
+    from scipy.sparse import coo_matrix
+    from scipy.sparse.csgraph import minimum_spanning_tree
+
+    weights = rng.random(len(edges)) + 1.0  # > 0: csgraph treats 0 as no edge
+    tree = minimum_spanning_tree(coo_matrix((weights, (edges[:, 0], edges[:, 1])), (n, n)))
+    tree = tree.tocoo()
+    keys = np.minimum(tree.row, tree.col).astype(np.int64) * n + np.maximum(tree.row, tree.col)
+    return np.isin(edges[:, 0] * n + edges[:, 1], keys)
+
+
+def sample_non_edges(
+    n: int, count: int, forbidden: np.ndarray, rng: np.random.Generator
+) -> np.ndarray:
+    """`count` distinct node pairs u < v whose key u*n+v is not in sorted `forbidden`."""
+    found = np.empty(0, dtype=np.int64)
+    while found.size < count:
+        u = rng.integers(0, n, 2 * count)
+        v = rng.integers(0, n, 2 * count)
+        lo, hi = np.minimum(u, v), np.maximum(u, v)
+        keys = np.unique(lo[lo != hi] * n + hi[lo != hi])
+        keys = keys[~np.isin(keys, forbidden) & ~np.isin(keys, found)]
+        found = np.concatenate([found, rng.permutation(keys)[: count - found.size]])
+    return np.stack([found // n, found % n], axis=1)
+
+
+def split_edges(edges: np.ndarray, n: int, seed: int) -> Split:
+    rng = np.random.default_rng(seed)
+    protected = spanning_forest_mask(edges, n, rng)
+    candidates = np.flatnonzero(~protected)
+    test_count = min(round(TEST_FRACTION * len(edges)), candidates.size)
+    test_idx = rng.choice(candidates, test_count, replace=False)
+    keep = np.ones(len(edges), dtype=bool)
+    keep[test_idx] = False
+    residual, positives = edges[keep], edges[test_idx]
+    all_keys = np.sort(edges[:, 0] * n + edges[:, 1])
+    negatives = sample_non_edges(n, 2 * test_count, all_keys, rng)
+    test_neg, train_neg = negatives[:test_count], negatives[test_count:]
+    train_pos = residual[rng.choice(len(residual), test_count, replace=False)]
+    ones, zeros = np.ones(test_count), np.zeros(test_count)
+    return Split(
+        num_nodes=n,
+        residual=residual,
+        test_pairs=np.concatenate([positives, test_neg]),
+        test_labels=np.concatenate([ones, zeros]),
+        train_pairs=np.concatenate([train_pos, train_neg]),
+        train_labels=np.concatenate([ones, zeros]),
+    )
+
+
+# --- children: one training per fresh process ---------------------------------------
+
+
+def _status_kib(field: str) -> int:
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field):
+            return int(line.split()[1])
+    return 0
+
+
+def child_ours(args: argparse.Namespace) -> dict[str, object]:
+    import torch
+
+    from services.embedder.train import TrainConfig, train_embeddings
+
+    started = time.perf_counter()
+    edge_index = torch.from_numpy(np.load(args.edges)).t().contiguous()
+    config = TrainConfig(p=args.p, q=args.q, seed=args.seed)
+    result = train_embeddings(edge_index, args.num_nodes, config, device=args.device)
+    np.save(args.out, result.embeddings.numpy())
+    info: dict[str, object] = {
+        "seconds": time.perf_counter() - started,
+        "train_seconds": result.seconds,
+        "device": result.device,
+        "torch_threads": torch.get_num_threads(),
+    }
+    if result.device.startswith("cuda"):
+        info["cuda_max_memory_allocated"] = torch.cuda.max_memory_allocated()
+        info["gpu"] = torch.cuda.get_device_name()
+    return info
+
+
+def _numpy2_aliases_for_nptyping() -> None:
+    """PecanPy imports nptyping, whose numpy-2-compatible release (2.0.1) still names
+    aliases numpy 2 removed; restore them before the import (benchmark only)."""
+    aliases = {
+        "bool8": "bool_",
+        "bytes0": "bytes_",
+        "cfloat": "complex128",
+        "clongfloat": "clongdouble",
+        "complex_": "complex128",
+        "float_": "float64",
+        "int0": "intp",
+        "longcomplex": "clongdouble",
+        "longfloat": "longdouble",
+        "object0": "object_",
+        "singlecomplex": "complex64",
+        "str0": "str_",
+        "string_": "bytes_",
+        "uint0": "uintp",
+        "unicode_": "str_",
+        "void0": "void",
+    }
+    for old, new in aliases.items():
+        if not hasattr(np, old):
+            setattr(np, old, getattr(np, new))
+
+
+def child_pecanpy(args: argparse.Namespace) -> dict[str, object]:
+    started = time.perf_counter()
+    _numpy2_aliases_for_nptyping()
+    from pecanpy import pecanpy
+
+    mode = getattr(pecanpy, args.mode)
+    graph = mode(p=args.p, q=args.q, workers=args.workers, random_state=args.seed)
+    graph.read_npz(args.edges, weighted=False, implicit_ids=True)
+    if args.mode == "PreComp":
+        graph.preprocess_transition_probs()
+    vectors = graph.embed(
+        dim=DIM,
+        num_walks=WALKS_PER_NODE,
+        walk_length=WALK_LENGTH,
+        window_size=CONTEXT,
+        epochs=args.epochs,
+    )
+    embeddings = np.zeros((args.num_nodes, DIM), dtype=np.float32)
+    embeddings[np.array(graph.nodes, dtype=np.int64)] = vectors
+    np.save(args.out, embeddings)
+    return {"seconds": time.perf_counter() - started, "workers": args.workers}
+
+
+def run_child(command: list[str]) -> tuple[float, dict[str, object]]:
+    started = time.perf_counter()
+    proc = subprocess.run(command, capture_output=True, text=True)
+    wall = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stderr[-4000:]}")
+    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+# --- evaluation ---------------------------------------------------------------------
+
+
+def link_prediction_auc(emb: np.ndarray, split: Split, seed: int) -> tuple[float, float]:
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.metrics import roc_auc_score
+
+    emb = emb.astype(np.float64)
+    unit = emb / np.maximum(np.linalg.norm(emb, axis=1, keepdims=True), 1e-12)
+    a, b = split.test_pairs[:, 0], split.test_pairs[:, 1]
+    cosine = roc_auc_score(split.test_labels, np.sum(unit[a] * unit[b], axis=1))
+    train_x = emb[split.train_pairs[:, 0]] * emb[split.train_pairs[:, 1]]
+    clf = LogisticRegression(max_iter=2000, random_state=seed)
+    clf.fit(train_x, split.train_labels)
+    hadamard = roc_auc_score(split.test_labels, clf.predict_proba(emb[a] * emb[b])[:, 1])
+    return float(cosine), float(hadamard)
+
+
+@dataclass
+class Row:
+    name: str
+    cosine: float
+    hadamard: float
+    wall: float
+    inner: float
+    rss_mib: float
+    extra: str = ""
+
+
+def bench_graph(label: str, edges: np.ndarray, n: int, args: argparse.Namespace) -> None:
+    started = time.perf_counter()
+    split = split_edges(edges, n, args.seed)
+    test = len(split.test_labels) // 2
+    print(
+        f"\n== {label}: {n} nodes, {len(edges)} undirected edges; residual "
+        f"{len(split.residual)}, test {test} held-out + {test} non-edges "
+        f"(split {time.perf_counter() - started:.1f} s)"
+    )
+    workers = len(os.sched_getaffinity(0))
+    with tempfile.TemporaryDirectory(prefix="bench-n2v-") as tmp:
+        npy = Path(tmp) / "residual.npy"
+        np.save(npy, split.residual)
+        undirected = np.concatenate([split.residual, split.residual[:, ::-1]])
+        from scipy.sparse import csr_matrix
+
+        csr = csr_matrix((np.ones(len(undirected)), (undirected[:, 0], undirected[:, 1])), (n, n))
+        csr.sort_indices()
+        npz = Path(tmp) / "residual.csr.npz"
+        np.savez(npz, data=csr.data, indptr=csr.indptr, indices=csr.indices)
+        base = [sys.executable, __file__, "--num-nodes", str(n), "--seed", str(args.seed)]
+        for p, q in args.pq:
+            rows: list[Row] = []
+            mode = "FirstOrderUnweighted" if p == q == 1 else args.pecanpy_biased
+            for epochs in args.pecanpy_epochs:
+                out = Path(tmp) / f"pecanpy-{epochs}.npy"
+                command = [*base, "--child", "pecanpy", "--edges", str(npz), "--out", str(out)]
+                command += ["--p", str(p), "--q", str(q), "--mode", mode]
+                command += ["--epochs", str(epochs), "--workers", str(workers)]
+                wall, info = run_child(command)
+                cos, had = link_prediction_auc(np.load(out), split, args.seed)
+                rss = info["peak_rss_kib"] / 1024  # type: ignore[operator]
+                name = f"PecanPy {mode} epochs={epochs}"
+                rows.append(Row(name, cos, had, wall, info["seconds"], rss))  # type: ignore[arg-type]
+            out = Path(tmp) / "ours.npy"
+            command = [*base, "--child", "ours", "--edges", str(npy), "--out", str(out)]
+            command += ["--p", str(p), "--q", str(q), "--device", args.device]
+            wall, info = run_child(command)
+            cos, had = link_prediction_auc(np.load(out), split, args.seed)
+            extra = f"train {info['train_seconds']:.1f} s, {info['torch_threads']} threads"
+            if "cuda_max_memory_allocated" in info:
+                mib = info["cuda_max_memory_allocated"] / 2**20  # type: ignore[operator]
+                extra = f"{info['gpu']}, max_memory_allocated {mib:.0f} MiB; {extra}"
+            rss = info["peak_rss_kib"] / 1024  # type: ignore[operator]
+            ours = Row(f"ours ({info['device']})", cos, had, wall, info["seconds"], rss, extra)  # type: ignore[arg-type]
+            print_table(p, q, rows, ours)
+
+
+def print_table(p: float, q: float, anchors: list[Row], ours: Row) -> None:
+    print(f"  p={p:g} q={q:g}")
+    head = f"    {'method':<38} {'AUC cos':>8} {'AUC had+LR':>10} {'wall s':>8}"
+    print(f"{head} {'in-proc s':>9} {'peak RSS MiB':>12}")
+    for row in [*anchors, ours]:
+        print(
+            f"    {row.name:<38} {row.cosine:8.4f} {row.hadamard:10.4f} {row.wall:8.1f}"
+            f" {row.inner:9.1f} {row.rss_mib:12.0f}" + (f"   {row.extra}" if row.extra else "")
+        )
+    for anchor in anchors:
+        print(
+            f"    ours vs {anchor.name}: wall ours/PecanPy = {ours.wall / anchor.wall:.2f}x "
+            f"(target <= 1, stretch <= 0.5); AUC diff cos {ours.cosine - anchor.cosine:+.4f}, "
+            f"had+LR {ours.hadamard - anchor.hadamard:+.4f} (target >= 0)"
+        )
+
+
+def parse_pq(text: str) -> list[tuple[float, float]]:
+    pairs = []
+    for item in text.split(";"):
+        p, q = item.split(",")
+        pairs.append((float(p), float(q)))
+    return pairs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--graphs", default="torch,powerlaw", help="subset of torch,powerlaw")
+    parser.add_argument("--nodes", type=int, default=100_000, help="power-law graph size")
+    parser.add_argument("--ba-m", type=int, default=3, help="edges per new BA node")
+    parser.add_argument("--pq", type=parse_pq, default=parse_pq("1,1;1,0.5"), help='"p,q;p,q"')
+    parser.add_argument("--device", default="auto", help="ours: auto|cpu|cuda")
+    parser.add_argument(
+        "--pecanpy-epochs",
+        type=lambda s: [int(x) for x in s.split(",")],
+        default=[1, 10],
+        help="gensim epochs for PecanPy, comma-separated (1 is its default)",
+    )
+    parser.add_argument(
+        "--pecanpy-biased", default="SparseOTF", choices=["SparseOTF", "PreComp", "DenseOTF"]
+    )
+    parser.add_argument("--seed", type=int, default=0)
+    # children
+    parser.add_argument("--child", choices=["ours", "pecanpy"], help=argparse.SUPPRESS)
+    parser.add_argument("--edges", help=argparse.SUPPRESS)
+    parser.add_argument("--out", help=argparse.SUPPRESS)
+    parser.add_argument("--num-nodes", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--p", type=float, default=1.0, help=argparse.SUPPRESS)
+    parser.add_argument("--q", type=float, default=1.0, help=argparse.SUPPRESS)
+    parser.add_argument("--mode", help=argparse.SUPPRESS)
+    parser.add_argument("--epochs", type=int, default=1, help=argparse.SUPPRESS)
+    parser.add_argument("--workers", type=int, default=1, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        info = child_ours(args) if args.child == "ours" else child_pecanpy(args)
+        # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would
+        # report the parent that started this process.
+        info["peak_rss_kib"] = _status_kib("VmHWM:")
+        print(json.dumps(info))
+        return
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0))
+    print(f"cores: {cores}, python {sys.version.split()[0]}, torch {torch.__version__}")
+    print(
+        f"config: dim {DIM}, walk length {WALK_LENGTH} steps, context {CONTEXT}, "
+        f"{WALKS_PER_NODE} walks/node, ours {EPOCHS} epochs (fresh walks each), "
+        f"PecanPy gensim epochs {args.pecanpy_epochs} over one set of walks, seed {args.seed}"
+    )
+    print("targets: AUC ours >= PecanPy; wall ours <= PecanPy (stretch <= 0.5x)")
+    graphs = args.graphs.split(",")
+    if "torch" in graphs:
+        started = time.perf_counter()
+        edges, n, label = torch_import_graph()
+        print(f"built torch import graph in {time.perf_counter() - started:.1f} s")
+        bench_graph(label, edges, n, args)
+    if "powerlaw" in graphs:
+        edges, n, label = barabasi_albert(args.nodes, args.ba_m, args.seed)
+        bench_graph(label, edges, n, args)
+
+
+if __name__ == "__main__":
+    main()
