@@ -33,6 +33,24 @@ _KIND_RANK = {
 }
 
 
+def read_regular_file(path: str, limit: int) -> bytes:
+    """The bytes of `path`, refusing symlinks, anything not a regular file (OSError) and
+    files over `limit` bytes (OSError, read no further than that)."""
+    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(0, "not a regular file")
+        chunks, size = [], 0
+        while size <= limit and (chunk := os.read(fd, 1 << 16)):
+            chunks.append(chunk)
+            size += len(chunk)
+    finally:
+        os.close(fd)
+    if size > limit:
+        raise OSError(0, f"larger than {limit} bytes")
+    return b"".join(chunks)
+
+
 @dataclass(frozen=True, slots=True)
 class Extraction:
     """One file's facts for its resolver (None when it has none) and a parse note, if any."""
@@ -65,20 +83,8 @@ class RepoIndex:
         if not full.startswith(root + os.sep) or os.path.realpath(full) != full:
             return None
         try:
-            fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
+            data = read_regular_file(full, MAX_MANIFEST_BYTES)
         except OSError:
-            return None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                return None
-            data = b""
-            while len(data) <= MAX_MANIFEST_BYTES and (more := os.read(fd, 1 << 16)):
-                data += more
-        except OSError:
-            return None
-        finally:
-            os.close(fd)
-        if len(data) > MAX_MANIFEST_BYTES:
             return None
         return data.decode("utf-8-sig", errors="replace")
 

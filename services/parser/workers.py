@@ -23,7 +23,6 @@ import multiprocessing
 import os
 import resource
 import signal
-import stat
 import tempfile
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
@@ -31,7 +30,7 @@ from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from services.parser.plugins import PLUGINS
-from services.parser.records import Extraction
+from services.parser.records import Extraction, read_regular_file
 
 WORKER_MEMORY_BYTES = 2 << 30
 """How much address space a worker may add to what it starts with."""
@@ -91,18 +90,6 @@ def _mark(index: int) -> None:
     os.pwrite(_marker_fd, index.to_bytes(8, "little", signed=True), 0)
 
 
-def _read(path: str, limit: int) -> bytes:
-    """The file's bytes, refusing symlinks and anything that is not a regular file."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | getattr(os, "O_NONBLOCK", 0))
-    with os.fdopen(fd, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(0, "not a regular file")
-        data = handle.read(limit + 1)
-    if len(data) > limit:
-        raise OSError(0, f"larger than {limit} bytes")
-    return data
-
-
 def _extract_chunk(
     root: str, items: Sequence[tuple[int, str, int]], limit: int
 ) -> list[tuple[int, Outcome]]:
@@ -112,7 +99,7 @@ def _extract_chunk(
         _mark(index)
         signal.setitimer(signal.ITIMER_VIRTUAL, FILE_CPU_SECONDS)
         try:
-            data = _read(os.path.join(root, path), limit)
+            data = read_regular_file(os.path.join(root, path), limit)
             if b"\0" in data[:BINARY_SNIFF_BYTES]:
                 outcomes.append((index, BINARY))
             else:

@@ -38,7 +38,7 @@ def test_an_unreadable_file_is_recorded_and_the_rest_continue(
             raise PermissionError(13, "Permission denied")
         return Path(path).read_bytes()
 
-    monkeypatch.setattr(workers_module, "_read", failing_read)
+    monkeypatch.setattr(workers_module, "read_regular_file", failing_read)
     monkeypatch.setattr(workers_module, "_mark", lambda index: None)
     outcomes = workers_module._extract_chunk(str(tmp_path), [(0, "a.py", 1), (1, "b.py", 1)], 100)
     assert outcomes[1] == (1, "unreadable: Permission denied")
