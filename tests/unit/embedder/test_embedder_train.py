@@ -46,12 +46,52 @@ def test_model_samples_walks_and_negatives_like_pyg() -> None:
         num_negative_samples=3,
         generator=torch.Generator().manual_seed(0),
     )
-    pos_rw, neg_rw = next(iter(model.loader(batch_size=4)))
-    assert pos_rw.shape == (4 * 2, 6)
-    assert neg_rw.shape == (4 * 2 * 3, 6)
+    loader = model.loader(batch_size=3)
+    batches = list(loader)
+    assert len(batches) == len(loader) == 3
+    pos_rw, neg = batches[0]
+    assert pos_rw.shape == (3 * 2, 6)
+    assert neg.shape == (3 * 2, 3)
     assert model().shape == (8, 16)
     assert model(torch.tensor([1, 2])).shape == (2, 16)
-    assert torch.isfinite(model.loss(pos_rw, neg_rw))
+    assert torch.isfinite(model.loss(pos_rw, neg))
+
+
+def test_an_epoch_walks_walks_per_node_times_from_every_node() -> None:
+    model = Node2Vec(
+        edge_index(two_clusters(5)),
+        embedding_dim=8,
+        walk_length=4,
+        context_size=3,
+        walks_per_node=3,
+        generator=torch.Generator().manual_seed(0),
+    )
+    starts = torch.cat([pos_rw[:, 0] for pos_rw, _ in model.loader(batch_size=4)])
+    assert torch.equal(starts.bincount(minlength=10), torch.full((10,), 3))
+
+
+def test_closed_form_gradients_equal_autograd_of_the_loss() -> None:
+    model = Node2Vec(
+        edge_index(two_clusters(6)),
+        embedding_dim=8,
+        walk_length=6,
+        context_size=3,
+        walks_per_node=2,
+        num_negative_samples=4,
+        generator=torch.Generator().manual_seed(3),
+    ).double()
+    torch.nn.init.normal_(model.context.weight)  # zero context vectors hide half the terms
+    pos_rw, neg = next(iter(model.loader(batch_size=5)))
+    loss = model.loss(pos_rw, neg)
+    loss.backward()
+    grads = model.gradients(pos_rw, neg)
+    embedding_grad = torch.zeros_like(model.embedding.weight)
+    embedding_grad.index_add_(0, grads.embedding_rows, grads.embedding_grad)
+    context_grad = torch.zeros_like(model.context.weight)
+    context_grad.index_add_(0, grads.context_rows, grads.context_grad)
+    assert torch.allclose(grads.loss, loss)
+    assert torch.allclose(embedding_grad, model.embedding.weight.grad)
+    assert torch.allclose(context_grad, model.context.weight.grad)
 
 
 def test_model_rejects_a_context_longer_than_the_walk() -> None:
@@ -156,9 +196,10 @@ def test_cuda_oom_halves_the_batch_then_falls_back_to_cpu(
     with caplog.at_level(logging.WARNING, logger="services.embedder.train"):
         result = train_embeddings(edge_index([(0, 1)]), 1000, FAST, device="cuda")
 
-    assert attempts == [("cuda", 125), ("cuda", 62), ("cuda", 31), ("cuda", 15), ("cpu", 125)]
+    # 1,000 nodes: at least 32 batches an epoch, so 32 start nodes per batch
+    assert attempts == [("cuda", 32), ("cuda", 16), ("cuda", 8), ("cpu", 32)]
     assert result.device == "cpu"
-    assert sum("batch size" in r.getMessage() for r in caplog.records) == 3
+    assert sum("batch size" in r.getMessage() for r in caplog.records) == 2
     assert any("falling back to the CPU" in r.getMessage() for r in caplog.records)
 
 
