@@ -22,6 +22,7 @@ from torch_geometric.utils import remove_self_loops, to_undirected
 from services.embedder.walks import random_walks
 
 BATCHES_PER_DRAW = 64  # the loader samples walks for this many batches at once
+ALL_POSITIONS = slice(None)
 LOSS_SAMPLE_WALKS = 256  # `gradients` reports the loss of this many walks of its batch
 
 
@@ -100,7 +101,6 @@ class Node2Vec(torch.nn.Module):
         target, weight = _pair_weights(walk_length + 1, context_size, num_negative_samples)
         self.register_buffer("pair_target", target, persistent=False)
         self.register_buffer("pair_weight", weight, persistent=False)
-        self.pairs_per_walk = float(target.sum())
 
         self.num_nodes = num_nodes
         self.embedding_dim = embedding_dim
@@ -152,20 +152,24 @@ class Node2Vec(torch.nn.Module):
             generator=self.generator,
         )
 
-    def loss(self, pos_rw: Tensor, neg: Tensor) -> Tensor:
+    def loss(self, pos_rw: Tensor, neg: Tensor, centers: slice = ALL_POSITIONS) -> Tensor:
         """Skip-gram negative-sampling loss of walks `pos_rw` with negatives `neg` (autograd).
 
         For walk positions i != j with |i - j| < context_size, -log sigmoid(u_i . v_j);
         for each position i and negative r of its walk, -w_i log sigmoid(-u_i . v_r),
-        w_i being i's number of positive pairs over the number of negatives. The sum
-        is divided by the number of positive pairs. (u = `embedding`, v = `context`.)
+        w_i being i's number of positive pairs over the number of negatives. Only
+        positions i in `centers` count; the sum is divided by the number of their
+        positive pairs. (u = `embedding`, v = `context`.)
         """
-        scores = self._scores(self.embedding(pos_rw), self.context(torch.cat([pos_rw, neg], 1)))
-        return self._weighted_bce(scores)
+        u = self.embedding(pos_rw[:, centers])
+        scores = self._scores(u, self.context(torch.cat([pos_rw, neg], 1)))
+        return self._weighted_bce(scores, centers)
 
     @torch.no_grad()
-    def gradients(self, pos_rw: Tensor, neg: Tensor) -> SparseGradients:
-        """The gradients of `loss(pos_rw, neg)` in closed form, without autograd.
+    def gradients(
+        self, pos_rw: Tensor, neg: Tensor, centers: slice = ALL_POSITIONS
+    ) -> SparseGradients:
+        """The gradients of `loss(pos_rw, neg, centers)` in closed form, without autograd.
 
         With S = U V^T per walk, dL/dS = (sigmoid(S) - target) * weight / pairs, so
         dL/dU = dL/dS V and dL/dV = dL/dS^T U: three batched matrix products in all.
@@ -173,17 +177,19 @@ class Node2Vec(torch.nn.Module):
         walks of a batch are in random order): on the full batch it would cost a
         tenth of the step.
         """
-        walks, positions = pos_rw.shape
+        walks = pos_rw.size(0)
+        center_rows = pos_rw[:, centers].reshape(-1)
         context_rows = torch.cat([pos_rw, neg], 1).reshape(-1)
-        u = self.embedding.weight.index_select(0, pos_rw.reshape(-1)).view(walks, positions, -1)
+        u = self.embedding.weight.index_select(0, center_rows).view(walks, -1, self.embedding_dim)
         v = self.context.weight.index_select(0, context_rows).view(walks, -1, u.size(2))
         scores = self._scores(u, v)
-        loss = self._weighted_bce(scores[:LOSS_SAMPLE_WALKS])
-        slope = torch.sigmoid_(scores).sub_(self.pair_target).mul_(self.pair_weight)
-        slope.div_(walks * self.pairs_per_walk)
+        loss = self._weighted_bce(scores[:LOSS_SAMPLE_WALKS], centers)
+        target, weight = self.pair_target[centers], self.pair_weight[centers]
+        slope = torch.sigmoid_(scores).sub_(target).mul_(weight)
+        slope.div_(walks * float(target.sum()))
         return SparseGradients(
             loss=loss,
-            embedding_rows=pos_rw.reshape(-1),
+            embedding_rows=center_rows,
             embedding_grad=torch.bmm(slope, v).view(-1, u.size(2)),
             context_rows=context_rows,
             context_grad=torch.bmm(slope.transpose(1, 2), u).view(-1, u.size(2)),
@@ -193,11 +199,10 @@ class Node2Vec(torch.nn.Module):
         """`[walks, positions, positions + negatives]` dot products of u_i and v_j."""
         return torch.bmm(u, v.transpose(1, 2))
 
-    def _weighted_bce(self, scores: Tensor) -> Tensor:
-        bce = F.binary_cross_entropy_with_logits(
-            scores, self.pair_target.expand_as(scores), reduction="none"
-        )
-        return (bce * self.pair_weight).sum() / (scores.size(0) * self.pairs_per_walk)
+    def _weighted_bce(self, scores: Tensor, centers: slice) -> Tensor:
+        target, weight = self.pair_target[centers], self.pair_weight[centers]
+        bce = F.binary_cross_entropy_with_logits(scores, target.expand_as(scores), reduction="none")
+        return (bce * weight).sum() / (scores.size(0) * target.sum())
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.num_nodes}, {self.embedding_dim})"
