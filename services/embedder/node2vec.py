@@ -77,7 +77,7 @@ class Node2Vec(torch.nn.Module):
         walks_per_node: int = 1,
         p: float = 1.0,
         q: float = 1.0,
-        num_negative_samples: int = 5,
+        num_negative_samples: int = 2,
         num_nodes: int | None = None,
         sparse: bool = False,
         generator: torch.Generator | None = None,
