@@ -101,6 +101,7 @@ class Node2Vec(torch.nn.Module):
         target, weight = _pair_weights(walk_length + 1, context_size, num_negative_samples)
         self.register_buffer("pair_target", target, persistent=False)
         self.register_buffer("pair_weight", weight, persistent=False)
+        self.pairs_by_position = target.sum(1).tolist()  # on the host: no device sync per batch
 
         self.num_nodes = num_nodes
         self.embedding_dim = embedding_dim
@@ -184,9 +185,8 @@ class Node2Vec(torch.nn.Module):
         v = self.context.weight.index_select(0, context_rows).view(walks, -1, u.size(2))
         scores = self._scores(u, v)
         loss = self._weighted_bce(scores[:LOSS_SAMPLE_WALKS], centers)
-        target, weight = self.pair_target[centers], self.pair_weight[centers]
-        slope = torch.sigmoid_(scores).sub_(target).mul_(weight)
-        slope.div_(walks * float(target.sum()))
+        slope = torch.sigmoid_(scores).sub_(self.pair_target[centers])
+        slope.mul_(self.pair_weight[centers]).div_(walks * sum(self.pairs_by_position[centers]))
         return SparseGradients(
             loss=loss,
             embedding_rows=center_rows,
@@ -200,9 +200,10 @@ class Node2Vec(torch.nn.Module):
         return torch.bmm(u, v.transpose(1, 2))
 
     def _weighted_bce(self, scores: Tensor, centers: slice) -> Tensor:
-        target, weight = self.pair_target[centers], self.pair_weight[centers]
-        bce = F.binary_cross_entropy_with_logits(scores, target.expand_as(scores), reduction="none")
-        return (bce * weight).sum() / (scores.size(0) * target.sum())
+        target = self.pair_target[centers].expand_as(scores)
+        bce = F.binary_cross_entropy_with_logits(scores, target, reduction="none")
+        pairs = scores.size(0) * sum(self.pairs_by_position[centers])
+        return (bce * self.pair_weight[centers]).sum() / pairs
 
     def __repr__(self) -> str:
         return f"{self.__class__.__name__}({self.num_nodes}, {self.embedding_dim})"

@@ -36,15 +36,30 @@ def two_clusters(size: int = 10) -> list[tuple[int, int]]:
     return [*edges, (size - 1, size)]
 
 
-def test_model_samples_walks_and_negatives_like_pyg() -> None:
-    model = Node2Vec(
-        edge_index(two_clusters(4)),
-        embedding_dim=16,
-        walk_length=5,
+def small_model(
+    cluster_size: int,
+    seed: int = 0,
+    *,
+    embedding_dim: int = 8,
+    walk_length: int = 4,
+    walks_per_node: int = 1,
+    num_negative_samples: int = 2,
+) -> Node2Vec:
+    """A Node2Vec (context 3) over two_clusters(cluster_size) with a seeded generator."""
+    return Node2Vec(
+        edge_index(two_clusters(cluster_size)),
+        embedding_dim=embedding_dim,
+        walk_length=walk_length,
         context_size=3,
-        walks_per_node=2,
-        num_negative_samples=3,
-        generator=torch.Generator().manual_seed(0),
+        walks_per_node=walks_per_node,
+        num_negative_samples=num_negative_samples,
+        generator=torch.Generator().manual_seed(seed),
+    )
+
+
+def test_model_samples_walks_and_negatives_like_pyg() -> None:
+    model = small_model(
+        4, embedding_dim=16, walk_length=5, walks_per_node=2, num_negative_samples=3
     )
     loader = model.loader(batch_size=3)
     batches = list(loader)
@@ -58,29 +73,14 @@ def test_model_samples_walks_and_negatives_like_pyg() -> None:
 
 
 def test_an_epoch_walks_walks_per_node_times_from_every_node() -> None:
-    model = Node2Vec(
-        edge_index(two_clusters(5)),
-        embedding_dim=8,
-        walk_length=4,
-        context_size=3,
-        walks_per_node=3,
-        generator=torch.Generator().manual_seed(0),
-    )
+    model = small_model(5, walks_per_node=3)
     starts = torch.cat([pos_rw[:, 0] for pos_rw, _ in model.loader(batch_size=4)])
     assert torch.equal(starts.bincount(minlength=10), torch.full((10,), 3))
 
 
 @pytest.mark.parametrize("centers", [slice(None), slice(0, None, 2), slice(1, None, 2)])
 def test_closed_form_gradients_equal_autograd_of_the_loss(centers: slice) -> None:
-    model = Node2Vec(
-        edge_index(two_clusters(6)),
-        embedding_dim=8,
-        walk_length=6,
-        context_size=3,
-        walks_per_node=2,
-        num_negative_samples=4,
-        generator=torch.Generator().manual_seed(3),
-    ).double()
+    model = small_model(6, 3, walk_length=6, walks_per_node=2, num_negative_samples=4).double()
     torch.nn.init.normal_(model.context.weight)  # zero context vectors hide half the terms
     pos_rw, neg = next(iter(model.loader(batch_size=5)))
     loss = model.loss(pos_rw, neg, centers)
@@ -90,6 +90,7 @@ def test_closed_form_gradients_equal_autograd_of_the_loss(centers: slice) -> Non
     embedding_grad.index_add_(0, grads.embedding_rows, grads.embedding_grad)
     context_grad = torch.zeros_like(model.context.weight)
     context_grad.index_add_(0, grads.context_rows, grads.context_grad)
+    assert model.embedding.weight.grad is not None and model.context.weight.grad is not None
     assert torch.allclose(grads.loss, loss)
     assert torch.allclose(embedding_grad, model.embedding.weight.grad)
     assert torch.allclose(context_grad, model.context.weight.grad)
