@@ -22,7 +22,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.config import Settings
-from services.common.redis_client import redis_url
+from services.common.transport import redis_url
 
 START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 60.0
@@ -57,11 +57,12 @@ class LocalStack:
     def log_dir(self) -> Path:
         return self.settings.data_dir / "logs"
 
-    def _env(self, redis: str) -> dict[str, str]:
+    def _env(self, redis: str | None) -> dict[str, str]:
         env = dict(os.environ)
+        if redis is not None:  # else the Upstash REST variables, inherited
+            env["REDIS_URL"] = redis
         env.update(
             ALEXANDRIA_DATA_DIR=str(self.settings.data_dir),
-            REDIS_URL=redis,
             PARSER_ADDR=f"127.0.0.1:{self.parser_port}",
             EMBEDDER_ADDR=f"127.0.0.1:{self.embedder_port}",
             PHAROS_ADMIN_TOKEN=self.settings.admin_token(),
@@ -84,7 +85,9 @@ class LocalStack:
     def start(self) -> None:
         self.parser_port = self.parser_port or _port_of(self.settings.parser_addr)
         self.embedder_port = self.embedder_port or _port_of(self.settings.embedder_addr)
-        url, self._redis = redis_url(self.settings)
+        url = None
+        if not self.settings.upstash_redis_rest_url:
+            url, self._redis = redis_url(self.settings)
         env = self._env(url)
         try:
             self._spawn("parser", ["serve", "parser", "--port", str(self.parser_port)], env)

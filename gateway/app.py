@@ -12,6 +12,7 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from qdrant_client import AsyncQdrantClient
 
 from gateway.db import open_database
 from gateway.errors import install_error_handlers
@@ -19,7 +20,7 @@ from gateway.events import consume_events
 from gateway.routes import graph, health, ingestion
 from services.common.config import Settings, load_settings
 from services.common.queue import JobQueue
-from services.common.redis_client import open_redis, redis_url
+from services.common.transport import open_transport
 from services.common.vectors import ensure_collection, open_vector_store
 
 log = logging.getLogger(__name__)
@@ -32,15 +33,10 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        url, embedded_redis = redis_url(settings)
-        redis = open_redis(url)
+        transport, embedded_redis = open_transport(settings)
         store = open_vector_store(settings)
         engine = await asyncio.to_thread(open_database, settings)
-        queue = JobQueue(
-            redis,
-            lease_seconds=settings.job_lease_seconds,
-            max_attempts=settings.max_job_attempts,
-        )
+        queue = JobQueue(transport, lease_seconds=settings.job_lease_seconds)
         try:
             await queue.ensure_group()
         except Exception as exc:
@@ -50,16 +46,14 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
         except Exception as exc:
             log.warning("Qdrant not ready at start (%s); search answers 503 until it is", exc)
         app.state.settings, app.state.queue, app.state.store = settings, queue, store
-        app.state.redis, app.state.engine = redis, engine
+        app.state.engine = engine
         app.state.admin_token = settings.admin_token()
 
         stop = asyncio.Event()
-        events = asyncio.create_task(consume_events(redis, engine, stop))
+        events = asyncio.create_task(consume_events(queue, engine, stop, settings))
         coordinator = None
         if with_coordinator:
-            from services.ingest.coordinator import Coordinator
-
-            coordinator = asyncio.create_task(Coordinator(settings, queue, store).run(stop))
+            coordinator = asyncio.create_task(_run_coordinator(settings, queue, store, stop))
         try:
             yield
         finally:
@@ -68,7 +62,7 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
             if coordinator is not None:
                 # The coordinator releases its job in hand before it returns.
                 await asyncio.wait({coordinator}, timeout=50)
-            await redis.aclose()
+            await transport.close()
             await store.close()
             engine.dispose()
             if embedded_redis is not None:
@@ -85,3 +79,13 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
     app.include_router(graph.router)
     app.include_router(health.router)
     return app
+
+
+async def _run_coordinator(
+    settings: Settings, queue: JobQueue, store: AsyncQdrantClient, stop: asyncio.Event
+) -> None:
+    from services.ingest.coordinator import Coordinator
+    from services.ingest.pipeline import edge_pipeline
+
+    async with edge_pipeline(settings, store) as run_job:
+        await Coordinator(settings, queue, run_job).run(stop)

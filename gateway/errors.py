@@ -7,8 +7,9 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from redis.exceptions import RedisError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from services.common.transport import QueueCommandError, QueueUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -43,8 +44,9 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return JSONResponse(_body("http_error", exc.detail), exc.status_code, headers=exc.headers)
 
-    @app.exception_handler(RedisError)
-    async def _queue_down(request: Request, exc: RedisError) -> JSONResponse:
+    @app.exception_handler(QueueUnavailable)
+    @app.exception_handler(QueueCommandError)
+    async def _queue_down(request: Request, exc: Exception) -> JSONResponse:
         log.warning("queue unavailable on %s: %s", request.url.path, exc)
         return JSONResponse(_body("queue_unavailable", f"queue unavailable: {exc}"), 503)
 

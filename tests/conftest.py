@@ -6,8 +6,12 @@ import os
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from doubles.upstash_rest import UpstashRestDouble
 
 IN_CI = bool(os.environ.get("CI"))
 EXTERNAL = {
@@ -38,25 +42,53 @@ def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
         proc.wait(timeout=10)
 
 
-@pytest.fixture(params=["embedded", "redis"])
-def redis_url(request: pytest.FixtureRequest) -> str:
-    """Each Redis test runs on the embedded server and on the real one (CI), flushed first."""
+def flush_redis(url: str, *, may_skip: bool) -> str:
+    """Empty the Redis at `url`; skip when unreachable and `may_skip` (never in CI)."""
     import redis
 
-    if request.param == "embedded":
-        url = request.getfixturevalue("embedded_redis_url")
-    else:
-        url = external_url("redis")
     client = redis.Redis.from_url(url)
     try:
         client.flushdb()
     except redis.ConnectionError as exc:
-        if IN_CI or request.param == "embedded":
+        if IN_CI or not may_skip:
             pytest.fail(f"Redis at {url} unreachable: {exc}")
         pytest.skip(f"Redis at {url} unreachable: {exc}")
     finally:
         client.close()
     return url
+
+
+@pytest.fixture(params=["embedded", "redis"])
+def redis_url(request: pytest.FixtureRequest) -> str:
+    """Each Redis test runs on the embedded server and on the real one (CI), flushed first."""
+    if request.param == "embedded":
+        return flush_redis(request.getfixturevalue("embedded_redis_url"), may_skip=False)
+    return flush_redis(external_url("redis"), may_skip=True)
+
+
+@pytest.fixture(scope="session")
+def upstash_rest(embedded_redis_url: str) -> Iterator[UpstashRestDouble]:
+    """The Upstash REST test double, in front of the machine's Redis (CI) or the embedded one."""
+    from doubles.upstash_rest import serve_upstash_rest
+
+    backing = os.environ.get(EXTERNAL["redis"]) or embedded_redis_url
+    with serve_upstash_rest(backing) as server:
+        yield server
+
+
+@pytest.fixture(params=["embedded", "redis", "upstash-rest"])
+def queue_config(request: pytest.FixtureRequest) -> dict[str, str]:
+    """Settings fields selecting each queue transport in turn, on a flushed Redis:
+    the embedded server, the real one (CI), and Upstash REST (the test double)."""
+    if request.param == "upstash-rest":
+        server = request.getfixturevalue("upstash_rest")
+        flush_redis(server.redis_url, may_skip=False)
+        return {"upstash_redis_rest_url": server.url, "upstash_redis_rest_token": server.token}
+    if request.param == "embedded":
+        return {
+            "redis_url": flush_redis(request.getfixturevalue("embedded_redis_url"), may_skip=False)
+        }
+    return {"redis_url": flush_redis(external_url("redis"), may_skip=True)}
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

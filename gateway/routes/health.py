@@ -19,7 +19,7 @@ CHECK_TIMEOUT_SECONDS = 2.0
 async def health(request: Request) -> JSONResponse:
     state = request.app.state
     checks = {
-        "redis": state.redis.ping(),
+        "redis": state.queue.transport.ping(),
         "database": asyncio.to_thread(ping, state.engine),
         "qdrant": state.store.get_collections(),
     }

@@ -6,18 +6,19 @@ import time
 import uuid
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Header, Query, Request
 
 from gateway.auth import require_admin
 from gateway.errors import ApiError
 from gateway.validation import canonical_repo_url
 from neo_alexandria.v1 import ingest_service_pb2, jobs_pb2
 from services.common import jobs
-from services.common.queue import DuplicateJob, JobQueue, QueueFull
+from services.common.queue import JobQueue, QueueFull
 
 router = APIRouter(prefix="/api/v1/ingestion", tags=["ingestion"])
 
-HEARTBEAT_STALE_SECONDS = 30.0
+IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1f3f2e-8c1b-4c55-9a51-0b8f6a0c2d17")
+MAX_IDEMPOTENCY_KEY = 255
 
 
 def _queue(request: Request) -> JobQueue:
@@ -39,11 +40,24 @@ def _job_view(record: jobs_pb2.JobRecord) -> dict[str, Any]:
     dependencies=[Depends(require_admin)],
     summary="Queue a repository for ingestion",
 )
-async def ingest_repository(repo_url: str, request: Request, queue: Queue) -> dict[str, Any]:
+async def ingest_repository(
+    repo_url: str,
+    request: Request,
+    queue: Queue,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            description="Retries with the same key (and URL) return the first request's job"
+            " instead of queueing another."
+        ),
+    ] = None,
+) -> dict[str, Any]:
     settings = request.app.state.settings
     canonical = canonical_repo_url(repo_url, settings)
     task = jobs_pb2.QueuedTask(
-        job_id=uuid.uuid4().hex, repo_url=canonical, ttl_seconds=settings.task_ttl_seconds
+        job_id=_job_id(idempotency_key, canonical),
+        repo_url=canonical,
+        ttl_seconds=settings.task_ttl_seconds,
     )
     task.submitted_at.CopyFrom(jobs.now())
     try:
@@ -55,17 +69,26 @@ async def ingest_repository(repo_url: str, request: Request, queue: Queue) -> di
             f"{exc.pending} jobs pending (cap {settings.max_queue_size}); retry later",
             headers={"Retry-After": "60"},
         ) from None
-    except DuplicateJob:
-        raise ApiError(409, "duplicate_job", "job id already exists") from None
     response = ingest_service_pb2.IngestRepositoryResponse(
         job_id=task.job_id,
         queue_position=queued.position,
         queue_size=queued.size,
         max_queue_size=settings.max_queue_size,
-        status="queued",
+        status=jobs.status_name(queued.record.status),
         repo_url=canonical,
     )
     return jobs.to_dict(response)
+
+
+def _job_id(idempotency_key: str | None, canonical_url: str) -> str:
+    """A new id, or one derived from the client's idempotency key and the URL."""
+    if idempotency_key is None:
+        return uuid.uuid4().hex
+    if not (0 < len(idempotency_key) <= MAX_IDEMPOTENCY_KEY and idempotency_key.isprintable()):
+        raise ApiError(
+            400, "invalid_idempotency_key", "Idempotency-Key: 1-255 printable characters"
+        )
+    return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{idempotency_key}\n{canonical_url}").hex
 
 
 @router.get("/jobs/history", summary="The newest jobs, newest first")
@@ -93,7 +116,7 @@ async def worker_status(queue: Queue) -> dict[str, Any]:
     views, overall = [], jobs.OFFLINE
     for worker in workers:
         age = now - worker.heartbeat_at.ToSeconds()
-        if age > HEARTBEAT_STALE_SECONDS:
+        if jobs.is_offline(worker, now):
             worker.status = jobs.OFFLINE
         view = jobs.to_dict(worker)
         view["heartbeat_age_seconds"] = round(age, 1)

@@ -1,8 +1,9 @@
 """Settings for every process, read from the environment and validated at start.
 
 Nothing set means LOCAL mode: every service embedded under one data directory
-(SQLite, an embedded redis-server, Qdrant local mode). Setting `REDIS_URL`,
-`DATABASE_URL` or `QDRANT_URL` swaps that part for the real service.
+(SQLite, an embedded redis-server, Qdrant local mode). Setting `REDIS_URL` (or
+`UPSTASH_REDIS_REST_URL` + `UPSTASH_REDIS_REST_TOKEN`), `DATABASE_URL` or
+`QDRANT_URL` swaps that part for the real service.
 """
 
 from __future__ import annotations
@@ -55,6 +56,8 @@ class Settings(BaseSettings):
     pharos_admin_token: str | None = Field(default=None, repr=False)
 
     redis_url: str | None = None
+    upstash_redis_rest_url: str | None = None
+    upstash_redis_rest_token: str | None = Field(default=None, repr=False)
     database_url: str | None = None
     qdrant_url: str | None = None
     qdrant_api_key: str | None = Field(default=None, repr=False)
@@ -66,6 +69,15 @@ class Settings(BaseSettings):
     task_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     job_lease_seconds: int = Field(default=120, ge=5)
     max_job_attempts: int = Field(default=3, ge=1)
+    # Retry of a transiently failed job: after this delay, doubled at each attempt.
+    job_retry_delay_seconds: float = Field(default=30.0, ge=0)
+    # An idle worker on REST polls every 2 s, backing off to the ceiling; on the Redis
+    # protocol it blocks on the stream for `queue_block_seconds` at a time.
+    queue_poll_min_seconds: float = Field(default=2.0, gt=0)
+    queue_poll_max_seconds: float = Field(default=60.0, gt=0)
+    queue_block_seconds: float = Field(default=60.0, gt=0)
+    # A busy worker renews its lease and heartbeat this often.
+    heartbeat_seconds: float = Field(default=15.0, gt=0)
     allowed_git_hosts: tuple[str, ...] = DEFAULT_HOSTS
     clone_timeout_seconds: int = Field(default=300, ge=1)
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
@@ -79,6 +91,13 @@ class Settings(BaseSettings):
     def _redis_secure(cls, v: str | None) -> str | None:
         if v is not None:
             _require_secure("REDIS_URL", v, ("rediss",))
+        return v
+
+    @field_validator("upstash_redis_rest_url")
+    @classmethod
+    def _upstash_secure(cls, v: str | None) -> str | None:
+        if v is not None:
+            _require_secure("UPSTASH_REDIS_REST_URL", v, ("https",))
         return v
 
     @field_validator("qdrant_url")
@@ -103,12 +122,19 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _cloud_needs_services(self) -> Settings:
+        if bool(self.upstash_redis_rest_url) != bool(self.upstash_redis_rest_token):
+            raise ValueError(
+                "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together"
+            )
+        if self.queue_poll_min_seconds > self.queue_poll_max_seconds:
+            raise ValueError("QUEUE_POLL_MIN_SECONDS must not exceed QUEUE_POLL_MAX_SECONDS")
+        queue = self.redis_url or self.upstash_redis_rest_url
         if self.mode == "CLOUD":
             missing = [
                 name
                 for name, value in (
                     ("PHAROS_ADMIN_TOKEN", self.pharos_admin_token),
-                    ("REDIS_URL", self.redis_url),
+                    ("REDIS_URL or UPSTASH_REDIS_REST_URL", queue),
                     ("DATABASE_URL", self.database_url),
                     ("QDRANT_URL", self.qdrant_url),
                 )
@@ -116,8 +142,11 @@ class Settings(BaseSettings):
             ]
             if missing:
                 raise ValueError(f"MODE=CLOUD requires {', '.join(missing)}")
-        if self.mode == "EDGE" and not self.redis_url:
-            raise ValueError("MODE=EDGE requires REDIS_URL (the queue shared with the gateway)")
+        if self.mode == "EDGE" and not queue:
+            raise ValueError(
+                "MODE=EDGE requires REDIS_URL or UPSTASH_REDIS_REST_URL"
+                " (the queue shared with the gateway)"
+            )
         return self
 
     @property

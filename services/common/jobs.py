@@ -33,8 +33,16 @@ def training_status(repo_url: str) -> str:
 
 
 def error_status(message: str) -> str:
-    """The worker status string after a failed job (R9.1)."""
-    return f"Error: {message}"
+    """The worker status string after a failed job (R9.1), on one line."""
+    return f"Error: {' '.join(message.split()) or 'unknown error'}"
+
+
+def is_offline(worker: jobs_pb2.WorkerStatus, at_seconds: float) -> bool:
+    """Offline: it said so, or its heartbeat is over twice its interval (+10 s) old."""
+    if worker.status == OFFLINE:
+        return True
+    interval = worker.heartbeat_interval_seconds or 30.0
+    return at_seconds - worker.heartbeat_at.ToSeconds() > 2 * interval + 10
 
 
 def status_name(status: int) -> str:

@@ -1,13 +1,18 @@
 """Every Redis key the system uses, in one place. All live under `alexandria:`.
 
-- `alexandria:tasks` (stream, group `coordinators`): queued and in-flight tasks as
-  `QueuedTask` JSON; the gateway adds, coordinators claim; deleted when acknowledged.
-- `alexandria:tasks:dead` (stream): dead-lettered tasks with their last error.
-- `alexandria:job:{job_id}` (string): the job's `JobRecord` JSON, expires after 30 days.
+- `alexandria:tasks` (stream, group `coordinators`): queued and in-flight tasks, fields
+  `job_id` and `task` (`QueuedTask` JSON); the gateway adds, coordinators claim (the
+  group's pending list holds who has which and how often it was delivered); an entry
+  is deleted when acknowledged, so its length is the number of pending jobs.
+- `alexandria:tasks:dead` (stream): dead-lettered tasks, fields `task` and `error`.
+- `alexandria:job:{job_id}` (string): the job's `JobRecord` JSON, expires after 30 days;
+  its existence makes a second enqueue of the same job id a no-op.
 - `alexandria:history` (list): job ids, newest first, capped at 100.
 - `alexandria:workers` (hash): worker id → `WorkerStatus` JSON, rewritten each heartbeat.
-- `alexandria:events` (capped stream): `JobRecord` JSON at each state change, which the
-  gateway consumes into the metadata DB.
+- `alexandria:events` (stream capped near 10,000): field `job`, the `JobRecord` JSON at
+  each state change, which the gateway consumes into the metadata DB.
+
+The scripts that read and write them are in `queue_scripts`.
 """
 
 from __future__ import annotations
@@ -25,6 +30,9 @@ EVENTS_MAXLEN = 10_000
 JOB_RECORD_TTL_SECONDS = 30 * 24 * 3600
 
 
+JOB_PREFIX = f"{PREFIX}:job:"
+
+
 def job(job_id: str) -> str:
     """Key of one job's record."""
-    return f"{PREFIX}:job:{job_id}"
+    return f"{JOB_PREFIX}{job_id}"

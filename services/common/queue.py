@@ -1,56 +1,30 @@
 """The job queue: a Redis stream with a consumer group; every state change is one script.
 
 Semantics (ARCHITECTURE.md "Queue and state"):
-- `enqueue` checks the cap and writes task, job record and history in one Lua call,
-  so concurrent submissions never overshoot the cap; a job id already known is
-  not queued twice.
+- `enqueue` checks the cap and writes task, job record and history in one script, so
+  concurrent submissions never overshoot the cap; a job id already known is not
+  queued again (a retried request gets the first one's answer).
 - pending = entries in the stream = queued + in flight (an entry is deleted on ack).
-- a coordinator `claim`s an entry, keeps it alive with `touch` while it works, and
-  `ack`s it only after its vectors are written. An entry left idle longer than the
-  lease (its worker died) is reclaimed by another coordinator; after
-  `max_attempts` deliveries it is dead-lettered.
+- a worker `poll`s (heartbeat, reclaim, read: one command) or, where the transport
+  can block, `wait`s on the stream; it renews its lease with `heartbeat` while it
+  works and `finish`es (record + ack, and dead letter if so) only after its vectors
+  are written. An entry idle past the lease (its worker died) is reclaimed by the
+  next poll of any worker. A worker that lost its entry can no longer write it.
 """
 
 from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import cast
-
-from redis.asyncio import Redis
-from redis.exceptions import ResponseError
+from typing import Any
 
 from neo_alexandria.v1 import jobs_pb2
 from services.common import keys
+from services.common import queue_scripts as scripts
 from services.common.jobs import from_json, now, to_json
+from services.common.transport import QueueCommandError, Transport
 
 log = logging.getLogger(__name__)
-
-# XREAD/XREADGROUP reply with decode_responses on RESP2: [(stream, [(id, fields)])].
-StreamReply = list[tuple[str, list[tuple[str, dict[str, str]]]]]
-
-_ENQUEUE = """
-local pending = redis.call('XLEN', KEYS[1])
-if redis.call('EXISTS', KEYS[2]) == 1 then return {-2, pending} end
-if pending >= tonumber(ARGV[1]) then return {-1, pending} end
-redis.call('XADD', KEYS[1], '*', 'job_id', ARGV[2], 'task', ARGV[3])
-redis.call('SET', KEYS[2], ARGV[4], 'EX', ARGV[5])
-redis.call('LPUSH', KEYS[3], ARGV[2])
-redis.call('LTRIM', KEYS[3], 0, tonumber(ARGV[6]) - 1)
-redis.call('XADD', KEYS[4], 'MAXLEN', '~', ARGV[7], '*', 'job', ARGV[4])
-return {pending + 1, pending + 1}
-"""
-
-_ACK = """
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('XDEL', KEYS[1], ARGV[2])
-"""
-
-_DEAD_LETTER = """
-redis.call('XADD', KEYS[2], '*', 'task', ARGV[3], 'error', ARGV[4])
-redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
-return redis.call('XDEL', KEYS[1], ARGV[2])
-"""
 
 
 class QueueFull(Exception):
@@ -61,14 +35,14 @@ class QueueFull(Exception):
         self.pending = pending
 
 
-class DuplicateJob(Exception):
-    """A job with this id is already known."""
-
-
 @dataclass(frozen=True)
 class Enqueued:
+    """Where the job stands; `created` is False when its id was already known."""
+
     position: int
     size: int
+    created: bool
+    record: jobs_pb2.JobRecord
 
 
 @dataclass(frozen=True)
@@ -76,31 +50,51 @@ class Claimed:
     entry_id: str
     task: jobs_pb2.QueuedTask
     attempts: int
+    reclaimed: bool = False
+
+
+class IdlePacer:
+    """Poll delays where the transport cannot block: `min`, doubling up to `max`;
+    `reset()` after work arrives."""
+
+    def __init__(self, min_seconds: float, max_seconds: float) -> None:
+        self.min_seconds, self.max_seconds = min_seconds, max_seconds
+        self._next = min_seconds
+
+    def next_delay(self) -> float:
+        delay = self._next
+        self._next = min(self._next * 2, self.max_seconds)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.min_seconds
+
+
+def _fields(flat: list[str]) -> dict[str, str]:
+    return dict(zip(flat[0::2], flat[1::2], strict=True))
+
+
+def _claimed(entry_id: str, flat: list[str], attempts: int, reclaimed: bool) -> Claimed:
+    task = from_json(_fields(flat)["task"], jobs_pb2.QueuedTask)
+    return Claimed(entry_id=entry_id, task=task, attempts=attempts, reclaimed=reclaimed)
 
 
 class JobQueue:
-    """Producer and consumer operations on the shared queue (client with decode_responses)."""
+    """Producer and consumer operations on the shared queue, over any `Transport`."""
 
-    def __init__(self, redis: Redis, *, lease_seconds: int = 120, max_attempts: int = 3) -> None:
-        self.redis = redis
-        self.lease_ms = lease_seconds * 1000
-        self.max_attempts = max_attempts
-        self._enqueue = redis.register_script(_ENQUEUE)
-        self._ack = redis.register_script(_ACK)
-        self._dead_letter = redis.register_script(_DEAD_LETTER)
+    def __init__(self, transport: Transport, *, lease_seconds: float = 120) -> None:
+        self.transport = transport
+        self.lease_ms = int(lease_seconds * 1000)
 
     async def ensure_group(self) -> None:
-        try:
-            await self.redis.xgroup_create(keys.TASKS, keys.TASKS_GROUP, id="0", mkstream=True)
-        except ResponseError as exc:
-            if "BUSYGROUP" not in str(exc):
-                raise
+        await self.transport.run(scripts.ENSURE_GROUP, [keys.TASKS], [keys.TASKS_GROUP])
 
     async def pending(self) -> int:
-        return int(await self.redis.xlen(keys.TASKS))
+        return int(await self.transport.run(scripts.LENGTH, [keys.TASKS]))
 
+    # --- producer ------------------------------------------------------------------
     async def enqueue(self, task: jobs_pb2.QueuedTask, *, cap: int) -> Enqueued:
-        """Queue `task` unless `cap` jobs are pending; raises QueueFull or DuplicateJob."""
+        """Queue `task` unless `cap` jobs are pending (QueueFull) or its id is known."""
         record = jobs_pb2.JobRecord(
             job_id=task.job_id,
             repo_url=task.repo_url,
@@ -108,94 +102,200 @@ class JobQueue:
             phase="queued",
             submitted_at=task.submitted_at,
         )
-        record_json = to_json(record)
-        position, size = await self._enqueue(
-            keys=[keys.TASKS, keys.job(task.job_id), keys.HISTORY, keys.EVENTS],
-            args=[
+        reply = await self.transport.run(
+            scripts.ENQUEUE,
+            [keys.TASKS, keys.job(task.job_id), keys.HISTORY, keys.EVENTS],
+            [
+                keys.TASKS_GROUP,
                 cap,
                 task.job_id,
                 to_json(task),
-                record_json,
+                to_json(record),
                 keys.JOB_RECORD_TTL_SECONDS,
                 keys.HISTORY_SIZE,
                 keys.EVENTS_MAXLEN,
             ],
         )
-        if position == -1:
-            raise QueueFull(int(size))
-        if position == -2:
-            raise DuplicateJob(task.job_id)
-        return Enqueued(position=int(position), size=int(size))
+        outcome, size = int(reply[0]), int(reply[1])
+        if outcome == -1:
+            raise QueueFull(size)
+        if outcome == 0:
+            known = from_json(reply[2], jobs_pb2.JobRecord)
+            return Enqueued(position=size, size=size, created=False, record=known)
+        return Enqueued(position=size, size=size, created=True, record=record)
 
-    async def claim(self, consumer: str, *, block_ms: int) -> Claimed | None:
-        """Take a task: first one abandoned past its lease, else a new one (blocking)."""
-        # Redis 6.2 replies [cursor, entries]; 7.x adds the deleted ids.
-        reclaimed = (
-            await self.redis.xautoclaim(
-                keys.TASKS, keys.TASKS_GROUP, consumer, self.lease_ms, start_id="0-0", count=1
-            )
-        )[1]
+    # --- consumer --------------------------------------------------------------------
+    async def poll(self, worker: jobs_pb2.WorkerStatus) -> Claimed | None:
+        """Heartbeat, then take an entry abandoned past its lease or a new one: one command."""
+        reply = await self.transport.run(
+            scripts.POLL,
+            [keys.TASKS, keys.WORKERS],
+            [keys.TASKS_GROUP, worker.worker_id, self.lease_ms, _stamped(worker)],
+        )
+        if not reply:
+            return None
+        entry_id, flat, attempts, reclaimed = reply
         if reclaimed:
-            entry_id, fields = reclaimed[0]
             log.warning("reclaimed task %s after its lease expired", entry_id)
-        else:
-            got = await self.redis.xreadgroup(
-                keys.TASKS_GROUP, consumer, {keys.TASKS: ">"}, count=1, block=block_ms
+        return _claimed(entry_id, flat, int(attempts), bool(reclaimed))
+
+    async def wait(self, consumer: str, timeout_seconds: float) -> Claimed | None:
+        """Block on the stream for a new entry (Redis protocol only; REST polls instead)."""
+        try:
+            reply = await self.transport.call(
+                "XREADGROUP",
+                "GROUP",
+                keys.TASKS_GROUP,
+                consumer,
+                "COUNT",
+                1,
+                "BLOCK",
+                max(1, int(timeout_seconds * 1000)),
+                "STREAMS",
+                keys.TASKS,
+                ">",
             )
-            if not got:
-                return None
-            entry_id, fields = cast(StreamReply, got)[0][1][0]
-        info = await self.redis.xpending_range(
-            keys.TASKS, keys.TASKS_GROUP, min=entry_id, max=entry_id, count=1
+        except QueueCommandError as exc:
+            if "NOGROUP" not in str(exc):
+                raise
+            await self.ensure_group()  # the stream was lost (Redis restarted empty)
+            return None
+        if not reply:
+            return None
+        entry_id, flat = reply[0][1][0]
+        return _claimed(entry_id, flat, 1, False)
+
+    async def heartbeat(self, worker: jobs_pb2.WorkerStatus, entry_id: str = "") -> bool:
+        """Write the worker's status; with an entry, renew its lease. False: it is lost."""
+        reply = await self.transport.run(
+            scripts.HEARTBEAT,
+            [keys.TASKS, keys.WORKERS],
+            [keys.TASKS_GROUP, worker.worker_id, entry_id, _stamped(worker)],
         )
-        attempts = int(info[0]["times_delivered"]) if info else 1
-        task = from_json(fields["task"], jobs_pb2.QueuedTask)
-        return Claimed(entry_id=entry_id, task=task, attempts=attempts)
+        return bool(reply)
 
-    async def touch(self, consumer: str, entry_id: str) -> None:
-        """Reset the entry's idle time: the worker is alive, the lease is renewed."""
-        await self.redis.xclaim(keys.TASKS, keys.TASKS_GROUP, consumer, 0, [entry_id], justid=True)
-
-    async def release(self, consumer: str, entry_id: str) -> None:
-        """Give an entry back: mark it idle for a whole lease so the next claim retakes it."""
-        await self.redis.xclaim(
-            keys.TASKS, keys.TASKS_GROUP, consumer, 0, [entry_id], idle=self.lease_ms, justid=True
+    async def save_progress(
+        self, claimed: Claimed, consumer: str, record: jobs_pb2.JobRecord
+    ) -> bool:
+        """Store a progress snapshot of a job this worker still holds."""
+        reply = await self.transport.run(
+            scripts.SAVE_PROGRESS,
+            [keys.TASKS, keys.job(record.job_id), keys.EVENTS],
+            [keys.TASKS_GROUP, consumer, claimed.entry_id, *self._record_args(record)],
         )
+        return bool(reply)
 
-    async def ack(self, entry_id: str) -> None:
-        await self._ack(keys=[keys.TASKS], args=[keys.TASKS_GROUP, entry_id])
+    async def finish(
+        self,
+        claimed: Claimed,
+        worker: jobs_pb2.WorkerStatus,
+        record: jobs_pb2.JobRecord,
+        *,
+        dead_letter: bool = False,
+    ) -> bool:
+        """Write the final record and the worker's status and ack the entry, at once.
 
-    async def dead_letter(self, claimed: Claimed, error: str) -> None:
-        await self._dead_letter(
-            keys=[keys.TASKS, keys.DEAD_LETTER],
-            args=[keys.TASKS_GROUP, claimed.entry_id, to_json(claimed.task), error],
+        With `dead_letter`, the task also goes to the dead-letter stream with
+        `record.error`. False (and nothing written) when the entry is no longer ours.
+        """
+        reply = await self.transport.run(
+            scripts.FINISH,
+            [keys.TASKS, keys.job(record.job_id), keys.EVENTS, keys.WORKERS, keys.DEAD_LETTER],
+            [
+                keys.TASKS_GROUP,
+                worker.worker_id,
+                claimed.entry_id,
+                *self._record_args(record),
+                _stamped(worker),
+                to_json(claimed.task) if dead_letter else "",
+                record.error,
+            ],
         )
+        return bool(reply)
 
-    # --- job records, history, events -----------------------------------------
+    async def release(
+        self,
+        claimed: Claimed,
+        worker: jobs_pb2.WorkerStatus,
+        record: jobs_pb2.JobRecord,
+        *,
+        retry_after_seconds: float = 0.0,
+    ) -> bool:
+        """Hand the entry back, retaken by any worker after `retry_after_seconds`."""
+        idle_ms = max(0, self.lease_ms - int(retry_after_seconds * 1000))
+        reply = await self.transport.run(
+            scripts.RELEASE,
+            [keys.TASKS, keys.job(record.job_id), keys.EVENTS, keys.WORKERS],
+            [
+                keys.TASKS_GROUP,
+                worker.worker_id,
+                claimed.entry_id,
+                idle_ms,
+                *self._record_args(record),
+                _stamped(worker),
+            ],
+        )
+        return bool(reply)
+
+    @staticmethod
+    def _record_args(record: jobs_pb2.JobRecord) -> list[Any]:
+        return [to_json(record), keys.JOB_RECORD_TTL_SECONDS, keys.EVENTS_MAXLEN]
+
+    # --- reads ---------------------------------------------------------------------
     async def get_job(self, job_id: str) -> jobs_pb2.JobRecord | None:
-        raw = await self.redis.get(keys.job(job_id))
+        raw = await self.transport.run(scripts.GET, [keys.job(job_id)])
         return from_json(raw, jobs_pb2.JobRecord) if raw else None
 
-    async def save_job(self, record: jobs_pb2.JobRecord) -> None:
-        """Store the record and publish it on the events stream."""
-        text = to_json(record)
-        async with self.redis.pipeline(transaction=True) as pipe:
-            pipe.set(keys.job(record.job_id), text, ex=keys.JOB_RECORD_TTL_SECONDS)
-            pipe.xadd(keys.EVENTS, {"job": text}, maxlen=keys.EVENTS_MAXLEN, approximate=True)
-            await pipe.execute()
-
     async def history(self, limit: int = keys.HISTORY_SIZE) -> list[jobs_pb2.JobRecord]:
-        ids = await self.redis.lrange(keys.HISTORY, 0, max(0, min(limit, keys.HISTORY_SIZE)) - 1)
-        if not ids:
+        """The newest jobs' records, newest first (at most 100)."""
+        limit = max(0, min(limit, keys.HISTORY_SIZE))
+        if limit == 0:
             return []
-        raws = await self.redis.mget([keys.job(str(i)) for i in ids])
+        raws = await self.transport.run(scripts.HISTORY, [keys.HISTORY], [limit, keys.JOB_PREFIX])
         return [from_json(r, jobs_pb2.JobRecord) for r in raws if r]
 
-    # --- worker status -------------------------------------------------------------
-    async def set_worker(self, status: jobs_pb2.WorkerStatus) -> None:
-        status.heartbeat_at.CopyFrom(now())
-        await self.redis.hset(keys.WORKERS, status.worker_id, to_json(status))
-
     async def workers(self) -> list[jobs_pb2.WorkerStatus]:
-        raw = await self.redis.hgetall(keys.WORKERS)
-        return [from_json(v, jobs_pb2.WorkerStatus) for _, v in sorted(raw.items())]
+        fields = _fields(await self.transport.run(scripts.HASH, [keys.WORKERS]))
+        return [from_json(v, jobs_pb2.WorkerStatus) for _, v in sorted(fields.items())]
+
+    async def events_after(self, last_id: str, count: int) -> list[tuple[str, jobs_pb2.JobRecord]]:
+        """Up to `count` job events after stream id `last_id`, oldest first."""
+        entries = await self.transport.run(scripts.STREAM_AFTER, [keys.EVENTS], [last_id, count])
+        return _events(entries)
+
+    async def wait_events(
+        self, last_id: str, count: int, timeout_seconds: float
+    ) -> list[tuple[str, jobs_pb2.JobRecord]]:
+        """Like `events_after`, blocking up to `timeout_seconds` for the first (Redis protocol)."""
+        reply = await self.transport.call(
+            "XREAD",
+            "COUNT",
+            count,
+            "BLOCK",
+            max(1, int(timeout_seconds * 1000)),
+            "STREAMS",
+            keys.EVENTS,
+            last_id,
+        )
+        return _events(reply[0][1]) if reply else []
+
+    async def dead_letters(self, count: int = 100) -> list[tuple[jobs_pb2.QueuedTask, str]]:
+        """The oldest dead-lettered tasks with their last error."""
+        entries = await self.transport.run(scripts.STREAM_AFTER, [keys.DEAD_LETTER], ["0-0", count])
+        return [
+            (from_json(_fields(flat)["task"], jobs_pb2.QueuedTask), _fields(flat)["error"])
+            for _, flat in entries
+        ]
+
+
+def _events(entries: list[Any]) -> list[tuple[str, jobs_pb2.JobRecord]]:
+    return [
+        (entry_id, from_json(_fields(flat)["job"], jobs_pb2.JobRecord))
+        for entry_id, flat in entries
+    ]
+
+
+def _stamped(worker: jobs_pb2.WorkerStatus) -> str:
+    """The worker's status JSON with the heartbeat set to now."""
+    worker.heartbeat_at.CopyFrom(now())
+    return to_json(worker)

@@ -1,8 +1,15 @@
 """The coordinator: takes jobs off the queue and drives them through the edge services.
 
-It keeps the job record, its worker status string and a heartbeat current in Redis,
-acknowledges a job only after its vectors are written, skips tasks past their TTL,
-and on SIGINT/SIGTERM releases the job in hand so another coordinator retries it.
+Idle, it costs few commands: on the Redis protocol it blocks on the stream; on
+Upstash REST it polls, backing off from 2 s to a ceiling (`IdlePacer`). Each poll
+is also its heartbeat and reclaims jobs whose worker died.
+
+Busy, it renews its lease every `heartbeat_seconds`, relays progress into the job
+record, and settles the job in one step only after the vectors are written:
+`complete`, `failed` (an error retrying cannot fix), `skipped` (past its TTL) or,
+after `max_job_attempts` failures or reclaims, `dead` (dead-lettered with its last
+error). Other errors hand the job back to be retried after a growing delay.
+SIGINT/SIGTERM releases the job in hand and sets the worker `Offline`.
 """
 
 from __future__ import annotations
@@ -15,30 +22,51 @@ import signal
 import socket
 import time
 import uuid
+from collections.abc import Awaitable, Callable, Coroutine
+from typing import Any, TypeVar
 
 import grpc
-from qdrant_client import AsyncQdrantClient
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from neo_alexandria.v1 import embedder_service_pb2, jobs_pb2
+from neo_alexandria.v1 import jobs_pb2
 from services.common import jobs
 from services.common.config import Settings
-from services.common.queue import Claimed, JobQueue
-from services.common.redis_client import open_redis, redis_url
+from services.common.queue import Claimed, IdlePacer, JobQueue
+from services.common.transport import QueueUnavailable, open_transport
 from services.common.vectors import open_vector_store
-from services.ingest.pipeline import run_pipeline
+from services.ingest.pipeline import PipelineResult, ProgressFn, edge_pipeline
 from services.ingest.progress import ProgressRecorder
 
 log = logging.getLogger(__name__)
 
-BLOCK_MS = 2000
-HEARTBEAT_SECONDS = 5.0
-PROGRESS_MIN_INTERVAL = 0.5
+T = TypeVar("T")
+JobRunner = Callable[[jobs_pb2.QueuedTask, ProgressFn], Awaitable[PipelineResult]]
+
+# Errors a retry cannot fix: the repository is bad, missing, too big or not allowed.
+PERMANENT_CODES = frozenset(
+    {
+        grpc.StatusCode.INVALID_ARGUMENT,
+        grpc.StatusCode.NOT_FOUND,
+        grpc.StatusCode.FAILED_PRECONDITION,
+        grpc.StatusCode.PERMISSION_DENIED,
+        grpc.StatusCode.RESOURCE_EXHAUSTED,
+        grpc.StatusCode.OUT_OF_RANGE,
+    }
+)
+OUTAGE_BACKOFF_MAX_SECONDS = 30.0
 
 
 def new_worker_id() -> str:
     return f"{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:6]}"
+
+
+def is_permanent(exc: BaseException) -> bool:
+    return isinstance(exc, grpc.aio.AioRpcError) and exc.code() in PERMANENT_CODES
+
+
+def describe(exc: BaseException) -> str:
+    if isinstance(exc, grpc.aio.AioRpcError):
+        return f"{exc.code().name}: {exc.details()}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Coordinator:
@@ -48,110 +76,165 @@ class Coordinator:
         self,
         settings: Settings,
         queue: JobQueue,
-        store: AsyncQdrantClient,
+        run_job: JobRunner,
         *,
         worker_id: str | None = None,
     ) -> None:
         self.settings = settings
         self.queue = queue
-        self.store = store
+        self.run_job = run_job
         self.worker_id = worker_id or new_worker_id()
-        self.status = jobs_pb2.WorkerStatus(worker_id=self.worker_id, status=jobs.IDLE)
-        self._current: Claimed | None = None
+        idle_interval = (
+            settings.queue_block_seconds
+            if queue.transport.blocking
+            else settings.queue_poll_max_seconds
+        )
+        self.status = jobs_pb2.WorkerStatus(
+            worker_id=self.worker_id,
+            status=jobs.IDLE,
+            heartbeat_interval_seconds=max(idle_interval, settings.heartbeat_seconds),
+        )
+        self.pacer = IdlePacer(settings.queue_poll_min_seconds, settings.queue_poll_max_seconds)
+        self._stop = asyncio.Event()
+        self._outages = 0
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume jobs until `stop` is set; the job in hand is released, not lost."""
-        await self.queue.ensure_group()
-        heartbeat = asyncio.create_task(self._heartbeat(stop))
-        async with (
-            grpc.aio.insecure_channel(self.settings.parser_addr) as parser,
-            grpc.aio.insecure_channel(self.settings.embedder_addr) as embedder,
-        ):
-            log.info(
-                "coordinator %s: parser %s, embedder %s",
-                self.worker_id,
-                self.settings.parser_addr,
-                self.settings.embedder_addr,
-            )
-            try:
-                while not stop.is_set():
-                    claimed = await self._claim()
-                    if claimed is None:
-                        continue
-                    job = asyncio.create_task(self._process(claimed, parser, embedder))
-                    stopper = asyncio.create_task(stop.wait())
-                    await asyncio.wait({job, stopper}, return_when=asyncio.FIRST_COMPLETED)
-                    stopper.cancel()
-                    if not job.done():
-                        job.cancel()
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await job
-                        await self._release(claimed)
-            finally:
-                heartbeat.cancel()
-                self.status.status, self.status.job_id = jobs.OFFLINE, ""
-                with contextlib.suppress(Exception):
-                    await self.queue.set_worker(self.status)
-                log.info("coordinator %s offline", self.worker_id)
-
-    async def _claim(self) -> Claimed | None:
+        self._stop = stop
+        log.info("coordinator %s on %s", self.worker_id, self.queue.transport.name)
         try:
-            return await self.queue.claim(self.worker_id, block_ms=BLOCK_MS)
-        except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
-            log.warning("queue unreachable (%s); retrying in %.0fs", exc, HEARTBEAT_SECONDS)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+            await self._retrying(self.queue.ensure_group)
+            while not stop.is_set():
+                claimed = await self._next()
+                if claimed is not None:
+                    self.pacer.reset()
+                    await self._handle(claimed)
+        finally:
+            self.status.status, self.status.job_id = jobs.OFFLINE, ""
+            with contextlib.suppress(Exception):
+                await self.queue.heartbeat(self.status)
+            log.info("coordinator %s offline", self.worker_id)
+
+    # --- waiting for work ----------------------------------------------------------
+    async def _next(self) -> Claimed | None:
+        """One idle step: a poll, then a blocking read or a paced sleep."""
+        try:
+            claimed = await self.queue.poll(self.status)
+            if claimed is None:
+                if self.queue.transport.blocking:
+                    wait = self.queue.wait(self.worker_id, self.settings.queue_block_seconds)
+                    claimed = await self._unless_stopped(wait)
+                else:
+                    await self._sleep(self.pacer.next_delay())
+        except QueueUnavailable as exc:
+            await self._outage(exc)
             return None
+        self._outages = 0
+        return claimed
 
-    async def _heartbeat(self, stop: asyncio.Event) -> None:
-        while not stop.is_set():
+    async def _outage(self, exc: Exception) -> None:
+        self._outages += 1
+        delay = min(2.0 ** (self._outages - 1), OUTAGE_BACKOFF_MAX_SECONDS)
+        log.warning("queue unreachable (%s); retrying in %.0fs", exc, delay)
+        await self._sleep(delay)
+
+    async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T | None:
+        """`call()` retried through queue outages until it succeeds or we are stopped."""
+        while not self._stop.is_set():
             try:
-                await self.queue.set_worker(self.status)
-                if self._current is not None:
-                    await self.queue.touch(self.worker_id, self._current.entry_id)
-            except Exception as exc:
-                log.warning("heartbeat failed: %s", exc)
-            await asyncio.sleep(HEARTBEAT_SECONDS)
+                result = await call()
+            except QueueUnavailable as exc:
+                await self._outage(exc)
+            else:
+                self._outages = 0
+                return result
+        return None
 
-    async def _release(self, claimed: Claimed) -> None:
-        """Hand an interrupted job back at once: the next claim by any coordinator retakes it."""
-        await self.queue.release(self.worker_id, claimed.entry_id)
-        record = await self.queue.get_job(claimed.task.job_id)
-        if record is not None:
-            record.status, record.phase = jobs_pb2.JOB_STATUS_QUEUED, "queued"
-            record.progress_percent = 0.0
-            await self.queue.save_job(record)
-        log.info("released job %s for another coordinator", claimed.task.job_id)
+    async def _sleep(self, seconds: float) -> None:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), seconds)
 
-    async def _set_status(self, text: str, job_id: str = "") -> None:
-        self.status.status, self.status.job_id = text, job_id
-        await self.queue.set_worker(self.status)
+    async def _unless_stopped(self, coro: Coroutine[Any, Any, T]) -> T | None:
+        """Run `coro`, cancelling it if `stop` is set first."""
+        work = asyncio.ensure_future(coro)
+        stopper = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({work, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        stopper.cancel()
+        if work.done():
+            return work.result()
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        return None
 
-    async def _process(
-        self, claimed: Claimed, parser: grpc.aio.Channel, embedder: grpc.aio.Channel
-    ) -> None:
-        task = claimed.task
-        record = await self.queue.get_job(task.job_id) or jobs_pb2.JobRecord(
-            job_id=task.job_id, repo_url=task.repo_url, submitted_at=task.submitted_at
+    # --- one job ---------------------------------------------------------------------
+    async def _handle(self, claimed: Claimed) -> None:
+        """Process a claimed entry; stop or a lost lease interrupts it."""
+        record = await self._retrying(lambda: self.queue.get_job(claimed.task.job_id))
+        if self._stop.is_set():
+            return  # never started: the lease runs out and another worker takes it
+        record = record or jobs_pb2.JobRecord(
+            job_id=claimed.task.job_id,
+            repo_url=claimed.task.repo_url,
+            submitted_at=claimed.task.submitted_at,
         )
         record.attempts, record.worker_id = claimed.attempts, self.worker_id
+        work = asyncio.ensure_future(self._process(claimed, record))
+        lease = asyncio.ensure_future(self._keep_lease(claimed))
+        stopper = asyncio.ensure_future(self._stop.wait())
+        await asyncio.wait({work, lease, stopper}, return_when=asyncio.FIRST_COMPLETED)
+        lease.cancel()
+        stopper.cancel()
+        if work.done():
+            work.result()
+            return
+        work.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await work
+        if self._stop.is_set():
+            await self._release_on_stop(claimed, record)
+        else:
+            log.warning("job %s: lease lost to another worker; dropped", claimed.task.job_id)
+            self.status.status, self.status.job_id = jobs.IDLE, ""
 
-        if claimed.attempts > self.settings.max_job_attempts:
+    async def _keep_lease(self, claimed: Claimed) -> None:
+        """Renew the lease every heartbeat; return when it is lost."""
+        while True:
+            await asyncio.sleep(self.settings.heartbeat_seconds)
+            try:
+                if not await self.queue.heartbeat(self.status, claimed.entry_id):
+                    return
+            except QueueUnavailable as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    async def _release_on_stop(self, claimed: Claimed, record: jobs_pb2.JobRecord) -> None:
+        record.status, record.phase, record.progress_percent = (
+            jobs_pb2.JOB_STATUS_QUEUED,
+            "queued",
+            0,
+        )
+        self.status.status, self.status.job_id = jobs.OFFLINE, ""
+        try:
+            await self.queue.release(claimed, self.status, record)
+            log.info("released job %s for another coordinator", claimed.task.job_id)
+        except QueueUnavailable as exc:
+            log.warning("could not release job %s (%s); its lease will expire", record.job_id, exc)
+
+    async def _process(self, claimed: Claimed, record: jobs_pb2.JobRecord) -> None:
+        task = claimed.task
+        max_attempts = self.settings.max_job_attempts
+        if claimed.attempts > max_attempts:
             record.status, record.phase = jobs_pb2.JOB_STATUS_DEAD, "dead"
-            record.error = record.error or "delivered too many times"
-            await self.queue.save_job(record)
-            await self.queue.dead_letter(claimed, record.error)
+            record.error = record.error or f"its worker stopped {max_attempts} times"
+            await self._settle(claimed, record, dead_letter=True)
             return
         age = time.time() - task.submitted_at.ToSeconds()
         if age > task.ttl_seconds:
             record.status, record.phase = jobs_pb2.JOB_STATUS_SKIPPED, "skipped"
             record.error = f"task is {age:.0f}s old, past its TTL of {task.ttl_seconds}s"
-            record.finished_at.CopyFrom(jobs.now())
-            await self.queue.save_job(record)
-            await self.queue.ack(claimed.entry_id)
-            log.info("skipped stale job %s", task.job_id)
+            await self._settle(claimed, record)
             return
 
-        self._current = claimed
         started = time.monotonic()
         record.status, record.phase, record.progress_percent = (
             jobs_pb2.JOB_STATUS_RUNNING,
@@ -160,77 +243,105 @@ class Coordinator:
         )
         record.error = ""
         record.started_at.CopyFrom(jobs.now())
-        await self.queue.save_job(record)
-        await self._set_status(jobs.training_status(task.repo_url), task.job_id)
+        self.status.status, self.status.job_id = jobs.training_status(task.repo_url), task.job_id
+        await self._retrying(lambda: self.queue.heartbeat(self.status, claimed.entry_id))
+        recorder = ProgressRecorder(
+            lambda snapshot: self.queue.save_progress(claimed, self.worker_id, snapshot), record
+        )
+        await recorder.save_now()
         log.info("job %s: ingesting %s (attempt %d)", task.job_id, task.repo_url, claimed.attempts)
-        recorder = ProgressRecorder(self.queue, record)
         try:
-            result = await run_pipeline(
-                job_id=task.job_id,
-                repo_url=task.repo_url,
-                parser=parser,
-                embedder=embedder,
-                store=self.store,
-                train_parameters=embedder_service_pb2.TrainParameters(
-                    epochs=self.settings.train_epochs
-                ),
-                progress=recorder.report,
-            )
+            result = await self.run_job(task, recorder.report)
         except asyncio.CancelledError:
-            self._current = None
             await recorder.flush()
             raise
         except Exception as exc:
-            message = _describe(exc)
-            log.error("job %s failed: %s", task.job_id, message)
-            record.status, record.error = jobs_pb2.JOB_STATUS_FAILED, message
-            await self._set_status(jobs.error_status(message))
-        else:
-            record.status, record.phase, record.progress_percent = (
-                jobs_pb2.JOB_STATUS_COMPLETE,
-                "done",
-                100.0,
-            )
-            record.commit = result.commit
-            record.files_processed = result.files_processed
-            record.embeddings_generated = result.embeddings_generated
-            record.final_loss = result.final_loss
-            await self._set_status(jobs.IDLE)
+            await recorder.flush()
+            await self._failed(claimed, record, exc, started)
+            return
         await recorder.flush()
+        record.status, record.phase, record.progress_percent = (
+            jobs_pb2.JOB_STATUS_COMPLETE,
+            "done",
+            100.0,
+        )
+        record.commit = result.commit
+        record.files_processed = result.files_processed
+        record.embeddings_generated = result.embeddings_generated
+        record.final_loss = result.final_loss
+        self._timed(record, started)
+        await self._settle(claimed, record)
+
+    async def _failed(
+        self, claimed: Claimed, record: jobs_pb2.JobRecord, exc: Exception, started: float
+    ) -> None:
+        message = describe(exc)
+        attempts, max_attempts = claimed.attempts, self.settings.max_job_attempts
+        log.error(
+            "job %s failed (attempt %d of %d): %s", record.job_id, attempts, max_attempts, message
+        )
+        self._timed(record, started)
+        record.error = message
+        if is_permanent(exc):
+            record.status = jobs_pb2.JOB_STATUS_FAILED
+            await self._settle(claimed, record)
+        elif attempts >= max_attempts:
+            record.status, record.phase = jobs_pb2.JOB_STATUS_DEAD, "dead"
+            await self._settle(claimed, record, dead_letter=True)
+        else:
+            delay = self.settings.job_retry_delay_seconds * 2 ** (attempts - 1)
+            record.status, record.phase, record.progress_percent = (
+                jobs_pb2.JOB_STATUS_QUEUED,
+                "queued",
+                0,
+            )
+            record.error = (
+                f"attempt {attempts} of {max_attempts} failed, retry in {delay:.0f}s: {message}"
+            )
+            self.status.status, self.status.job_id = jobs.error_status(message), ""
+            await self._retrying(
+                lambda: self.queue.release(claimed, self.status, record, retry_after_seconds=delay)
+            )
+
+    @staticmethod
+    def _timed(record: jobs_pb2.JobRecord, started: float) -> None:
         record.finished_at.CopyFrom(jobs.now())
         record.duration_seconds = time.monotonic() - started
-        await self.queue.save_job(record)
-        await self.queue.ack(claimed.entry_id)
-        self._current = None
-        log.info(
-            "job %s %s in %.1fs",
-            task.job_id,
-            jobs.status_name(record.status),
-            record.duration_seconds,
+
+    async def _settle(
+        self, claimed: Claimed, record: jobs_pb2.JobRecord, *, dead_letter: bool = False
+    ) -> None:
+        """Write the final record, the worker's status and the ack, retried through outages."""
+        if not record.HasField("finished_at"):
+            record.finished_at.CopyFrom(jobs.now())
+        failed = record.status in (jobs_pb2.JOB_STATUS_FAILED, jobs_pb2.JOB_STATUS_DEAD)
+        self.status.status = jobs.error_status(record.error) if failed else jobs.IDLE
+        self.status.job_id = ""
+        owned = await self._retrying(
+            lambda: self.queue.finish(claimed, self.status, record, dead_letter=dead_letter)
         )
-
-
-def _describe(exc: BaseException) -> str:
-    if isinstance(exc, grpc.aio.AioRpcError):
-        return f"{exc.code().name}: {exc.details()}"
-    return f"{type(exc).__name__}: {exc}"
+        name = jobs.status_name(record.status)
+        if owned is False:
+            log.warning(
+                "job %s %s, but another worker holds it now; not recorded", record.job_id, name
+            )
+        else:
+            log.info("job %s %s in %.1fs", record.job_id, name, record.duration_seconds)
 
 
 async def _serve(settings: Settings) -> None:
-    url, embedded = redis_url(settings)
-    redis = open_redis(url)
+    transport, embedded = open_transport(settings)
     store = open_vector_store(settings)
-    queue = JobQueue(
-        redis, lease_seconds=settings.job_lease_seconds, max_attempts=settings.max_job_attempts
-    )
+    queue = JobQueue(transport, lease_seconds=settings.job_lease_seconds)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        await Coordinator(settings, queue, store).run(stop)
+        async with edge_pipeline(settings, store) as run_job:
+            await Coordinator(settings, queue, run_job).run(stop)
     finally:
-        await redis.aclose()
+        await transport.close()
         await store.close()
         if embedded is not None:
             embedded.terminate()

@@ -6,15 +6,17 @@ Progress is reported as (phase, percent of the whole job): parse 0-30 %, train
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
 import grpc
 import numpy as np
 from qdrant_client import AsyncQdrantClient
 
-from neo_alexandria.v1 import embedder_service_pb2, graph_pb2, parser_service_pb2
+from neo_alexandria.v1 import embedder_service_pb2, graph_pb2, jobs_pb2, parser_service_pb2
 from services.common import vectors
+from services.common.config import Settings
 from services.embedder.client import train_remote
 from services.parser.client import fetch_graph
 
@@ -104,3 +106,27 @@ async def run_pipeline(
         embeddings_generated=written,
         final_loss=trained.final_loss,
     )
+
+
+@contextlib.asynccontextmanager
+async def edge_pipeline(
+    settings: Settings, store: AsyncQdrantClient
+) -> AsyncIterator[Callable[[jobs_pb2.QueuedTask, ProgressFn], Awaitable[PipelineResult]]]:
+    """A job runner over gRPC channels to the configured parser and embedder."""
+    async with (
+        grpc.aio.insecure_channel(settings.parser_addr) as parser,
+        grpc.aio.insecure_channel(settings.embedder_addr) as embedder,
+    ):
+
+        async def run(task: jobs_pb2.QueuedTask, progress: ProgressFn) -> PipelineResult:
+            return await run_pipeline(
+                job_id=task.job_id,
+                repo_url=task.repo_url,
+                parser=parser,
+                embedder=embedder,
+                store=store,
+                train_parameters=embedder_service_pb2.TrainParameters(epochs=settings.train_epochs),
+                progress=progress,
+            )
+
+        yield run

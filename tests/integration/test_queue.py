@@ -1,147 +1,206 @@
-"""The queue against real Redis servers: the embedded one and (in CI) the machine's."""
+"""The queue on each transport against a real Redis: the embedded server, the machine's
+(CI), and Upstash REST (the test double in front of a real Redis)."""
 
 from __future__ import annotations
 
 import asyncio
-import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 import pytest
+from queue_helpers import open_queue, task, worker
 
 from neo_alexandria.v1 import jobs_pb2
 from services.common import keys
-from services.common.jobs import now
-from services.common.queue import DuplicateJob, JobQueue, QueueFull
-from services.common.redis_client import open_redis
+from services.common.queue import JobQueue, QueueFull
+from services.common.transport import UnsupportedCommand
 
 
-def task(job_id: str | None = None, repo: str = "https://github.com/a/b") -> jobs_pb2.QueuedTask:
-    t = jobs_pb2.QueuedTask(job_id=job_id or uuid.uuid4().hex, repo_url=repo, ttl_seconds=60)
-    t.submitted_at.CopyFrom(now())
-    return t
-
-
-def run(redis_url: str, body, **queue_kw):
-    async def main():
-        redis = open_redis(redis_url)
-        try:
-            queue = JobQueue(redis, **queue_kw)
-            await queue.ensure_group()
+def run(config: dict[str, Any], body: Callable[[JobQueue], Awaitable[Any]], **queue_kw: Any) -> Any:
+    async def main() -> Any:
+        async with open_queue(config, **queue_kw) as queue:
             return await body(queue)
-        finally:
-            await redis.aclose()
 
     return asyncio.run(main())
 
 
-def test_enqueue_claim_ack_round_trip(redis_url: str) -> None:
+def test_enqueue_poll_finish_round_trip(queue_config: dict[str, Any]) -> None:
     async def body(queue: JobQueue) -> None:
         queued = await queue.enqueue(task("job1"), cap=10)
-        assert (queued.position, queued.size) == (1, 1)
+        assert (queued.position, queued.size, queued.created) == (1, 1, True)
         record = await queue.get_job("job1")
         assert record is not None and record.status == jobs_pb2.JOB_STATUS_QUEUED
-        claimed = await queue.claim("w1", block_ms=100)
+        w1 = worker("w1")
+        claimed = await queue.poll(w1)
         assert claimed is not None and claimed.task.job_id == "job1" and claimed.attempts == 1
         assert await queue.pending() == 1  # in flight still counts as pending
-        await queue.ack(claimed.entry_id)
+        record.status = jobs_pb2.JOB_STATUS_COMPLETE
+        assert await queue.finish(claimed, w1, record)
         assert await queue.pending() == 0
-        assert await queue.claim("w1", block_ms=100) is None
+        assert await queue.poll(w1) is None
+        stored = await queue.get_job("job1")
+        assert stored is not None and stored.status == jobs_pb2.JOB_STATUS_COMPLETE
+        events = await queue.events_after("0-0", 10)
+        assert [r.status for _, r in events] == [
+            jobs_pb2.JOB_STATUS_QUEUED,
+            jobs_pb2.JOB_STATUS_COMPLETE,
+        ]
+        assert await queue.events_after(events[-1][0], 10) == []
 
-    run(redis_url, body)
+    run(queue_config, body)
 
 
-def test_cap_counts_queued_and_in_flight_and_is_atomic(redis_url: str) -> None:
+def test_cap_is_never_exceeded_under_50_concurrent_submissions(
+    queue_config: dict[str, Any],
+) -> None:
     async def body(queue: JobQueue) -> None:
-        await queue.enqueue(task(), cap=3)
-        await queue.claim("w1", block_ms=100)  # one in flight
+        await queue.enqueue(task(), cap=5)
+        assert await queue.poll(worker("w1")) is not None  # one in flight counts too
         results = await asyncio.gather(
-            *(queue.enqueue(task(), cap=3) for _ in range(10)), return_exceptions=True
+            *(queue.enqueue(task(), cap=5) for _ in range(50)), return_exceptions=True
         )
-        accepted = [r for r in results if not isinstance(r, Exception)]
-        assert len(accepted) == 2
-        assert all(isinstance(r, QueueFull) for r in results if isinstance(r, Exception))
-        assert await queue.pending() == 3
+        accepted = [r for r in results if not isinstance(r, BaseException)]
+        assert len(accepted) == 4
+        assert all(isinstance(r, QueueFull) for r in results if isinstance(r, BaseException))
+        assert sorted(r.position for r in accepted) == [2, 3, 4, 5]
+        assert await queue.pending() == 5
 
-    run(redis_url, body)
+    run(queue_config, body)
 
 
-def test_a_job_id_is_never_queued_twice(redis_url: str) -> None:
+def test_a_retried_enqueue_never_queues_twice(queue_config: dict[str, Any]) -> None:
     async def body(queue: JobQueue) -> None:
-        await queue.enqueue(task("same"), cap=10)
-        with pytest.raises(DuplicateJob):
-            await queue.enqueue(task("same"), cap=10)
+        retries = await asyncio.gather(*(queue.enqueue(task("same"), cap=10) for _ in range(8)))
+        assert sum(r.created for r in retries) == 1
+        assert {r.record.job_id for r in retries} == {"same"}
         assert await queue.pending() == 1
+        assert [r.job_id for r in await queue.history()] == ["same"]
 
-    run(redis_url, body)
+    run(queue_config, body)
 
 
-def test_history_keeps_the_100_newest(redis_url: str) -> None:
+def test_history_keeps_the_100_newest(queue_config: dict[str, Any]) -> None:
     async def body(queue: JobQueue) -> None:
         ids = [f"j{i:03d}" for i in range(105)]
         for job_id in ids:
             await queue.enqueue(task(job_id), cap=1000)
         history = await queue.history(1000)
         assert [r.job_id for r in history] == list(reversed(ids))[:100]
-        assert await queue.redis.llen(keys.HISTORY) == 100
+        assert [r.job_id for r in await queue.history(3)] == ["j104", "j103", "j102"]
 
-    run(redis_url, body)
+    run(queue_config, body)
 
 
-def test_a_job_whose_worker_died_is_reclaimed_by_another(redis_url: str) -> None:
+def test_a_job_whose_worker_died_is_reclaimed_and_the_old_worker_is_fenced_off(
+    queue_config: dict[str, Any],
+) -> None:
     async def body(queue: JobQueue) -> None:
         await queue.enqueue(task("orphan"), cap=10)
-        first = await queue.claim("dead-worker", block_ms=100)
+        dead, alive = worker("dead-worker"), worker("w2")
+        first = await queue.poll(dead)
         assert first is not None
-        assert await queue.claim("w2", block_ms=100) is None  # lease not yet expired
+        assert await queue.poll(alive) is None  # lease not yet expired
         await asyncio.sleep(1.2)
-        second = await queue.claim("w2", block_ms=100)
+        second = await queue.poll(alive)
         assert second is not None and second.task.job_id == "orphan"
-        assert second.attempts == 2
+        assert second.attempts == 2 and second.reclaimed
+        # The first worker wakes up: it can neither renew, report, nor settle the job.
+        stale = jobs_pb2.JobRecord(job_id="orphan", status=jobs_pb2.JOB_STATUS_COMPLETE)
+        assert not await queue.heartbeat(dead, first.entry_id)
+        assert not await queue.save_progress(first, dead.worker_id, stale)
+        assert not await queue.finish(first, dead, stale)
+        record = await queue.get_job("orphan")
+        assert record is not None and record.status == jobs_pb2.JOB_STATUS_QUEUED
+        assert await queue.pending() == 1
 
-    run(redis_url, body, lease_seconds=1)
+    run(queue_config, body, lease_seconds=1)
 
 
-def test_touch_keeps_a_live_worker_from_being_reclaimed(redis_url: str) -> None:
+def test_heartbeats_keep_a_live_worker_from_being_reclaimed(queue_config: dict[str, Any]) -> None:
     async def body(queue: JobQueue) -> None:
         await queue.enqueue(task("busy"), cap=10)
-        claimed = await queue.claim("w1", block_ms=100)
+        w1 = worker("w1")
+        claimed = await queue.poll(w1)
         assert claimed is not None
         for _ in range(3):
             await asyncio.sleep(0.5)
-            await queue.touch("w1", claimed.entry_id)
-        assert await queue.claim("w2", block_ms=100) is None
+            assert await queue.heartbeat(w1, claimed.entry_id)
+        assert await queue.poll(worker("w2")) is None
 
-    run(redis_url, body, lease_seconds=1)
+    run(queue_config, body, lease_seconds=1)
 
 
-def test_dead_letter_moves_the_task_with_its_error(redis_url: str) -> None:
+def test_dead_letter_moves_the_task_with_its_error(queue_config: dict[str, Any]) -> None:
     async def body(queue: JobQueue) -> None:
         await queue.enqueue(task("doomed"), cap=10)
-        claimed = await queue.claim("w1", block_ms=100)
+        w1 = worker("w1")
+        claimed = await queue.poll(w1)
         assert claimed is not None
-        await queue.dead_letter(claimed, "boom")
+        record = jobs_pb2.JobRecord(job_id="doomed", status=jobs_pb2.JOB_STATUS_DEAD, error="boom")
+        assert await queue.finish(claimed, w1, record, dead_letter=True)
         assert await queue.pending() == 0
-        ((_, fields),) = await queue.redis.xrange(keys.DEAD_LETTER)
-        assert fields["error"] == "boom" and "doomed" in fields["task"]
+        ((dead_task, error),) = await queue.dead_letters()
+        assert dead_task.job_id == "doomed" and error == "boom"
 
-    run(redis_url, body)
-
-
-def test_worker_status_is_stored_with_a_heartbeat(redis_url: str) -> None:
-    async def body(queue: JobQueue) -> None:
-        await queue.set_worker(jobs_pb2.WorkerStatus(worker_id="w1", status="Idle"))
-        (worker,) = await queue.workers()
-        assert worker.status == "Idle" and worker.heartbeat_at.seconds > 0
-
-    run(redis_url, body)
+    run(queue_config, body)
 
 
-def test_a_released_job_is_retaken_at_once(redis_url: str) -> None:
+def test_a_released_job_is_retaken_after_its_retry_delay(queue_config: dict[str, Any]) -> None:
     async def body(queue: JobQueue) -> None:
         await queue.enqueue(task("handed-back"), cap=10)
-        claimed = await queue.claim("stopping-worker", block_ms=100)
+        w1, w2 = worker("w1"), worker("w2")
+        claimed = await queue.poll(w1)
         assert claimed is not None
-        await queue.release("stopping-worker", claimed.entry_id)
-        again = await queue.claim("w2", block_ms=100)
-        assert again is not None and again.task.job_id == "handed-back"
+        record = jobs_pb2.JobRecord(job_id="handed-back", status=jobs_pb2.JOB_STATUS_QUEUED)
+        assert await queue.release(claimed, w1, record, retry_after_seconds=1.0)
+        assert await queue.poll(w2) is None
+        await asyncio.sleep(1.1)
+        again = await queue.poll(w2)
+        assert again is not None and again.task.job_id == "handed-back" and again.attempts == 2
 
-    run(redis_url, body, lease_seconds=60)
+    run(queue_config, body, lease_seconds=60)
+
+
+def test_polls_are_heartbeats(queue_config: dict[str, Any]) -> None:
+    async def body(queue: JobQueue) -> None:
+        await queue.poll(worker("w1"))
+        (status,) = await queue.workers()
+        assert status.worker_id == "w1" and status.status == "Idle"
+        assert status.heartbeat_at.seconds > 0 and status.heartbeat_interval_seconds == 60
+
+    run(queue_config, body)
+
+
+def test_blocking_reads_wake_on_new_work_or_are_refused_over_rest(
+    queue_config: dict[str, Any],
+) -> None:
+    async def body(queue: JobQueue) -> None:
+        if not queue.transport.blocking:
+            with pytest.raises(UnsupportedCommand):
+                await queue.wait("w1", 1.0)
+            with pytest.raises(UnsupportedCommand):
+                await queue.transport.call("WATCH", keys.TASKS)
+            return
+        waiting = asyncio.create_task(queue.wait("w1", 10.0))
+        await asyncio.sleep(0.2)
+        await queue.enqueue(task("wake"), cap=10)
+        claimed = await asyncio.wait_for(waiting, 5)
+        assert claimed is not None and claimed.task.job_id == "wake"
+        events = await queue.wait_events("0-0", 10, 1.0)
+        assert [r.job_id for _, r in events] == ["wake"]
+
+    run(queue_config, body)
+
+
+def test_a_queue_that_lost_its_data_recovers(queue_config: dict[str, Any]) -> None:
+    async def body(queue: JobQueue) -> None:
+        await queue.enqueue(task("before"), cap=10)
+        await queue.transport.call("FLUSHDB")  # Redis restarted without persistence
+        if queue.transport.blocking:
+            assert await queue.wait("w1", 0.1) is None  # recreates the group
+        assert await queue.poll(worker("w1")) is None
+        await queue.enqueue(task("after"), cap=10)
+        claimed = await queue.poll(worker("w1"))
+        assert claimed is not None and claimed.task.job_id == "after"
+
+    run(queue_config, body)

@@ -75,15 +75,17 @@ class JobRecord(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., phase: _Optional[str] = ..., progress_percent: _Optional[float] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[float] = ..., files_processed: _Optional[int] = ..., embeddings_generated: _Optional[int] = ..., final_loss: _Optional[float] = ..., error: _Optional[str] = ..., commit: _Optional[str] = ..., worker_id: _Optional[str] = ..., attempts: _Optional[int] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
-    __slots__ = ("worker_id", "status", "heartbeat_at", "job_id", "device")
+    __slots__ = ("worker_id", "status", "heartbeat_at", "job_id", "device", "heartbeat_interval_seconds")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
+    HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     status: str
     heartbeat_at: _timestamp_pb2.Timestamp
     job_id: str
     device: str
-    def __init__(self, worker_id: _Optional[str] = ..., status: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., job_id: _Optional[str] = ..., device: _Optional[str] = ...) -> None: ...
+    heartbeat_interval_seconds: float
+    def __init__(self, worker_id: _Optional[str] = ..., status: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., job_id: _Optional[str] = ..., device: _Optional[str] = ..., heartbeat_interval_seconds: _Optional[float] = ...) -> None: ...
