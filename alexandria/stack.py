@@ -113,7 +113,7 @@ class LocalStack:
                         f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log"
                     )
             for name, port in list(pending.items()):
-                ok = _http_ok(f"{self.gateway_url}/health") if port is None else _grpc_ok(port)
+                ok = _http_ok(f"{self.gateway_url}/health") if port is None else grpc_serving(port)
                 if ok:
                     del pending[name]
             if time.monotonic() > deadline:
@@ -147,7 +147,8 @@ class LocalStack:
         self.stop()
 
 
-def _grpc_ok(port: int) -> bool:
+def grpc_serving(port: int) -> bool:
+    """True when the gRPC server on 127.0.0.1:`port` reports SERVING."""
     try:
         with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(

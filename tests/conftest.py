@@ -45,17 +45,14 @@ def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
 def flush_redis(url: str, *, may_skip: bool) -> str:
     """Empty the Redis at `url`; skip when unreachable and `may_skip` (never in CI)."""
     import redis
+    from queue_helpers import flush
 
-    client = redis.Redis.from_url(url)
     try:
-        client.flushdb()
+        return flush(url)
     except redis.ConnectionError as exc:
         if IN_CI or not may_skip:
             pytest.fail(f"Redis at {url} unreachable: {exc}")
         pytest.skip(f"Redis at {url} unreachable: {exc}")
-    finally:
-        client.close()
-    return url
 
 
 @pytest.fixture(params=["embedded", "redis"])

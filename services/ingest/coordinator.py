@@ -31,7 +31,7 @@ from neo_alexandria.v1 import jobs_pb2
 from services.common import jobs
 from services.common.config import Settings
 from services.common.queue import Claimed, IdlePacer, JobQueue
-from services.common.transport import QueueUnavailable, open_transport
+from services.common.transport import QueueCommandError, QueueUnavailable, open_transport
 from services.common.vectors import open_vector_store
 from services.ingest.pipeline import PipelineResult, ProgressFn, edge_pipeline
 from services.ingest.progress import ProgressRecorder
@@ -129,13 +129,19 @@ class Coordinator:
         except QueueUnavailable as exc:
             await self._outage(exc)
             return None
+        except QueueCommandError as exc:  # e.g. the group vanished with Redis's data
+            with contextlib.suppress(QueueUnavailable, QueueCommandError):
+                await self.queue.ensure_group()
+            await self._outage(exc, "queue error while idle, consumer group re-created")
+            return None
         self._outages = 0
         return claimed
 
-    async def _outage(self, exc: Exception) -> None:
+    async def _outage(self, exc: Exception, what: str = "queue unreachable") -> None:
+        """Wait before trying again: 1 s, doubling up to 30 s while the trouble lasts."""
         self._outages += 1
         delay = min(2.0 ** (self._outages - 1), OUTAGE_BACKOFF_MAX_SECONDS)
-        log.warning("queue unreachable (%s); retrying in %.0fs", exc, delay)
+        log.warning("%s (%s); retrying in %.0fs", what, exc, delay)
         await self._sleep(delay)
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T | None:
@@ -186,7 +192,13 @@ class Coordinator:
         lease.cancel()
         stopper.cancel()
         if work.done():
-            work.result()
+            if (error := work.exception()) is not None:
+                log.error(
+                    "job %s: %s; it is retried once its lease expires",
+                    claimed.task.job_id,
+                    describe(error),
+                    exc_info=error,
+                )
             return
         work.cancel()
         with contextlib.suppress(asyncio.CancelledError):

@@ -11,7 +11,15 @@ from services.common.config import ConfigError, Settings, load_settings
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in ("MODE", "REDIS_URL", "DATABASE_URL", "QDRANT_URL", "PHAROS_ADMIN_TOKEN"):
+    for var in (
+        "MODE",
+        "REDIS_URL",
+        "UPSTASH_REDIS_REST_URL",
+        "UPSTASH_REDIS_REST_TOKEN",
+        "DATABASE_URL",
+        "QDRANT_URL",
+        "PHAROS_ADMIN_TOKEN",
+    ):
         monkeypatch.delenv(var, raising=False)
 
 
@@ -36,12 +44,14 @@ def test_cloud_mode_names_every_missing_variable(monkeypatch: pytest.MonkeyPatch
         ("QDRANT_URL", "http://xyz.cloud.qdrant.io:6333"),
         ("REDIS_URL", "redis://default:pw@eu1.upstash.io:6379"),
         ("DATABASE_URL", "postgresql://u:p@ep-cool.neon.tech/db"),
+        ("UPSTASH_REDIS_REST_URL", "http://eu1-cool.upstash.io"),
     ],
 )
 def test_external_services_must_use_tls(
     monkeypatch: pytest.MonkeyPatch, var: str, value: str
 ) -> None:
     monkeypatch.setenv(var, value)
+    monkeypatch.setenv("UPSTASH_REDIS_REST_TOKEN", "t")
     with pytest.raises(ConfigError, match=var):
         load_settings()
 
@@ -74,3 +84,53 @@ def test_outside_local_mode_the_token_is_required(tmp_path: Path) -> None:
     settings = Settings(mode="EDGE", redis_url="redis://127.0.0.1:6379/0")
     with pytest.raises(ConfigError, match="PHAROS_ADMIN_TOKEN"):
         settings.admin_token()
+
+
+def test_the_upstash_rest_pair_is_set_together(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("UPSTASH_REDIS_REST_URL", "https://eu1-cool.upstash.io")
+    with pytest.raises(ConfigError, match="UPSTASH_REDIS_REST_TOKEN"):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "transport"),
+    [
+        ({}, "embedded"),
+        ({"REDIS_URL": "redis://127.0.0.1:1/0"}, "redis"),
+        (
+            {
+                "REDIS_URL": "redis://127.0.0.1:1/0",
+                "UPSTASH_REDIS_REST_URL": "https://eu1-cool.upstash.io",
+                "UPSTASH_REDIS_REST_TOKEN": "t",
+            },
+            "upstash-rest",
+        ),
+    ],
+)
+def test_the_queue_transport_follows_the_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], transport: str
+) -> None:
+    import asyncio
+
+    from services.common.transport import open_transport
+
+    monkeypatch.setenv("ALEXANDRIA_DATA_DIR", str(tmp_path))
+    for var, value in env.items():
+        monkeypatch.setenv(var, value)
+    opened, embedded = open_transport(load_settings())
+    try:
+        assert opened.name == transport and opened.blocking == (transport != "upstash-rest")
+    finally:
+        asyncio.run(opened.close())
+        if embedded is not None:
+            embedded.terminate()
+            embedded.wait()
+
+
+def test_edge_mode_accepts_either_queue(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODE", "EDGE")
+    with pytest.raises(ConfigError, match="REDIS_URL or UPSTASH_REDIS_REST_URL"):
+        load_settings()
+    monkeypatch.setenv("UPSTASH_REDIS_REST_URL", "https://eu1-cool.upstash.io")
+    monkeypatch.setenv("UPSTASH_REDIS_REST_TOKEN", "t")
+    assert load_settings().mode == "EDGE"
