@@ -1,5 +1,6 @@
 """Commands an idle coordinator sends per day on each queue transport, and how fast it
-picks up a job after idling; anchored on the seed's queue (LPOP every 2 s) and on
+picks up a job after idling (and what the gateway's events consumer adds on REST);
+anchored on the seed's queue (LPOP every 2 s) and on
 Upstash's free tier (~500 K commands a month, so 3,000 a day leaves room).
 
 The real `Coordinator` runs against a real redis-server (embedded, or `--redis-url`)
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import sys
 import tempfile
 import time
@@ -38,7 +40,7 @@ from doubles.upstash_rest import serve_upstash_rest
 from neo_alexandria.v1 import jobs_pb2
 from services.common.config import Settings
 from services.common.embedded_redis import ensure_embedded_redis
-from services.common.jobs import now
+from services.common.jobs import TERMINAL, now
 from services.common.queue import JobQueue
 from services.common.transport import Transport, open_transport
 from services.ingest.coordinator import Coordinator
@@ -74,51 +76,65 @@ def count_calls(transport: Transport) -> Callable[[], int]:
     return lambda: sent
 
 
-def expected_count(settings: Settings, blocking: bool, window: float) -> float:
-    """The schedule's own count over `window` s: poll + blocking read per block period,
-    or REST polls ramping from the minimum delay to the ceiling."""
-    if blocking:
-        return 2 * window / settings.queue_block_seconds
-    delay, elapsed, polls = settings.queue_poll_min_seconds, 0.0, 0
-    while delay < settings.queue_poll_max_seconds and elapsed < window:
-        elapsed, polls, delay = (
-            elapsed + delay,
-            polls + 1,
-            min(delay * 2, settings.queue_poll_max_seconds),
+def expected_count(low: float, high: float, window: float, block: float | None = None) -> float:
+    """The schedule's own count over `window` s: a poll and a blocking read per `block`,
+    or polls whose delay ramps from `low` (doubling) to `high`."""
+    if block is not None:
+        return 2 * window / block
+    delay, elapsed, polls = low, 0.0, 0
+    while delay < high and elapsed < window:
+        elapsed, polls, delay = elapsed + delay, polls + 1, min(delay * 2, high)
+    return polls + (window - elapsed) / high
+
+
+INTERVALS = (
+    "queue_poll_min_seconds",
+    "queue_poll_max_seconds",
+    "queue_block_seconds",
+    "heartbeat_seconds",
+    "events_poll_max_seconds",
+)
+Counters = Callable[[], tuple[int, int]]
+
+
+class IdleWindow:
+    """Settings scaled down, a transport that counts what it sends, and the window's
+    counts scaled up to a day. `counters()` gives (commands Redis ran, HTTP requests)."""
+
+    def __init__(self, real: Settings, args: argparse.Namespace, counters: Counters) -> None:
+        self.real, self.scale, self.counters = real, args.scale, counters
+        self.window = args.hours * 3600
+        self.settings = real.model_copy(
+            update={name: getattr(real, name) / args.scale for name in INTERVALS}
         )
-    return polls + (window - elapsed) / settings.queue_poll_max_seconds
+        self.transport, _ = open_transport(self.settings)
+        self.sent = count_calls(self.transport)
+
+    async def idle(self) -> dict[str, float]:
+        """Let the window pass; what was sent and run meanwhile, per day."""
+        start = self.counters()
+        await asyncio.sleep(self.window / self.scale)
+        sent, end = self.sent(), self.counters()
+        per_day = DAY / self.window
+        return {
+            "sent": sent * per_day,
+            "in_redis": (end[0] - start[0]) * per_day,
+            "http": (end[1] - start[1]) * per_day,
+        }
 
 
-async def idle_day(
-    config: dict[str, Any],
-    data_dir: Path,
-    args: argparse.Namespace,
-    counters: Callable[[], tuple[int, int]],
+async def idle_coordinator(
+    config: dict[str, Any], data_dir: Path, args: argparse.Namespace, counters: Counters
 ) -> dict[str, float]:
-    """One simulated idle day, then the delay until a job queued then is picked up.
-    `counters()` gives (commands Redis executed, HTTP requests served) so far."""
-    scale, ceiling, block = args.scale, args.ceiling, args.block
+    """A coordinator idling for the window, then the delay until it picks up a job."""
     real = Settings(
         alexandria_data_dir=data_dir,
-        queue_poll_max_seconds=ceiling,
-        queue_block_seconds=block,
+        queue_poll_max_seconds=args.ceiling,
+        queue_block_seconds=args.block,
         **config,
     )
-    scaled = real.model_copy(
-        update={
-            name: getattr(real, name) / scale
-            for name in (
-                "queue_poll_min_seconds",
-                "queue_poll_max_seconds",
-                "queue_block_seconds",
-                "heartbeat_seconds",
-            )
-        }
-    )
-    window = args.hours * 3600
-    transport, _ = open_transport(scaled)
-    sent = count_calls(transport)
-    queue = JobQueue(transport)
+    bench = IdleWindow(real, args, counters)
+    queue = JobQueue(bench.transport)
     picked = asyncio.Event()
 
     async def run_job(task: jobs_pb2.QueuedTask, progress: ProgressFn) -> PipelineResult:
@@ -126,35 +142,54 @@ async def idle_day(
         return PipelineResult(commit="", files_processed=0, embeddings_generated=0, final_loss=0.0)
 
     stop = asyncio.Event()
-    coordinator = Coordinator(scaled, queue, run_job, worker_id="idle-bench")
-    start = counters()
-    running = asyncio.create_task(coordinator.run(stop))
-    await asyncio.sleep(window / scale)
-    idle_sent = sent()
-    end = counters()
-    task = jobs_pb2.QueuedTask(
-        job_id="wake-up", repo_url="https://github.com/a/b", ttl_seconds=3600
+    running = asyncio.create_task(
+        Coordinator(bench.settings, queue, run_job, worker_id="idle-bench").run(stop)
     )
+    counts = await bench.idle()
+    task = jobs_pb2.QueuedTask(job_id="wake-up", repo_url="https://github.com/a/b", ttl_seconds=60)
     task.submitted_at.CopyFrom(now())
     queued_at = time.monotonic()
     await queue.enqueue(task, cap=10)
-    await asyncio.wait_for(picked.wait(), 10 * ceiling / scale + 10)
-    pickup = (time.monotonic() - queued_at) * scale
-    while (
-        record := await queue.get_job(task.job_id)
-    ) is None or record.status != jobs_pb2.JOB_STATUS_COMPLETE:
+    await asyncio.wait_for(picked.wait(), 10 * args.ceiling / args.scale + 10)
+    counts["pickup"] = (time.monotonic() - queued_at) * args.scale
+    while (record := await queue.get_job(task.job_id)) is None or record.status not in TERMINAL:
         await asyncio.sleep(0.01)
     stop.set()
     await running
-    await transport.close()
-    per_day = DAY / window
-    return {
-        "sent": idle_sent * per_day,
-        "in_redis": (end[0] - start[0]) * per_day,
-        "http": (end[1] - start[1]) * per_day,
-        "expected": expected_count(real, transport.blocking, window) * per_day,
-        "pickup": pickup,
-    }
+    await bench.transport.close()
+    block = real.queue_block_seconds if bench.transport.blocking else None
+    expected = expected_count(
+        real.queue_poll_min_seconds, real.queue_poll_max_seconds, bench.window, block
+    )
+    counts["expected"] = expected * DAY / bench.window
+    return counts
+
+
+async def idle_events_consumer(
+    config: dict[str, Any], data_dir: Path, args: argparse.Namespace, counters: Counters
+) -> dict[str, float]:
+    """The gateway's events consumer idling for the window."""
+    from gateway.db import open_database
+    from gateway.events import consume_events
+
+    bench = IdleWindow(Settings(alexandria_data_dir=data_dir, **config), args, counters)
+    engine = open_database(bench.settings)
+    stop = asyncio.Event()
+    running = asyncio.create_task(
+        consume_events(JobQueue(bench.transport), engine, stop, bench.settings)
+    )
+    counts = await bench.idle()
+    running.cancel()
+    await bench.transport.close()
+    engine.dispose()
+    real = bench.real
+    block = real.queue_block_seconds if bench.transport.blocking else None
+    expected = expected_count(
+        real.queue_poll_min_seconds, real.events_poll_max_seconds, bench.window, block
+    )
+    counts["expected"] = expected * DAY / bench.window
+    counts["pickup"] = float("nan")
+    return counts
 
 
 async def seed_day(url: str, token: str) -> float:
@@ -185,7 +220,11 @@ def main() -> None:
     )
     parser.add_argument("--scale", type=float, default=60.0, help="time compression (60)")
     parser.add_argument("--hours", type=float, default=2.0, help="simulated idle hours (2)")
-    parser.add_argument("--transports", default="upstash-rest,redis", help="which to run")
+    parser.add_argument(
+        "--transports",
+        default="upstash-rest,redis,gateway-events",
+        help="upstash-rest, redis (idle coordinator); gateway-events (its consumer, REST)",
+    )
     parser.add_argument("--ceiling", type=float, default=60.0, help="REST poll ceiling, s (60)")
     parser.add_argument("--block", type=float, default=60.0, help="blocking read, s (60)")
     parser.add_argument("--redis-url", help="a Redis to use instead of an embedded one")
@@ -209,14 +248,16 @@ def main() -> None:
                 print(f"   {1:7.3f}x  {seed / 3000:6.2f}x")
                 for name in args.transports.split(","):
                     redis.Redis.from_url(url).flushdb()
+                    over_rest = name in ("upstash-rest", "gateway-events")
                     config: dict[str, Any] = (
                         {"upstash_redis_rest_url": rest.url, "upstash_redis_rest_token": rest.token}
-                        if name == "upstash-rest"
+                        if over_rest
                         else {"redis_url": url}
                     )
                     counters = lambda: (server_commands(url), rest.requests)  # noqa: E731
-                    got = asyncio.run(idle_day(config, Path(tmp) / name, args, counters))
-                    http = f"{got['http']:.0f}" if name == "upstash-rest" else "-"
+                    measure = idle_events_consumer if name == "gateway-events" else idle_coordinator
+                    got = asyncio.run(measure(config, Path(tmp) / name, args, counters))
+                    http = f"{got['http']:.0f}" if over_rest else "-"
                     sent = got["sent"]
                     print(
                         row(
@@ -225,7 +266,7 @@ def main() -> None:
                             f"{got['expected']:.0f}",
                             f"{got['in_redis']:.0f}",
                             http,
-                            f"{got['pickup']:.1f}",
+                            "-" if math.isnan(got["pickup"]) else f"{got['pickup']:.1f}",
                         ),
                         end="",
                     )

@@ -12,12 +12,15 @@ import logging
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from fastapi.middleware.cors import CORSMiddleware
 from qdrant_client import AsyncQdrantClient
 
 from gateway.db import open_database
 from gateway.errors import install_error_handlers
 from gateway.events import consume_events
-from gateway.routes import graph, health, ingestion
+from gateway.metrics import Metrics
+from gateway.middleware import RequestLimits, RequestMetrics
+from gateway.routes import graph, health, ingestion, repositories
 from services.common.config import Settings, load_settings
 from services.common.queue import JobQueue
 from services.common.transport import open_transport
@@ -50,7 +53,10 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
         app.state.admin_token = settings.admin_token()
 
         stop = asyncio.Event()
-        events = asyncio.create_task(consume_events(queue, engine, stop, settings))
+        app.state.events_wake = asyncio.Event()
+        events = asyncio.create_task(
+            consume_events(queue, engine, stop, settings, app.state.events_wake)
+        )
         coordinator = None
         if with_coordinator:
             coordinator = asyncio.create_task(_run_coordinator(settings, queue, store, stop))
@@ -76,8 +82,23 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
     )
     install_error_handlers(app)
     app.include_router(ingestion.router)
+    app.include_router(repositories.router)
     app.include_router(graph.router)
     app.include_router(health.router)
+    app.state.metrics = Metrics()
+    if settings.cors_allow_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_allow_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Idempotency-Key"],
+        )
+    app.add_middleware(
+        RequestLimits,
+        max_path_bytes=settings.max_request_path_bytes,
+        max_body_bytes=settings.max_request_body_bytes,
+    )
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics)
     return app
 
 

@@ -7,8 +7,11 @@ The gateway is its only writer. Rows come from the coordinators' events stream
 from __future__ import annotations
 
 from datetime import datetime
+from pathlib import Path
 
-from sqlalchemy import DateTime, Float, Integer, String, Text, create_engine, text
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import DateTime, Float, Integer, String, Text, create_engine, inspect, text
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -68,10 +71,27 @@ def database_url(settings: Settings) -> str:
     return url
 
 
+MIGRATIONS = Path(__file__).parent / "migrations"
+INITIAL_REVISION = "0001"
+
+
+def migrate(engine: Engine) -> None:
+    """Bring the schema to the newest Alembic revision (a database made by the
+    pre-Alembic `create_all` is recognised as the initial revision)."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        tables = set(inspect(connection).get_table_names())
+        if "ingestion_jobs" in tables and "alembic_version" not in tables:
+            command.stamp(config, INITIAL_REVISION)
+        command.upgrade(config, "head")
+
+
 def open_database(settings: Settings) -> Engine:
-    """Create the engine and the schema if it is missing."""
+    """Create the engine and migrate the schema to the newest revision."""
     engine = create_engine(database_url(settings), pool_pre_ping=True)
-    Base.metadata.create_all(engine)
+    migrate(engine)
     return engine
 
 

@@ -7,6 +7,7 @@ offset, so a restart resumes exactly where it stopped and a replay changes nothi
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 from sqlalchemy.engine import Engine
@@ -43,12 +44,22 @@ def apply_events(engine: Engine, entries: list[tuple[str, jobs_pb2.JobRecord]]) 
 
 
 async def consume_events(
-    queue: JobQueue, engine: Engine, stop: asyncio.Event, settings: Settings
+    queue: JobQueue,
+    engine: Engine,
+    stop: asyncio.Event,
+    settings: Settings,
+    wake: asyncio.Event | None = None,
 ) -> None:
-    """Run until `stop`: read events in batches and apply them. Waits the way the
-    coordinator does: blocking reads on the Redis protocol, paced polls on REST."""
+    """Run until `stop`: read events in batches and apply them.
+
+    On the Redis protocol it blocks on the stream. On REST it polls, backing off from
+    `QUEUE_POLL_MIN_SECONDS` to `EVENTS_POLL_MAX_SECONDS` (10 min: the API reads live
+    job state from Redis, so only the metadata DB waits); `wake` (set when this
+    gateway queues a job) brings the next poll forward and resets the backoff.
+    """
+    wake = wake or asyncio.Event()
     last_id = await asyncio.to_thread(_load_offset, engine)
-    pacer = IdlePacer(settings.queue_poll_min_seconds, settings.queue_poll_max_seconds)
+    pacer = IdlePacer(settings.queue_poll_min_seconds, settings.events_poll_max_seconds)
     blocking = queue.transport.blocking
     while not stop.is_set():
         try:
@@ -60,7 +71,11 @@ async def consume_events(
                 last_id = await asyncio.to_thread(apply_events, engine, entries)
                 pacer.reset()
             elif not blocking:
-                await asyncio.sleep(pacer.next_delay())
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(wake.wait(), pacer.next_delay())
+                if wake.is_set():
+                    wake.clear()
+                    pacer.reset()
         except asyncio.CancelledError:
             raise
         except Exception as exc:

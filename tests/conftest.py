@@ -95,12 +95,14 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield f"sqlite:///{tmp_path / 'metadata.db'}"
         return
     url = external_url("postgres")
-    from sqlalchemy import create_engine
+    from sqlalchemy import create_engine, text
 
     from gateway.db import Base
 
     engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://", 1))
     Base.metadata.drop_all(engine)
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     yield url
 

@@ -4,16 +4,23 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Depends, Query, Request
 
+from gateway.auth import require_reader
 from gateway.errors import ApiError
+from gateway.schemas import SimilarFiles, errors
 from gateway.validation import canonical_repo_url
 from services.common import vectors
 
-router = APIRouter(prefix="/api/v1/graph", tags=["graph"])
+router = APIRouter(prefix="/api/v1/graph", tags=["graph"], dependencies=[Depends(require_reader)])
 
 
-@router.get("/similar", summary="Files that play the same structural role as one file")
+@router.get(
+    "/similar",
+    response_model=SimilarFiles,
+    responses=errors(400, 401, 404, 422, 503),
+    summary="Files that play the same structural role as one file",
+)
 async def similar(
     request: Request,
     repo_url: Annotated[str, Query(max_length=512)],

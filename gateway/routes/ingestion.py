@@ -5,18 +5,32 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Annotated, Any
+from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from starlette.convertors import PathConvertor, register_url_convertor
 
-from gateway.auth import require_admin
+from gateway.auth import require_admin, require_reader
 from gateway.errors import ApiError
+from gateway.schemas import IngestAccepted, JobHistory, JobResponse, WorkerStatuses, errors
 from gateway.validation import canonical_repo_url
 from neo_alexandria.v1 import ingest_service_pb2, jobs_pb2
 from services.common import jobs
 from services.common.queue import JobQueue, QueueFull
 
+
+class AnyPathConvertor(PathConvertor):
+    """Like `path`, but also matches control characters (newlines included), so a
+    hostile URL reaches validation and gets its 400 instead of a routing 404."""
+
+    regex = r"[\s\S]*"
+
+
+register_url_convertor("anypath", AnyPathConvertor())
+
 router = APIRouter(prefix="/api/v1/ingestion", tags=["ingestion"])
 
+INGEST_PREFIX = "/api/v1/ingestion/ingest/"
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1f3f2e-8c1b-4c55-9a51-0b8f6a0c2d17")
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -35,9 +49,11 @@ def _job_view(record: jobs_pb2.JobRecord) -> dict[str, Any]:
 
 
 @router.post(
-    "/ingest/{repo_url:path}",
+    "/ingest/{repo_url:anypath}",
     status_code=202,
     dependencies=[Depends(require_admin)],
+    response_model=IngestAccepted,
+    responses=errors(400, 401, 413, 414, 422, 429, 503),
     summary="Queue a repository for ingestion",
 )
 async def ingest_repository(
@@ -53,7 +69,7 @@ async def ingest_repository(
     ] = None,
 ) -> dict[str, Any]:
     settings = request.app.state.settings
-    canonical = canonical_repo_url(repo_url, settings)
+    canonical = canonical_repo_url(_decoded_once(request, repo_url), settings)
     task = jobs_pb2.QueuedTask(
         job_id=_job_id(idempotency_key, canonical),
         repo_url=canonical,
@@ -69,6 +85,7 @@ async def ingest_repository(
             f"{exc.pending} jobs pending (cap {settings.max_queue_size}); retry later",
             headers={"Retry-After": "60"},
         ) from None
+    request.app.state.events_wake.set()  # its events will follow soon
     response = ingest_service_pb2.IngestRepositoryResponse(
         job_id=task.job_id,
         queue_position=queued.position,
@@ -78,6 +95,17 @@ async def ingest_repository(
         repo_url=canonical,
     )
     return jobs.to_dict(response)
+
+
+def _decoded_once(request: Request, repo_url: str) -> str:
+    """The `{repo_url}` segment as sent, percent-decoded exactly once, from the raw path
+    (some ASGI clients decode the path twice, which would unmask `%252f` as `/`)."""
+    raw = request.scope.get("raw_path")
+    if raw:
+        text = raw.decode("latin-1")
+        if text.startswith(INGEST_PREFIX):
+            return unquote(text.removeprefix(INGEST_PREFIX))
+    return repo_url
 
 
 def _job_id(idempotency_key: str | None, canonical_url: str) -> str:
@@ -91,7 +119,13 @@ def _job_id(idempotency_key: str | None, canonical_url: str) -> str:
     return uuid.uuid5(IDEMPOTENCY_NAMESPACE, f"{idempotency_key}\n{canonical_url}").hex
 
 
-@router.get("/jobs/history", summary="The newest jobs, newest first")
+@router.get(
+    "/jobs/history",
+    dependencies=[Depends(require_reader)],
+    response_model=JobHistory,
+    responses=errors(401, 422, 503),
+    summary="The newest jobs, newest first",
+)
 async def job_history(
     queue: Queue, limit: Annotated[int, Query(ge=1, le=100)] = 100
 ) -> dict[str, Any]:
@@ -99,7 +133,13 @@ async def job_history(
     return {"jobs": [_job_view(r) for r in records]}
 
 
-@router.get("/jobs/{job_id}", summary="One job's status, progress, timings and counts")
+@router.get(
+    "/jobs/{job_id}",
+    dependencies=[Depends(require_reader)],
+    response_model=JobResponse,
+    responses=errors(401, 404, 503),
+    summary="One job's status, progress, timings and counts",
+)
 async def get_job(job_id: str, queue: Queue) -> dict[str, Any]:
     if not job_id.isalnum() or len(job_id) > 64:
         raise ApiError(404, "job_not_found", "no such job")
@@ -109,7 +149,13 @@ async def get_job(job_id: str, queue: Queue) -> dict[str, Any]:
     return {"job": _job_view(record)}
 
 
-@router.get("/worker/status", summary="Every worker's live status and heartbeat age")
+@router.get(
+    "/worker/status",
+    dependencies=[Depends(require_reader)],
+    response_model=WorkerStatuses,
+    responses=errors(401, 503),
+    summary="Every worker's live status and heartbeat age",
+)
 async def worker_status(queue: Queue) -> dict[str, Any]:
     workers = await queue.workers()
     now = time.time()

@@ -54,6 +54,11 @@ class Settings(BaseSettings):
     mode: Literal["LOCAL", "CLOUD", "EDGE"] = "LOCAL"
     alexandria_data_dir: Path = Path(".alexandria")
     pharos_admin_token: str | None = Field(default=None, repr=False)
+    # When set, the read routes (and /metrics) need it or the admin token as Bearer.
+    pharos_read_token: str | None = Field(default=None, repr=False)
+    cors_allow_origins: tuple[str, ...] = ()
+    max_request_body_bytes: int = Field(default=64 * 1024, ge=0)
+    max_request_path_bytes: int = Field(default=16 * 1024, ge=256)
 
     redis_url: str | None = None
     upstash_redis_rest_url: str | None = None
@@ -76,6 +81,8 @@ class Settings(BaseSettings):
     queue_poll_min_seconds: float = Field(default=2.0, gt=0)
     queue_poll_max_seconds: float = Field(default=60.0, gt=0)
     queue_block_seconds: float = Field(default=60.0, gt=0)
+    # The gateway's events consumer on REST backs off further (the API reads Redis).
+    events_poll_max_seconds: float = Field(default=600.0, gt=0)
     # A busy worker renews its lease and heartbeat this often.
     heartbeat_seconds: float = Field(default=15.0, gt=0)
     allowed_git_hosts: tuple[str, ...] = DEFAULT_HOSTS

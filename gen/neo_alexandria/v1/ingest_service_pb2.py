@@ -23,11 +23,12 @@ _sym_db = _symbol_database.Default()
 
 
 from google.api import annotations_pb2 as google_dot_api_dot_annotations__pb2
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 from neo_alexandria.v1 import graph_pb2 as neo__alexandria_dot_v1_dot_graph__pb2
 from neo_alexandria.v1 import jobs_pb2 as neo__alexandria_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&neo_alexandria/v1/ingest_service.proto\x12\x11neo_alexandria.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1dneo_alexandria/v1/graph.proto\x1a\x1cneo_alexandria/v1/jobs.proto\"+\n\x17IngestRepositoryRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\"\x90\x01\n\x18IngestRepositoryResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0equeue_position\x18\x02 \x01(\x05\x12\x12\n\nqueue_size\x18\x03 \x01(\x05\x12\x16\n\x0emax_queue_size\x18\x04 \x01(\x05\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x10\n\x08repo_url\x18\x06 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\";\n\x0eGetJobResponse\x12)\n\x03job\x18\x01 \x01(\x0b\x32\x1c.neo_alexandria.v1.JobRecord\"&\n\x15ListJobHistoryRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"D\n\x16ListJobHistoryResponse\x12*\n\x04jobs\x18\x01 \x03(\x0b\x32\x1c.neo_alexandria.v1.JobRecord\"\x18\n\x16GetWorkerStatusRequest\"[\n\x17GetWorkerStatusResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x30\n\x07workers\x18\x02 \x03(\x0b\x32\x1f.neo_alexandria.v1.WorkerStatus\"s\n\x17\x46indSimilarFilesRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x16\n\tsame_repo\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x0c\n\n_same_repo\"p\n\x0bSimilarFile\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12-\n\x08language\x18\x03 \x01(\x0e\x32\x1b.neo_alexandria.v1.Language\x12\r\n\x05score\x18\x04 \x01(\x01\"p\n\x18\x46indSimilarFilesResponse\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12/\n\x07results\x18\x03 \x03(\x0b\x32\x1e.neo_alexandria.v1.SimilarFile2\xd6\x05\n\rIngestService\x12\x9b\x01\n\x10IngestRepository\x12*.neo_alexandria.v1.IngestRepositoryRequest\x1a+.neo_alexandria.v1.IngestRepositoryResponse\".\x82\xd3\xe4\x93\x02(\"&/api/v1/ingestion/ingest/{repo_url=**}\x12v\n\x06GetJob\x12 .neo_alexandria.v1.GetJobRequest\x1a!.neo_alexandria.v1.GetJobResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/ingestion/jobs/{job_id}\x12\x8d\x01\n\x0eListJobHistory\x12(.neo_alexandria.v1.ListJobHistoryRequest\x1a).neo_alexandria.v1.ListJobHistoryResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/ingestion/jobs/history\x12\x91\x01\n\x0fGetWorkerStatus\x12).neo_alexandria.v1.GetWorkerStatusRequest\x1a*.neo_alexandria.v1.GetWorkerStatusResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/ingestion/worker/status\x12\x8a\x01\n\x10\x46indSimilarFiles\x12*.neo_alexandria.v1.FindSimilarFilesRequest\x1a+.neo_alexandria.v1.FindSimilarFilesResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/graph/similarb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&neo_alexandria/v1/ingest_service.proto\x12\x11neo_alexandria.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dneo_alexandria/v1/graph.proto\x1a\x1cneo_alexandria/v1/jobs.proto\"+\n\x17IngestRepositoryRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\"\x90\x01\n\x18IngestRepositoryResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0equeue_position\x18\x02 \x01(\x05\x12\x12\n\nqueue_size\x18\x03 \x01(\x05\x12\x16\n\x0emax_queue_size\x18\x04 \x01(\x05\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x10\n\x08repo_url\x18\x06 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\";\n\x0eGetJobResponse\x12)\n\x03job\x18\x01 \x01(\x0b\x32\x1c.neo_alexandria.v1.JobRecord\"&\n\x15ListJobHistoryRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"D\n\x16ListJobHistoryResponse\x12*\n\x04jobs\x18\x01 \x03(\x0b\x32\x1c.neo_alexandria.v1.JobRecord\"\x18\n\x16GetWorkerStatusRequest\"[\n\x17GetWorkerStatusResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x30\n\x07workers\x18\x02 \x03(\x0b\x32\x1f.neo_alexandria.v1.WorkerStatus\"(\n\x17ListRepositoriesRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\x93\x01\n\x11RepositorySummary\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x13\n\x0blast_commit\x18\x02 \x01(\t\x12\x13\n\x0blast_job_id\x18\x03 \x01(\t\x12\x12\n\nfile_count\x18\x04 \x01(\x05\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x18ListRepositoriesResponse\x12:\n\x0crepositories\x18\x01 \x03(\x0b\x32$.neo_alexandria.v1.RepositorySummary\"s\n\x17\x46indSimilarFilesRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x16\n\tsame_repo\x18\x04 \x01(\x08H\x00\x88\x01\x01\x42\x0c\n\n_same_repo\"p\n\x0bSimilarFile\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12-\n\x08language\x18\x03 \x01(\x0e\x32\x1b.neo_alexandria.v1.Language\x12\r\n\x05score\x18\x04 \x01(\x01\"p\n\x18\x46indSimilarFilesResponse\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12/\n\x07results\x18\x03 \x03(\x0b\x32\x1e.neo_alexandria.v1.SimilarFile2\xe2\x06\n\rIngestService\x12\x9b\x01\n\x10IngestRepository\x12*.neo_alexandria.v1.IngestRepositoryRequest\x1a+.neo_alexandria.v1.IngestRepositoryResponse\".\x82\xd3\xe4\x93\x02(\"&/api/v1/ingestion/ingest/{repo_url=**}\x12v\n\x06GetJob\x12 .neo_alexandria.v1.GetJobRequest\x1a!.neo_alexandria.v1.GetJobResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/ingestion/jobs/{job_id}\x12\x8d\x01\n\x0eListJobHistory\x12(.neo_alexandria.v1.ListJobHistoryRequest\x1a).neo_alexandria.v1.ListJobHistoryResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/ingestion/jobs/history\x12\x91\x01\n\x0fGetWorkerStatus\x12).neo_alexandria.v1.GetWorkerStatusRequest\x1a*.neo_alexandria.v1.GetWorkerStatusResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/ingestion/worker/status\x12\x89\x01\n\x10ListRepositories\x12*.neo_alexandria.v1.ListRepositoriesRequest\x1a+.neo_alexandria.v1.ListRepositoriesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/repositories\x12\x8a\x01\n\x10\x46indSimilarFiles\x12*.neo_alexandria.v1.FindSimilarFilesRequest\x1a+.neo_alexandria.v1.FindSimilarFilesResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/graph/similarb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -42,30 +43,38 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTSERVICE'].methods_by_name['ListJobHistory']._serialized_options = b'\202\323\344\223\002 \022\036/api/v1/ingestion/jobs/history'
   _globals['_INGESTSERVICE'].methods_by_name['GetWorkerStatus']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['GetWorkerStatus']._serialized_options = b'\202\323\344\223\002!\022\037/api/v1/ingestion/worker/status'
+  _globals['_INGESTSERVICE'].methods_by_name['ListRepositories']._loaded_options = None
+  _globals['_INGESTSERVICE'].methods_by_name['ListRepositories']._serialized_options = b'\202\323\344\223\002\026\022\024/api/v1/repositories'
   _globals['_INGESTSERVICE'].methods_by_name['FindSimilarFiles']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['FindSimilarFiles']._serialized_options = b'\202\323\344\223\002\027\022\025/api/v1/graph/similar'
-  _globals['_INGESTREPOSITORYREQUEST']._serialized_start=152
-  _globals['_INGESTREPOSITORYREQUEST']._serialized_end=195
-  _globals['_INGESTREPOSITORYRESPONSE']._serialized_start=198
-  _globals['_INGESTREPOSITORYRESPONSE']._serialized_end=342
-  _globals['_GETJOBREQUEST']._serialized_start=344
-  _globals['_GETJOBREQUEST']._serialized_end=375
-  _globals['_GETJOBRESPONSE']._serialized_start=377
-  _globals['_GETJOBRESPONSE']._serialized_end=436
-  _globals['_LISTJOBHISTORYREQUEST']._serialized_start=438
-  _globals['_LISTJOBHISTORYREQUEST']._serialized_end=476
-  _globals['_LISTJOBHISTORYRESPONSE']._serialized_start=478
-  _globals['_LISTJOBHISTORYRESPONSE']._serialized_end=546
-  _globals['_GETWORKERSTATUSREQUEST']._serialized_start=548
-  _globals['_GETWORKERSTATUSREQUEST']._serialized_end=572
-  _globals['_GETWORKERSTATUSRESPONSE']._serialized_start=574
-  _globals['_GETWORKERSTATUSRESPONSE']._serialized_end=665
-  _globals['_FINDSIMILARFILESREQUEST']._serialized_start=667
-  _globals['_FINDSIMILARFILESREQUEST']._serialized_end=782
-  _globals['_SIMILARFILE']._serialized_start=784
-  _globals['_SIMILARFILE']._serialized_end=896
-  _globals['_FINDSIMILARFILESRESPONSE']._serialized_start=898
-  _globals['_FINDSIMILARFILESRESPONSE']._serialized_end=1010
-  _globals['_INGESTSERVICE']._serialized_start=1013
-  _globals['_INGESTSERVICE']._serialized_end=1739
+  _globals['_INGESTREPOSITORYREQUEST']._serialized_start=185
+  _globals['_INGESTREPOSITORYREQUEST']._serialized_end=228
+  _globals['_INGESTREPOSITORYRESPONSE']._serialized_start=231
+  _globals['_INGESTREPOSITORYRESPONSE']._serialized_end=375
+  _globals['_GETJOBREQUEST']._serialized_start=377
+  _globals['_GETJOBREQUEST']._serialized_end=408
+  _globals['_GETJOBRESPONSE']._serialized_start=410
+  _globals['_GETJOBRESPONSE']._serialized_end=469
+  _globals['_LISTJOBHISTORYREQUEST']._serialized_start=471
+  _globals['_LISTJOBHISTORYREQUEST']._serialized_end=509
+  _globals['_LISTJOBHISTORYRESPONSE']._serialized_start=511
+  _globals['_LISTJOBHISTORYRESPONSE']._serialized_end=579
+  _globals['_GETWORKERSTATUSREQUEST']._serialized_start=581
+  _globals['_GETWORKERSTATUSREQUEST']._serialized_end=605
+  _globals['_GETWORKERSTATUSRESPONSE']._serialized_start=607
+  _globals['_GETWORKERSTATUSRESPONSE']._serialized_end=698
+  _globals['_LISTREPOSITORIESREQUEST']._serialized_start=700
+  _globals['_LISTREPOSITORIESREQUEST']._serialized_end=740
+  _globals['_REPOSITORYSUMMARY']._serialized_start=743
+  _globals['_REPOSITORYSUMMARY']._serialized_end=890
+  _globals['_LISTREPOSITORIESRESPONSE']._serialized_start=892
+  _globals['_LISTREPOSITORIESRESPONSE']._serialized_end=978
+  _globals['_FINDSIMILARFILESREQUEST']._serialized_start=980
+  _globals['_FINDSIMILARFILESREQUEST']._serialized_end=1095
+  _globals['_SIMILARFILE']._serialized_start=1097
+  _globals['_SIMILARFILE']._serialized_end=1209
+  _globals['_FINDSIMILARFILESRESPONSE']._serialized_start=1211
+  _globals['_FINDSIMILARFILESRESPONSE']._serialized_end=1323
+  _globals['_INGESTSERVICE']._serialized_start=1326
+  _globals['_INGESTSERVICE']._serialized_end=2192
 # @@protoc_insertion_point(module_scope)

@@ -1,4 +1,7 @@
+import datetime
+
 from google.api import annotations_pb2 as _annotations_pb2
+from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from neo_alexandria.v1 import graph_pb2 as _graph_pb2
 from neo_alexandria.v1 import jobs_pb2 as _jobs_pb2
 from google.protobuf.internal import containers as _containers
@@ -66,6 +69,32 @@ class GetWorkerStatusResponse(_message.Message):
     status: str
     workers: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.WorkerStatus]
     def __init__(self, status: _Optional[str] = ..., workers: _Optional[_Iterable[_Union[_jobs_pb2.WorkerStatus, _Mapping]]] = ...) -> None: ...
+
+class ListRepositoriesRequest(_message.Message):
+    __slots__ = ("limit",)
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    limit: int
+    def __init__(self, limit: _Optional[int] = ...) -> None: ...
+
+class RepositorySummary(_message.Message):
+    __slots__ = ("repo_url", "last_commit", "last_job_id", "file_count", "updated_at")
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    LAST_COMMIT_FIELD_NUMBER: _ClassVar[int]
+    LAST_JOB_ID_FIELD_NUMBER: _ClassVar[int]
+    FILE_COUNT_FIELD_NUMBER: _ClassVar[int]
+    UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    last_commit: str
+    last_job_id: str
+    file_count: int
+    updated_at: _timestamp_pb2.Timestamp
+    def __init__(self, repo_url: _Optional[str] = ..., last_commit: _Optional[str] = ..., last_job_id: _Optional[str] = ..., file_count: _Optional[int] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+
+class ListRepositoriesResponse(_message.Message):
+    __slots__ = ("repositories",)
+    REPOSITORIES_FIELD_NUMBER: _ClassVar[int]
+    repositories: _containers.RepeatedCompositeFieldContainer[RepositorySummary]
+    def __init__(self, repositories: _Optional[_Iterable[_Union[RepositorySummary, _Mapping]]] = ...) -> None: ...
 
 class FindSimilarFilesRequest(_message.Message):
     __slots__ = ("repo_url", "file_path", "limit", "same_repo")

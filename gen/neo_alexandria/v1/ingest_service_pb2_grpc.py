@@ -56,6 +56,11 @@ class IngestServiceStub:
                 request_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.GetWorkerStatusRequest.SerializeToString,
                 response_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.GetWorkerStatusResponse.FromString,
                 _registered_method=True)
+        self.ListRepositories = channel.unary_unary(
+                '/neo_alexandria.v1.IngestService/ListRepositories',
+                request_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoriesRequest.SerializeToString,
+                response_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoriesResponse.FromString,
+                _registered_method=True)
         self.FindSimilarFiles = channel.unary_unary(
                 '/neo_alexandria.v1.IngestService/FindSimilarFiles',
                 request_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesRequest.SerializeToString,
@@ -96,6 +101,13 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRepositories(self, request, context):
+        """ListRepositories returns the ingested repositories, most recently ingested first.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
     def FindSimilarFiles(self, request, context):
         """FindSimilarFiles returns the files structurally nearest to one file.
         """
@@ -125,6 +137,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.GetWorkerStatus,
                     request_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.GetWorkerStatusRequest.FromString,
                     response_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.GetWorkerStatusResponse.SerializeToString,
+            ),
+            'ListRepositories': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRepositories,
+                    request_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoriesRequest.FromString,
+                    response_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoriesResponse.SerializeToString,
             ),
             'FindSimilarFiles': grpc.unary_unary_rpc_method_handler(
                     servicer.FindSimilarFiles,
@@ -242,6 +259,33 @@ class IngestService:
             '/neo_alexandria.v1.IngestService/GetWorkerStatus',
             neo__alexandria_dot_v1_dot_ingest__service__pb2.GetWorkerStatusRequest.SerializeToString,
             neo__alexandria_dot_v1_dot_ingest__service__pb2.GetWorkerStatusResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRepositories(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/neo_alexandria.v1.IngestService/ListRepositories',
+            neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoriesRequest.SerializeToString,
+            neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoriesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -28,4 +28,4 @@ def test_every_annotation_has_its_route(tmp_path: Path) -> None:
     served = {(verb, path) for path, ops in schema["paths"].items() for verb in ops}
     missing = annotated_routes() - served
     assert not missing, f"annotated in proto but not served: {missing}"
-    assert len(annotated_routes()) == 5
+    assert len(annotated_routes()) == 6

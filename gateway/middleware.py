@@ -1,0 +1,108 @@
+"""Two small ASGI middlewares: request size limits, and per-route request metrics."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from gateway.metrics import Metrics
+
+
+async def _send_error(send: Send, status: int, error: str, detail: str) -> None:
+    body = json.dumps({"error": error, "detail": detail}).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", b"%d" % len(body)),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class RequestLimits:
+    """414 for a path (with query) over `max_path_bytes`; 413 for a body over
+    `max_body_bytes`, whether declared by Content-Length or streamed."""
+
+    def __init__(self, app: ASGIApp, *, max_path_bytes: int, max_body_bytes: int) -> None:
+        self.app = app
+        self.max_path_bytes, self.max_body_bytes = max_path_bytes, max_body_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path_bytes = len(scope.get("raw_path") or scope["path"].encode()) + len(
+            scope["query_string"]
+        )
+        if path_bytes > self.max_path_bytes:
+            await _send_error(send, 414, "uri_too_long", f"path over {self.max_path_bytes} bytes")
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
+            await _send_error(send, 413, "body_too_large", f"body over {self.max_body_bytes} bytes")
+            return
+        seen = 0
+        started = False
+
+        async def limited_receive() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_body_bytes:
+                raise _BodyTooLarge
+            return message
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, limited_receive, tracking_send)
+        except _BodyTooLarge:
+            if not started:
+                await _send_error(
+                    send, 413, "body_too_large", f"body over {self.max_body_bytes} bytes"
+                )
+
+
+class RequestMetrics:
+    """Counts requests and times them by method, route template and status."""
+
+    def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
+        self.app, self.metrics = app, metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+
+        async def recording_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route: Any = scope.get("route")
+            self.metrics.observe_request(
+                scope["method"],
+                getattr(route, "path", "unmatched"),
+                status,
+                time.perf_counter() - started,
+            )

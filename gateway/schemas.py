@@ -1,0 +1,202 @@
+"""The REST shapes (the JSON form of IngestService's messages) with OpenAPI examples,
+and the documented error responses of each route."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+JobStatusName = Literal["queued", "running", "complete", "failed", "skipped", "dead"]
+REPO = "https://github.com/psf/requests"
+JOB_ID = "3f9c2a7e5b1d4c8f9a0e6b2d7c4f1a35"
+
+
+def _examples(*examples: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": list(examples)})
+
+
+class ErrorBody(BaseModel):
+    """Every error: a machine-readable code and a human-readable detail."""
+
+    model_config = _examples({"error": "invalid_repo_url", "detail": "ports are not accepted"})
+    error: str
+    detail: Any
+
+
+class IngestAccepted(BaseModel):
+    model_config = _examples(
+        {
+            "job_id": JOB_ID,
+            "queue_position": 2,
+            "queue_size": 2,
+            "max_queue_size": 10,
+            "status": "queued",
+            "repo_url": REPO,
+        }
+    )
+    job_id: str
+    queue_position: int = Field(description="jobs ahead of and including this one")
+    queue_size: int = Field(description="pending jobs: queued + in flight")
+    max_queue_size: int
+    status: JobStatusName = Field(description="'queued', or a retried request's job's status")
+    repo_url: str = Field(description="the canonical URL queued")
+
+
+class Job(BaseModel):
+    model_config = _examples(
+        {
+            "job_id": JOB_ID,
+            "repo_url": REPO,
+            "status": "running",
+            "phase": "train",
+            "progress_percent": 62.5,
+            "submitted_at": "2026-11-26T08:00:00Z",
+            "started_at": "2026-11-26T08:00:02Z",
+            "duration_seconds": 0.0,
+            "files_processed": 0,
+            "embeddings_generated": 0,
+            "final_loss": 0.0,
+            "error": "",
+            "commit": "",
+            "worker_id": "edge-1-4242-a1b2c3",
+            "attempts": 1,
+        }
+    )
+    job_id: str
+    repo_url: str
+    status: JobStatusName
+    phase: str = Field(description="queued, parse, train, upload, done, skipped or dead")
+    progress_percent: float
+    submitted_at: datetime | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    duration_seconds: float
+    files_processed: int
+    embeddings_generated: int
+    final_loss: float
+    error: str
+    commit: str
+    worker_id: str
+    attempts: int
+
+
+class JobResponse(BaseModel):
+    job: Job
+
+
+class JobHistory(BaseModel):
+    jobs: list[Job] = Field(description="newest first, at most 100")
+
+
+class Worker(BaseModel):
+    worker_id: str
+    status: str = Field(
+        description="'Idle', 'Training Graph on {repo}', 'Error: {message}' or 'Offline'"
+    )
+    heartbeat_at: datetime | None = None
+    heartbeat_age_seconds: float
+    heartbeat_interval_seconds: float
+    job_id: str
+    device: str
+
+
+class WorkerStatuses(BaseModel):
+    model_config = _examples(
+        {
+            "status": f"Training Graph on {REPO}",
+            "workers": [
+                {
+                    "worker_id": "edge-1-4242-a1b2c3",
+                    "status": f"Training Graph on {REPO}",
+                    "heartbeat_at": "2026-11-26T08:00:14Z",
+                    "heartbeat_age_seconds": 3.2,
+                    "heartbeat_interval_seconds": 60.0,
+                    "job_id": JOB_ID,
+                    "device": "",
+                }
+            ],
+        }
+    )
+    status: str = Field(description="the busiest worker's status, or 'Offline' when none is up")
+    workers: list[Worker]
+
+
+class RepositorySummary(BaseModel):
+    repo_url: str
+    last_commit: str
+    last_job_id: str
+    file_count: int
+    updated_at: datetime | None = None
+
+
+class Repositories(BaseModel):
+    model_config = _examples(
+        {
+            "repositories": [
+                {
+                    "repo_url": REPO,
+                    "last_commit": "0e322af87745eff34caffe4df68456ebc20d9068",
+                    "last_job_id": JOB_ID,
+                    "file_count": 36,
+                    "updated_at": "2026-11-26T08:01:10Z",
+                }
+            ]
+        }
+    )
+    repositories: list[RepositorySummary] = Field(description="most recently ingested first")
+
+
+class SimilarFile(BaseModel):
+    repo_url: str
+    file_path: str
+    language: str
+    score: float = Field(description="cosine similarity of the structural embeddings")
+
+
+class SimilarFiles(BaseModel):
+    model_config = _examples(
+        {
+            "repo_url": REPO,
+            "file_path": "src/requests/sessions.py",
+            "results": [
+                {
+                    "repo_url": REPO,
+                    "file_path": "src/requests/adapters.py",
+                    "language": "python",
+                    "score": 0.912,
+                }
+            ],
+        }
+    )
+    repo_url: str
+    file_path: str
+    results: list[SimilarFile] = Field(description="best first")
+
+
+class Health(BaseModel):
+    model_config = _examples(
+        {"status": "ok", "checks": {"redis": "ok", "database": "ok", "qdrant": "ok"}}
+    )
+    status: Literal["ok", "degraded"]
+    checks: dict[str, str]
+    error: str | None = None
+    detail: str | None = None
+
+
+_ERROR_TEXT = {
+    400: "Malformed or hostile input (nothing was queued)",
+    401: "No valid Bearer token",
+    404: "Not found",
+    413: "Request body too large",
+    414: "Request path too long",
+    422: "Invalid parameters",
+    429: "Queue full; retry after the Retry-After seconds",
+    503: "A dependency (queue, metadata DB or Qdrant) is unavailable",
+}
+
+
+def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error codes, all with the `ErrorBody` shape."""
+    return {code: {"model": ErrorBody, "description": _ERROR_TEXT[code]} for code in codes}

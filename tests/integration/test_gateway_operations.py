@@ -1,0 +1,179 @@
+"""The gateway's repositories, metrics, read token, size limits, CORS and partial
+outages, through the real app (real Redis, SQLite/Postgres, Qdrant local mode)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from gateway.app import create_app
+from gateway.events import apply_events
+from neo_alexandria.v1 import jobs_pb2
+from services.common.config import Settings
+
+ADMIN = "admin-token-0123456789abcdef"
+READER = "read-token-0123456789abcdef"
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+@pytest.fixture
+def settings(tmp_path: Path, redis_url: str, database_url: str) -> Settings:
+    return Settings(
+        alexandria_data_dir=tmp_path / "data",
+        redis_url=redis_url,
+        database_url=database_url,
+        pharos_admin_token=ADMIN,
+    )
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(create_app(settings)) as c:
+        yield c
+
+
+def completed(job_id: str, repo: str, files: int, finished: int) -> jobs_pb2.JobRecord:
+    record = jobs_pb2.JobRecord(
+        job_id=job_id,
+        repo_url=repo,
+        status=jobs_pb2.JOB_STATUS_COMPLETE,
+        commit=f"c{job_id}",
+        files_processed=files,
+    )
+    record.finished_at.FromSeconds(finished)
+    return record
+
+
+def test_repositories_lists_the_ingested_newest_first(client: TestClient) -> None:
+    assert client.get("/api/v1/repositories").json() == {"repositories": []}
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    records = [
+        completed("j1", "https://github.com/a/old", 3, 1_700_000_000),
+        completed("j2", "https://github.com/a/new", 5, 1_800_000_000),
+        completed("j3", "https://github.com/a/old", 4, 1_750_000_000),  # re-ingested
+    ]
+    apply_events(engine, [(f"{i}-0", r) for i, r in enumerate(records, 1)])
+    body = client.get("/api/v1/repositories").json()["repositories"]
+    assert [(r["repo_url"], r["file_count"], r["last_job_id"]) for r in body] == [
+        ("https://github.com/a/new", 5, "j2"),
+        ("https://github.com/a/old", 4, "j3"),
+    ]
+    assert body[0]["last_commit"] == "cj2" and body[0]["updated_at"].startswith("2027-01-15")
+    assert len(client.get("/api/v1/repositories", params={"limit": 1}).json()["repositories"]) == 1
+    assert client.get("/api/v1/repositories", params={"limit": 0}).status_code == 422
+
+
+def test_metrics_count_requests_and_show_queue_jobs_and_workers(client: TestClient) -> None:
+    client.post("/api/v1/ingestion/ingest/github.com/a/b", headers=bearer(ADMIN))
+    client.get("/api/v1/ingestion/jobs/nope")
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    worker = jobs_pb2.WorkerStatus(worker_id="w", status="Idle", heartbeat_interval_seconds=60)
+    client.portal.call(queue.heartbeat, worker)  # type: ignore[union-attr]
+    reply = client.get("/metrics")
+    assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
+    text = reply.text
+    assert (
+        'alexandria_gateway_requests_total{method="POST",'
+        'route="/api/v1/ingestion/ingest/{repo_url:anypath}",status="202"} 1.0' in text
+    )
+    assert 'route="/api/v1/ingestion/jobs/{job_id}",status="404"} 1.0' in text
+    assert "alexandria_gateway_request_seconds_bucket" in text
+    assert "alexandria_queue_pending 1.0" in text
+    assert 'alexandria_workers{state="idle"} 1.0' in text
+    assert 'alexandria_jobs{status="complete"} 0.0' in text
+
+
+def test_a_read_token_guards_the_read_routes(settings: Settings, caplog: Any) -> None:
+    settings = settings.model_copy(update={"pharos_read_token": READER})
+    reads = [
+        "/api/v1/ingestion/jobs/history",
+        "/api/v1/ingestion/jobs/abc",
+        "/api/v1/ingestion/worker/status",
+        "/api/v1/repositories",
+        "/api/v1/graph/similar?repo_url=github.com/a/b&file_path=x.py",
+        "/metrics",
+    ]
+    with TestClient(create_app(settings)) as client:
+        with caplog.at_level(logging.WARNING, logger="gateway.auth"):
+            for path in reads:
+                for headers in ({}, bearer("wrong")):
+                    reply = client.get(path, headers=headers)
+                    assert reply.status_code == 401, path
+                    assert reply.json()["error"] == "unauthorized"
+                for token in (READER, ADMIN):
+                    assert client.get(path, headers=bearer(token)).status_code != 401, path
+        assert client.get("/health").status_code == 200  # health stays open
+        # The read token is not an admin token.
+        ingest = client.post("/api/v1/ingestion/ingest/github.com/a/b", headers=bearer(READER))
+        assert ingest.status_code == 401
+    assert READER not in caplog.text and ADMIN not in caplog.text and "wrong" not in caplog.text
+    assert "auth failed from testclient on GET /metrics: invalid token" in caplog.text
+
+
+def test_oversized_paths_and_bodies_are_refused(client: TestClient) -> None:
+    long_path = "/api/v1/ingestion/jobs/" + "a" * 17_000
+    reply = client.get(long_path)
+    assert reply.status_code == 414 and reply.json()["error"] == "uri_too_long"
+    body = client.post(
+        "/api/v1/ingestion/ingest/github.com/a/b", headers=bearer(ADMIN), content=b"x" * 70_000
+    )
+    assert body.status_code == 413 and body.json()["error"] == "body_too_large"
+
+    def chunks() -> Iterator[bytes]:
+        for _ in range(80):
+            yield b"x" * 1024
+
+    streamed = client.post(
+        "/api/v1/ingestion/ingest/github.com/a/c", headers=bearer(ADMIN), content=chunks()
+    )
+    assert streamed.status_code in (202, 413)  # the route never reads a body
+    assert streamed.status_code != 200
+
+
+def test_cors_is_off_unless_configured(settings: Settings) -> None:
+    origin = {"Origin": "https://app.example"}
+    with TestClient(create_app(settings)) as client:
+        assert "access-control-allow-origin" not in client.get("/health", headers=origin).headers
+    allowed = settings.model_copy(update={"cors_allow_origins": ("https://app.example",)})
+    with TestClient(create_app(allowed)) as client:
+        headers = client.get("/health", headers=origin).headers
+        assert headers["access-control-allow-origin"] == "https://app.example"
+
+
+def test_with_qdrant_down_queueing_works_and_search_answers_503(settings: Settings) -> None:
+    down = settings.model_copy(update={"qdrant_url": "http://127.0.0.1:9"})
+    with TestClient(create_app(down)) as client:
+        queued = client.post("/api/v1/ingestion/ingest/github.com/a/b", headers=bearer(ADMIN))
+        assert queued.status_code == 202
+        search = client.get(
+            "/api/v1/graph/similar", params={"repo_url": "github.com/a/b", "file_path": "x.py"}
+        )
+        assert search.status_code == 503 and search.json()["error"] == "vector_store_unavailable"
+        health = client.get("/health")
+        assert health.status_code == 503 and health.json()["checks"]["qdrant"].startswith("error")
+
+
+def test_with_the_database_down_repositories_answers_503(settings: Settings) -> None:
+    with TestClient(create_app(settings)) as client:
+        client.app.state.engine.dispose()  # type: ignore[attr-defined]
+        from sqlalchemy import create_engine
+
+        client.app.state.engine = create_engine(  # type: ignore[attr-defined]
+            "postgresql+psycopg://nobody@127.0.0.1:9/none?connect_timeout=1"
+        )
+        reply = client.get("/api/v1/repositories")
+        assert reply.status_code == 503 and reply.json()["error"] == "database_unavailable"
+        assert (
+            client.post(
+                "/api/v1/ingestion/ingest/github.com/a/b", headers=bearer(ADMIN)
+            ).status_code
+            == 202
+        )
