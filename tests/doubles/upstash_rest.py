@@ -9,15 +9,13 @@ and forwarded commands so benchmarks can see how many a client sent.
 from __future__ import annotations
 
 import base64
-import socket
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import redis
-import uvicorn
 from redis.exceptions import ResponseError
+from serving import serve_asgi
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -43,7 +41,6 @@ BLOCKING_COMMANDS = frozenset(
     }
 )
 TRANSACTION_COMMANDS = frozenset({"WATCH", "UNWATCH", "MULTI", "EXEC", "DISCARD"})
-START_TIMEOUT_SECONDS = 10.0
 
 Command = list[str]
 Reply = bytes | int | list["Reply"] | ResponseError | None
@@ -220,25 +217,10 @@ def _read(conn: redis.Connection) -> Reply:
 @contextmanager
 def serve_upstash_rest(redis_url: str, token: str = "test-token") -> Iterator[UpstashRestDouble]:
     """Serve an Upstash REST double for `redis_url` on a free 127.0.0.1 port."""
-    # An explicit IPPROTO_TCP makes asyncio set TCP_NODELAY on accepted connections; without
-    # it every keep-alive request stalls ~40 ms on Nagle plus delayed ACK.
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
-    sock.bind(("127.0.0.1", 0))
-    double = UpstashRestDouble(redis_url, f"http://127.0.0.1:{sock.getsockname()[1]}", token)
-    server = uvicorn.Server(
-        uvicorn.Config(double.app, log_level="warning", access_log=False, lifespan="off")
-    )
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
+    double = UpstashRestDouble(redis_url, "", token)
     try:
-        deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        while not server.started:
-            if not thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the Upstash REST double did not start")
-            time.sleep(0.005)
-        yield double
+        with serve_asgi(double.app, lifespan="off") as url:
+            double.url = url
+            yield double
     finally:
-        server.should_exit = True
-        thread.join()
-        sock.close()
         double.close()

@@ -26,3 +26,40 @@ def test_gateway_and_coordinator_import_no_torch_or_tree_sitter(tmp_path) -> Non
         env={"ALEXANDRIA_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
     )
     assert out.stdout.strip() == ""
+
+
+SERVE_CLOUD = """
+import sys
+from fastapi.testclient import TestClient
+import gateway.server
+from gateway.app import create_app
+from services.common.config import load_settings
+with TestClient(create_app(load_settings())) as client:
+    client.get("/health")
+    client.get("/api/v1/ingestion/worker/status")
+    client.get("/metrics")
+print(",".join(sorted(m for m in {forbidden!r} if m in sys.modules)))
+"""
+
+
+def test_a_cloud_gateway_serving_requests_imports_no_torch_or_tree_sitter(
+    tmp_path, embedded_redis_url: str
+) -> None:
+    env = {
+        "PATH": "/usr/bin:/bin",
+        "MODE": "CLOUD",
+        "ALEXANDRIA_DATA_DIR": str(tmp_path),
+        "PHAROS_ADMIN_TOKEN": "cloud-token",
+        "REDIS_URL": embedded_redis_url,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'metadata.db'}",
+        "QDRANT_URL": "http://127.0.0.1:9",  # down: the gateway still serves
+    }
+    out = subprocess.run(
+        [sys.executable, "-c", SERVE_CLOUD.format(forbidden=FORBIDDEN)],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    assert out.stdout.strip() == ""

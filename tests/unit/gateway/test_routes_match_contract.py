@@ -29,3 +29,16 @@ def test_every_annotation_has_its_route(tmp_path: Path) -> None:
     missing = annotated_routes() - served
     assert not missing, f"annotated in proto but not served: {missing}"
     assert len(annotated_routes()) == 6
+
+
+def test_every_operation_documents_its_answers_with_examples(tmp_path: Path) -> None:
+    schema = create_app(Settings(alexandria_data_dir=tmp_path)).openapi()
+    for path, operations in schema["paths"].items():
+        for verb, operation in operations.items():
+            codes = set(operation["responses"])
+            assert codes & {"200", "202"}, (verb, path)
+            assert any(code.startswith(("4", "5")) for code in codes), (verb, path)
+    models = schema["components"]["schemas"]
+    for name in ("IngestAccepted", "Job", "WorkerStatuses", "Repositories", "SimilarFiles"):
+        assert models[name].get("examples"), name
+    assert models["ErrorBody"]["required"] == ["error", "detail"]
