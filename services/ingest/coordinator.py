@@ -9,7 +9,8 @@ record, and settles the job in one step only after the vectors are written:
 `complete`, `failed` (an error retrying cannot fix), `skipped` (past its TTL) or,
 after `max_job_attempts` failures or reclaims, `dead` (dead-lettered with its last
 error). Other errors hand the job back to be retried after a growing delay.
-SIGINT/SIGTERM releases the job in hand and sets the worker `Offline`.
+SIGINT/SIGTERM releases the job in hand (or lets its outcome, once computed, be
+written) and sets the worker `Offline`.
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ PERMANENT_CODES = frozenset(
     }
 )
 OUTAGE_BACKOFF_MAX_SECONDS = 30.0
+SETTLE_GRACE_SECONDS = 10.0
 
 
 def new_worker_id() -> str:
@@ -97,6 +99,7 @@ class Coordinator:
         self.pacer = IdlePacer(settings.queue_poll_min_seconds, settings.queue_poll_max_seconds)
         self._stop = asyncio.Event()
         self._outages = 0
+        self._settling = False
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume jobs until `stop` is set; the job in hand is released, not lost."""
@@ -145,16 +148,18 @@ class Coordinator:
         await self._sleep(delay)
 
     async def _retrying(self, call: Callable[[], Awaitable[T]]) -> T | None:
-        """`call()` retried through queue outages until it succeeds or we are stopped."""
-        while not self._stop.is_set():
+        """`call()`, retried through queue outages until it succeeds or, once we are
+        stopped, after its first failure (None)."""
+        while True:
             try:
                 result = await call()
             except QueueUnavailable as exc:
+                if self._stop.is_set():
+                    return None
                 await self._outage(exc)
             else:
                 self._outages = 0
                 return result
-        return None
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -200,6 +205,10 @@ class Coordinator:
                     exc_info=error,
                 )
             return
+        if self._settling:  # stopped while writing the outcome: let that one command land
+            await asyncio.wait({work}, timeout=SETTLE_GRACE_SECONDS)
+            if work.done():
+                return
         work.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await work
@@ -329,9 +338,13 @@ class Coordinator:
         failed = record.status in (jobs_pb2.JOB_STATUS_FAILED, jobs_pb2.JOB_STATUS_DEAD)
         self.status.status = jobs.error_status(record.error) if failed else jobs.IDLE
         self.status.job_id = ""
-        owned = await self._retrying(
-            lambda: self.queue.finish(claimed, self.status, record, dead_letter=dead_letter)
-        )
+        self._settling = True
+        try:
+            owned = await self._retrying(
+                lambda: self.queue.finish(claimed, self.status, record, dead_letter=dead_letter)
+            )
+        finally:
+            self._settling = False
         name = jobs.status_name(record.status)
         if owned is False:
             log.warning(
