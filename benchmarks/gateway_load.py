@@ -1,22 +1,22 @@
-"""The gateway under load (R12.4): p50/p99 latency of the ingest and `similar` routes
-with 50 concurrent clients, the gateway's peak RSS and its time from start to healthy,
-each printed next to its target (p99 <= 25 ms for ingest, RSS <= 150 MB, healthy in
-under 10 s) with the ratio measured / target.
+"""The gateway under load (R12.4): latency of the ingest and `similar` routes with 50
+concurrent clients, the gateway's peak RSS and its time from start to healthy, each
+printed next to its target (ingest p99 <= 25 ms, RSS <= 150 MB, healthy in under 10 s)
+with the ratio measured / target.
 
-The gateway runs as a real process (`alexandria serve gateway`, uvicorn) against a
-real Redis (a dedicated db, flushed first) and Postgres (a dedicated database, dropped
-and created again first), with Qdrant in local mode seeded beforehand with `--files`
-random unit vectors of one repository. The ingest cap (MAX_QUEUE_SIZE) is raised so
-that every request queues a job. Per route, after a warm-up:
+The gateway runs as a real process (`alexandria serve gateway`, uvicorn) against a real
+Redis (a dedicated db, flushed first) and Postgres (a dedicated database, dropped and
+created again first), with Qdrant in local mode seeded beforehand with `--files` random
+unit vectors of one repository. MAX_QUEUE_SIZE is raised so that every ingest queues a
+job. Per route, after a warm-up:
 - closed loop: `--clients` workers each send their next request as soon as the last
-  answer arrives, `--requests` in all; with C clients, mean latency = C / throughput
-  (Little's law), so this measures capacity rather than latency at a given load;
+  answer arrives, `--requests` in all. With C clients, mean latency = C / throughput
+  (Little's law): this measures capacity, not the latency at a given load.
 - open loop: `--rate` requests/s in all for `--duration` s, each client on its own
-  fixed schedule (staggered) whatever the answers; latency counts from the scheduled
-  send time, so a late load generator shows up in it (its lag is printed too).
+  fixed schedule (staggered offsets) whatever the answers. Latency counts from the
+  scheduled send time, so a late load generator shows in it (its lag is printed too).
 Every status is checked (202 for ingest, 200 for `similar`); any other is an error,
-printed, and the run exits 1. On a small machine the load generator shares the CPU
-with the gateway: the CPU ms each spends per request is printed per phase.
+printed, and the run exits 1. The load generator shares the machine's cores with the
+gateway: the CPU each spends per request is printed per phase.
 
     .venv/bin/python benchmarks/gateway_load.py
     .venv/bin/python benchmarks/gateway_load.py --clients 50 --requests 3000 --rate 200
@@ -26,13 +26,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import importlib.util
 import math
 import os
 import platform
 import random
 import secrets
-import shlex
 import signal
 import socket
 import subprocess
@@ -40,7 +40,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -51,11 +51,8 @@ import psycopg
 import redis
 import uvicorn
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
-
-from services.common.config import Settings  # noqa: E402
-from services.common.vectors import (  # noqa: E402
+from services.common.config import Settings
+from services.common.vectors import (
     DIMENSIONS,
     FileVector,
     ensure_collection,
@@ -68,10 +65,9 @@ TARGET_RSS_MB = 150.0
 TARGET_START_S = 10.0
 HEALTH_TIMEOUT_S = 60.0
 REPO = "https://github.com/bench/repo"
-DEFAULT_REDIS = "redis://127.0.0.1:6379/15"
-DEFAULT_DATABASE = "postgresql://postgres@127.0.0.1:5432/alexandria_gateway_bench"
+ROOT = Path(__file__).resolve().parents[1]
 CLK_TCK = os.sysconf("SC_CLK_TCK")
-# Settings that would point the gateway at other services than the ones set here.
+# Variables that would point the gateway at other services than the ones set here.
 FOREIGN_ENV = ("QDRANT_URL", "UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN")
 
 
@@ -86,7 +82,7 @@ class Route:
 
 @dataclass
 class Recorder:
-    """Latencies (s) of expected answers, and the others counted by status."""
+    """Latencies (s) of the expected answers; the others counted by status."""
 
     expected: int
     latencies: list[float] = field(default_factory=list)
@@ -105,10 +101,13 @@ class Recorder:
 @dataclass(frozen=True)
 class Phase:
     name: str
-    recorder: Recorder
+    rec: Recorder
     wall: float
     gateway_cpu: float
     generator_cpu: float
+
+
+Load = Callable[[Recorder], Awaitable[float]]
 
 
 # --- the services ------------------------------------------------------------------
@@ -123,13 +122,16 @@ def flush_redis(url: str) -> None:
 
 
 def recreate_database(url: str) -> None:
-    """Drop the URL's database and create it empty (through the server's `postgres` db)."""
+    """Drop the URL's database and create it empty (connected to the server's `postgres`)."""
     parts = urlsplit(url)
     name = parts.path.lstrip("/")
-    admin = urlunsplit(parts._replace(path="/postgres"))
-    with psycopg.connect(admin, autocommit=True) as conn:
+    with psycopg.connect(urlunsplit(parts._replace(path="/postgres")), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         conn.execute(f'CREATE DATABASE "{name}"')
+
+
+def file_path(index: int) -> str:
+    return f"src/module_{index}.py"
 
 
 def unit_vector(rng: random.Random) -> list[float]:
@@ -138,18 +140,16 @@ def unit_vector(rng: random.Random) -> list[float]:
     return [x / norm for x in v]
 
 
-def file_path(index: int) -> str:
-    return f"src/module_{index}.py"
-
-
 async def seed_vectors(data_dir: Path, files: int) -> None:
-    """Qdrant local under `data_dir`: `files` random unit vectors of REPO."""
+    """Qdrant local mode under `data_dir`: `files` random unit vectors of REPO."""
     client = open_vector_store(Settings(alexandria_data_dir=data_dir))
     rng = random.Random(0)
+    vectors = [FileVector(file_path(i), "python", unit_vector(rng)) for i in range(files)]
     try:
         await ensure_collection(client)
-        vectors = [FileVector(file_path(i), "python", unit_vector(rng)) for i in range(files)]
-        await upsert_file_vectors(client, repo_url=REPO, commit="0" * 40, job_id="seed", files=vectors)
+        await upsert_file_vectors(
+            client, repo_url=REPO, commit="0" * 40, job_id="seed", files=vectors
+        )
     finally:
         await client.close()
 
@@ -162,6 +162,7 @@ def free_port() -> int:
 
 def gateway_env(args: argparse.Namespace, data_dir: Path, token: str) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
+    env.pop("PHAROS_READ_TOKEN", None)  # the read routes stay open
     env.update(
         REDIS_URL=args.redis_url,
         DATABASE_URL=args.database_url,
@@ -169,13 +170,12 @@ def gateway_env(args: argparse.Namespace, data_dir: Path, token: str) -> dict[st
         MAX_QUEUE_SIZE="10000000",
         ALEXANDRIA_DATA_DIR=str(data_dir),
     )
-    env.pop("PHAROS_READ_TOKEN", None)
     return env
 
 
 @contextmanager
 def running_gateway(env: dict[str, str], port: int, log: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """The gateway process until the block ends, then SIGTERM and wait."""
+    """The gateway process until the block ends; then SIGTERM, and wait for it."""
     command = [sys.executable, "-m", "alexandria.cli", "serve", "gateway", "--port", str(port)]
     with log.open("wb") as out:
         proc = subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -202,11 +202,11 @@ def wait_healthy(base: str, proc: subprocess.Popen[bytes], started: float, log: 
             except httpx.TransportError:
                 pass
             time.sleep(0.01)
-    sys.exit(f"the gateway was not healthy after {HEALTH_TIMEOUT_S:g} s:\n{log.read_text()[-3000:]}")
+    sys.exit(f"not healthy after {HEALTH_TIMEOUT_S:g} s:\n{log.read_text()[-3000:]}")
 
 
-def proc_status_mb(pid: int, key: str) -> float:
-    """A /proc/PID/status memory line (VmHWM: peak RSS, VmRSS: now) in MB (10^6 bytes)."""
+def memory_mb(pid: int, key: str) -> float:
+    """A /proc/PID/status line (VmHWM: peak RSS, VmRSS: now) in MB (10^6 bytes)."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith(key + ":"):
             return int(line.split()[1]) * 1024 / 1e6
@@ -222,6 +222,20 @@ def cpu_seconds(pid: int) -> float:
 # --- the load ----------------------------------------------------------------------
 
 
+def routes(files: int, token: str) -> list[Route]:
+    def ingest_path(i: int) -> str:
+        return f"/api/v1/ingestion/ingest/github.com/bench/r{i}"
+
+    def similar_path(i: int) -> str:
+        query = {"repo_url": REPO, "file_path": file_path(i * 7919 % files), "limit": 10}
+        return f"/api/v1/graph/similar?{urlencode(query)}"
+
+    return [
+        Route("ingest", "POST", 202, ingest_path, {"Authorization": f"Bearer {token}"}),
+        Route("similar", "GET", 200, similar_path, {}),
+    ]
+
+
 async def send(client: httpx.AsyncClient, route: Route, i: int, rec: Recorder, t0: float) -> None:
     """One request; its latency counts from `t0`."""
     try:
@@ -233,9 +247,11 @@ async def send(client: httpx.AsyncClient, route: Route, i: int, rec: Recorder, t
     rec.add(time.perf_counter() - t0, status, body)
 
 
-async def closed_loop(client: httpx.AsyncClient, route: Route, clients: int, total: int) -> float:
-    """`total` requests from `clients` workers back to back; returns the wall time."""
-    rec = CURRENT[route.name]
+async def closed_loop(
+    client: httpx.AsyncClient, route: Route, clients: int, total: int, rec: Recorder
+) -> float:
+    """`total` requests from `clients` workers, each sending as soon as it has its
+    answer; returns the wall time."""
     indices = iter(range(total))
 
     async def worker() -> None:
@@ -248,88 +264,214 @@ async def closed_loop(client: httpx.AsyncClient, route: Route, clients: int, tot
 
 
 async def open_loop(
-    client: httpx.AsyncClient, route: Route, clients: int, rate: float, duration: float
+    client: httpx.AsyncClient,
+    route: Route,
+    clients: int,
+    rate: float,
+    duration: float,
+    rec: Recorder,
 ) -> float:
-    """`rate` requests/s in all: each client sends every clients/rate s from a random
-    offset, not waiting for answers. Returns the wall time."""
-    rec = CURRENT[route.name]
+    """`rate` requests/s in all for `duration` s: each client sends every clients/rate s
+    from its own random offset, without waiting for answers. Returns the wall time."""
     period = clients / rate
     per_client = max(1, round(duration / period))
     rng = random.Random(1)
     start = time.perf_counter() + 0.05
-    in_flight: list[asyncio.Task[None]] = []
+    sent: list[asyncio.Task[None]] = []
 
     async def schedule(c: int, offset: float) -> None:
         for k in range(per_client):
             due = start + offset + k * period
             await asyncio.sleep(max(0.0, due - time.perf_counter()))
             rec.lags.append(time.perf_counter() - due)
-            in_flight.append(asyncio.create_task(send(client, route, c + k * clients, rec, due)))
+            sent.append(asyncio.create_task(send(client, route, c + k * clients, rec, due)))
 
     await asyncio.gather(*(schedule(c, rng.uniform(0, period)) for c in range(clients)))
-    await asyncio.gather(*in_flight)
+    await asyncio.gather(*sent)
     return time.perf_counter() - start
 
 
-CURRENT: dict[str, Recorder] = {}
-
-
-async def measure(
-    pid: int, name: str, route: Route, run: Callable[[Recorder], object]
-) -> Phase:
-    """Run one phase, with the CPU time the gateway and this process spent on it."""
-    rec = CURRENT[route.name] = Recorder(route.expected)
-    gateway_before, generator_before = cpu_seconds(pid), time.process_time()
-    wall = await run(rec)  # type: ignore[misc]
-    return Phase(
-        name,
-        rec,
-        float(wall),
-        cpu_seconds(pid) - gateway_before,
-        time.process_time() - generator_before,
-    )
-
-
-def routes(files: int, token: str) -> list[Route]:
-    def similar_path(i: int) -> str:
-        query = {"repo_url": REPO, "file_path": file_path(i * 7919 % files), "limit": 10}
-        return f"/api/v1/graph/similar?{urlencode(query)}"
-
-    return [
-        Route(
-            "ingest",
-            "POST",
-            202,
-            lambda i: f"/api/v1/ingestion/ingest/github.com/bench/r{i}",
-            {"Authorization": f"Bearer {token}"},
-        ),
-        Route("similar", "GET", 200, similar_path, {}),
-    ]
+async def measure(pid: int, name: str, expected: int, run: Load) -> Phase:
+    """One phase, with the CPU time the gateway and this process spent on it."""
+    rec = Recorder(expected)
+    gateway, generator = cpu_seconds(pid), time.process_time()
+    wall = await run(rec)
+    return Phase(name, rec, wall, cpu_seconds(pid) - gateway, time.process_time() - generator)
 
 
 async def load(base: str, pid: int, args: argparse.Namespace, token: str) -> list[Phase]:
-    """Per route: warm-up, closed loop, open loop."""
-    limits = httpx.Limits(max_connections=args.clients, max_keepalive_connections=args.clients)
+    """Per route: warm-up, closed loop, open loop; one client, a connection per worker."""
+    c = args.clients
+    limits = httpx.Limits(max_connections=c, max_keepalive_connections=c)
     phases = []
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60.0) as client:
         for route in routes(args.files, token):
-            c = args.clients
-            phases.append(
-                await measure(
-                    pid, f"{route.name} warm-up", route,
-                    lambda _r, route=route: closed_loop(client, route, c, args.warmup),
-                )
-            )
-            phases.append(
-                await measure(
-                    pid, f"{route.name} closed", route,
-                    lambda _r, route=route: closed_loop(client, route, c, args.requests),
-                )
-            )
-            phases.append(
-                await measure(
-                    pid, f"{route.name} open {args.rate:g}/s", route,
-                    lambda _r, route=route: open_loop(client, route, c, args.rate, args.duration),
-                )
-            )
+            plan: list[tuple[str, Load]] = [
+                ("warm-up", functools.partial(closed_loop, client, route, c, args.warmup)),
+                ("closed", functools.partial(closed_loop, client, route, c, args.requests)),
+                (
+                    f"open {args.rate:g}/s",
+                    functools.partial(open_loop, client, route, c, args.rate, args.duration),
+                ),
+            ]
+            for label, run in plan:
+                phases.append(await measure(pid, f"{route.name} {label}", route.expected, run))
     return phases
+
+
+# --- the report --------------------------------------------------------------------
+
+
+def percentile(ordered: list[float], q: float) -> float:
+    """Nearest-rank percentile of a sorted list (q in 0..1); NaN when empty."""
+    if not ordered:
+        return math.nan
+    return ordered[max(0, math.ceil(q * len(ordered)) - 1)]
+
+
+def phase_p99_ms(phases: list[Phase], name: str) -> float:
+    phase = next(p for p in phases if p.name == name)
+    return percentile(sorted(phase.rec.latencies), 0.99) * 1000
+
+
+def phase_row(p: Phase) -> str:
+    ms = sorted(x * 1000 for x in p.rec.latencies)
+    done = max(1, len(ms) + sum(p.rec.errors.values()))
+    mean = sum(ms) / len(ms) if ms else math.nan
+    lag = percentile(sorted(p.rec.lags), 0.99) * 1000
+    cells = [
+        len(ms),
+        sum(p.rec.errors.values()),
+        f"{done / p.wall:.0f}",
+        *(f"{v:.1f}" for v in (mean, *(percentile(ms, q) for q in (0.5, 0.9, 0.99, 1.0)))),
+        "-" if math.isnan(lag) else f"{lag:.1f}",
+        f"{p.gateway_cpu * 1000 / done:.2f}",
+        f"{p.generator_cpu * 1000 / done:.2f}",
+    ]
+    return f"{p.name:<18}" + "".join(f"{c!s:>8}" for c in cells)
+
+
+def metric_row(name: str, measured: float, target: float | None) -> str:
+    ratio = f"{measured / target:.2f}x" if target else "-"
+    return f"{name:<36}{measured:>10.1f}{target or '-':>10}{ratio:>10}"
+
+
+def machine() -> str:
+    cpu = next(
+        (
+            line.split(":", 1)[1].strip()
+            for line in Path("/proc/cpuinfo").read_text().splitlines()
+            if line.startswith("model name")
+        ),
+        platform.machine(),
+    )
+    http = "httptools" if importlib.util.find_spec("httptools") else "h11"
+    loop = "uvloop" if importlib.util.find_spec("uvloop") else "asyncio"
+    return (
+        f"machine: {os.cpu_count()} cores ({cpu}), Python {platform.python_version()}; "
+        f"gateway: uvicorn {uvicorn.__version__}, http {http}, loop {loop}"
+    )
+
+
+def report(
+    phases: list[Phase], start_s: float, rss: dict[str, float], args: argparse.Namespace
+) -> int:
+    """Print the tables; returns the number of unexpected answers."""
+    print(machine())
+    print(f"command: {' '.join(sys.orig_argv)}")
+    print(
+        f"{args.clients} clients; closed loop {args.requests} requests a route "
+        f"(after {args.warmup} warm-up); open loop {args.rate:g} req/s for {args.duration:g} s; "
+        f"{args.files} vectors in Qdrant local"
+    )
+    print()
+    head = [
+        "ok",
+        "errors",
+        "req/s",
+        "mean",
+        "p50",
+        "p90",
+        "p99",
+        "max",
+        "lag p99",
+        "gw CPU",
+        "gen CPU",
+    ]
+    print(f"{'phase':<18}" + "".join(f"{h:>8}" for h in head))
+    for p in phases:
+        print(phase_row(p))
+    print("(latencies and lag in ms; CPU: ms per request of the gateway / this load generator)")
+    print()
+    print(f"{'metric':<36}{'measured':>10}{'target':>10}{'ratio':>10}")
+    print(metric_row("start to healthy (s)", start_s, TARGET_START_S))
+    open_name = f"open {args.rate:g}/s"
+    for route, target in (("ingest", TARGET_INGEST_P99_MS), ("similar", None)):
+        for mode in ("closed", open_name):
+            p99 = phase_p99_ms(phases, f"{route} {mode}")
+            print(metric_row(f"{route} p99, {mode} (ms)", p99, target))
+    print(metric_row("gateway peak RSS, VmHWM (MB)", rss["VmHWM"], TARGET_RSS_MB))
+    print(metric_row("gateway RSS after start (MB)", rss["start"], None))
+    print(metric_row("gateway RSS at the end (MB)", rss["VmRSS"], None))
+    print()
+    print(
+        f"Closed loop: {args.clients} clients always waiting, so mean latency = "
+        f"{args.clients} / throughput (Little's law); the open loop gives the latency at "
+        f"{args.rate:g} req/s. The load generator competes with the gateway for the "
+        f"{os.cpu_count()} cores."
+    )
+    errors = 0
+    for p in phases:
+        for status, count in p.rec.errors.items():
+            errors += count
+            print(f"ERROR {p.name}: {count} x {status}: {p.rec.examples[status]!r}")
+    if errors:
+        print(f"ERRORS: {errors} unexpected answers; the latencies above exclude them.")
+    return errors
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--redis-url",
+        default="redis://127.0.0.1:6379/15",
+        help="a dedicated Redis db, FLUSHDB'd first (default db 15 of the local Redis)",
+    )
+    parser.add_argument(
+        "--database-url",
+        default="postgresql://postgres@127.0.0.1:5432/alexandria_gateway_bench",
+        help="a dedicated Postgres database, DROPPED and created again first",
+    )
+    parser.add_argument("--clients", type=int, default=50, help="concurrent clients (50)")
+    parser.add_argument("--requests", type=int, default=3000, help="closed loop, per route")
+    parser.add_argument("--warmup", type=int, default=200, help="warm-up requests, per route")
+    parser.add_argument("--rate", type=float, default=200.0, help="open loop, req/s in all")
+    parser.add_argument("--duration", type=float, default=10.0, help="open loop, s per route")
+    parser.add_argument("--files", type=int, default=2000, help="vectors seeded in Qdrant")
+    return parser.parse_args()
+
+
+def main() -> int:
+    args = parse_args()
+    flush_redis(args.redis_url)
+    recreate_database(args.database_url)
+    token = secrets.token_urlsafe(24)
+    with tempfile.TemporaryDirectory() as tmp:
+        data_dir, log = Path(tmp) / "data", Path(tmp) / "gateway.log"
+        asyncio.run(seed_vectors(data_dir, args.files))
+        port = free_port()
+        base = f"http://127.0.0.1:{port}"
+        env = gateway_env(args, data_dir, token)
+        started = time.perf_counter()
+        with running_gateway(env, port, log) as proc:
+            start_s = wait_healthy(base, proc, started, log)
+            rss = {"start": memory_mb(proc.pid, "VmRSS")}
+            phases = asyncio.run(load(base, proc.pid, args, token))
+            rss.update({key: memory_mb(proc.pid, key) for key in ("VmHWM", "VmRSS")})
+    return 1 if report(phases, start_s, rss, args) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
