@@ -8,10 +8,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import DateTime, Float, Integer, String, Text, create_engine, inspect, text
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 
@@ -100,28 +103,52 @@ def ping(engine: Engine) -> None:
         conn.execute(text("SELECT 1"))
 
 
-def apply_job_record(session: Session, record: jobs_pb2.JobRecord) -> None:
-    """Upsert the job row (and its repository on completion) from a record snapshot.
+def _upsert(session: Session, table: type[Base], key: str, rows: list[dict[str, Any]]) -> None:
+    """INSERT … ON CONFLICT (key) DO UPDATE, in the session's dialect (Postgres or SQLite)."""
+    if not rows:
+        return
+    dialect_insert = (
+        postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    )
+    statement = dialect_insert(table).values(rows)
+    updates = {column: statement.excluded[column] for column in rows[0] if column != key}
+    session.execute(statement.on_conflict_do_update(index_elements=[key], set_=updates))
 
-    Applying the same snapshot twice changes nothing, so replayed events are harmless.
+
+def apply_job_records(session: Session, records: list[jobs_pb2.JobRecord]) -> None:
+    """Upsert the jobs' rows (and their repositories on completion) from record snapshots,
+    in two statements: the newest snapshot of each job wins.
+
+    Applying the same snapshots twice changes nothing, so replayed events are harmless.
     """
-    row = session.get(IngestionJob, record.job_id) or IngestionJob(job_id=record.job_id)
-    row.repo_url = record.repo_url
-    row.status = jobs.status_name(record.status)
-    row.submitted_at = jobs.to_datetime(record.submitted_at)
-    row.started_at = jobs.to_datetime(record.started_at)
-    row.finished_at = jobs.to_datetime(record.finished_at)
-    row.duration_seconds = record.duration_seconds
-    row.files_processed = record.files_processed
-    row.embeddings_generated = record.embeddings_generated
-    row.final_loss = record.final_loss
-    row.commit = record.commit
-    row.error = record.error
-    session.add(row)
-    if record.status == jobs_pb2.JOB_STATUS_COMPLETE:
-        repo = session.get(Repository, record.repo_url) or Repository(repo_url=record.repo_url)
-        repo.last_commit = record.commit
-        repo.last_job_id = record.job_id
-        repo.file_count = record.files_processed
-        repo.updated_at = jobs.to_datetime(record.finished_at)
-        session.add(repo)
+    latest = {record.job_id: record for record in records}
+    jobs_rows = [
+        {
+            "job_id": r.job_id,
+            "repo_url": r.repo_url,
+            "status": jobs.status_name(r.status),
+            "submitted_at": jobs.to_datetime(r.submitted_at),
+            "started_at": jobs.to_datetime(r.started_at),
+            "finished_at": jobs.to_datetime(r.finished_at),
+            "duration_seconds": r.duration_seconds,
+            "files_processed": r.files_processed,
+            "embeddings_generated": r.embeddings_generated,
+            "final_loss": r.final_loss,
+            "commit": r.commit,
+            "error": r.error,
+        }
+        for r in latest.values()
+    ]
+    completed = {r.repo_url: r for r in records if r.status == jobs_pb2.JOB_STATUS_COMPLETE}
+    repo_rows = [
+        {
+            "repo_url": r.repo_url,
+            "last_commit": r.commit,
+            "last_job_id": r.job_id,
+            "file_count": r.files_processed,
+            "updated_at": jobs.to_datetime(r.finished_at),
+        }
+        for r in completed.values()
+    ]
+    _upsert(session, IngestionJob, "job_id", jobs_rows)
+    _upsert(session, Repository, "repo_url", repo_rows)

@@ -13,7 +13,7 @@ import logging
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from gateway.db import EventOffset, apply_job_record
+from gateway.db import EventOffset, apply_job_records
 from neo_alexandria.v1 import jobs_pb2
 from services.common import keys
 from services.common.config import Settings
@@ -22,6 +22,7 @@ from services.common.queue import IdlePacer, JobQueue
 log = logging.getLogger(__name__)
 
 BATCH = 100
+COALESCE_SECONDS = 0.25
 RETRY_SECONDS = 2.0
 
 
@@ -35,8 +36,7 @@ def apply_events(engine: Engine, entries: list[tuple[str, jobs_pb2.JobRecord]]) 
     """Apply stream entries and store the new offset in one transaction; return it."""
     last_id = entries[-1][0]
     with Session(engine) as session, session.begin():
-        for _, record in entries:
-            apply_job_record(session, record)
+        apply_job_records(session, [record for _, record in entries])
         offset = session.get(EventOffset, keys.EVENTS) or EventOffset(stream=keys.EVENTS)
         offset.last_id = last_id
         session.add(offset)
@@ -52,7 +52,8 @@ async def consume_events(
 ) -> None:
     """Run until `stop`: read events in batches and apply them.
 
-    On the Redis protocol it blocks on the stream. On REST it polls, backing off from
+    Batches are applied at most four times a second while events flow. On the Redis
+    protocol it blocks on the stream. On REST it polls, backing off from
     `QUEUE_POLL_MIN_SECONDS` to `EVENTS_POLL_MAX_SECONDS` (10 min: the API reads live
     job state from Redis, so only the metadata DB waits); `wake` (set when this
     gateway queues a job) brings the next poll forward and resets the backoff.
@@ -70,6 +71,8 @@ async def consume_events(
             if entries:
                 last_id = await asyncio.to_thread(apply_events, engine, entries)
                 pacer.reset()
+                if len(entries) < BATCH:  # busy: let events gather, one transaction for many
+                    await asyncio.sleep(COALESCE_SECONDS)
             elif not blocking:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(wake.wait(), pacer.next_delay())

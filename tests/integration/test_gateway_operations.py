@@ -177,3 +177,38 @@ def test_with_the_database_down_repositories_answers_503(settings: Settings) -> 
             ).status_code
             == 202
         )
+
+
+def test_a_batch_keeps_each_jobs_newest_snapshot_and_a_replay_changes_nothing(
+    client: TestClient,
+) -> None:
+    from sqlalchemy import select
+    from sqlalchemy.orm import Session
+
+    from gateway.db import EventOffset, IngestionJob, Repository
+
+    engine = client.app.state.engine  # type: ignore[attr-defined]
+    snapshots = [
+        jobs_pb2.JobRecord(job_id="j", repo_url="https://github.com/a/b", status=status)
+        for status in (
+            jobs_pb2.JOB_STATUS_QUEUED,
+            jobs_pb2.JOB_STATUS_RUNNING,
+        )
+    ] + [completed("j", "https://github.com/a/b", 7, 1_800_000_000)]
+    batch = [(f"{i}-0", r) for i, r in enumerate(snapshots, 1)]
+
+    def state() -> tuple[list[tuple[str, str, int]], list[tuple[str, int]], str]:
+        with Session(engine) as session:
+            jobs = [
+                (j.job_id, j.status, j.files_processed)
+                for j in session.scalars(select(IngestionJob))
+            ]
+            repos = [(r.repo_url, r.file_count) for r in session.scalars(select(Repository))]
+            offsets = [o.last_id for o in session.scalars(select(EventOffset))]
+            return jobs, repos, offsets[0]
+
+    assert apply_events(engine, batch) == "3-0"
+    first = state()
+    assert first == ([("j", "complete", 7)], [("https://github.com/a/b", 7)], "3-0")
+    apply_events(engine, batch)
+    assert state() == first
