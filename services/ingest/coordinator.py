@@ -182,14 +182,15 @@ class Coordinator:
     async def _handle(self, claimed: Claimed) -> None:
         """Process a claimed entry; stop or a lost lease interrupts it."""
         record = await self._retrying(lambda: self.queue.get_job(claimed.task.job_id))
-        if self._stop.is_set():
-            return  # never started: the lease runs out and another worker takes it
         record = record or jobs_pb2.JobRecord(
             job_id=claimed.task.job_id,
             repo_url=claimed.task.repo_url,
             submitted_at=claimed.task.submitted_at,
         )
         record.attempts, record.worker_id = claimed.attempts, self.worker_id
+        if self._stop.is_set():  # taken just as we were stopped: hand it straight back
+            await self._release_on_stop(claimed, record)
+            return
         work = asyncio.ensure_future(self._process(claimed, record))
         lease = asyncio.ensure_future(self._keep_lease(claimed))
         stopper = asyncio.ensure_future(self._stop.wait())
@@ -227,6 +228,9 @@ class Coordinator:
                     return
             except QueueUnavailable as exc:
                 log.warning("heartbeat failed: %s", exc)
+            except QueueCommandError as exc:  # the entry's stream or group is gone
+                log.warning("heartbeat refused (%s); the job is no longer ours", exc)
+                return
 
     async def _release_on_stop(self, claimed: Claimed, record: jobs_pb2.JobRecord) -> None:
         record.status, record.phase, record.progress_percent = (
@@ -238,7 +242,7 @@ class Coordinator:
         try:
             await self.queue.release(claimed, self.status, record)
             log.info("released job %s for another coordinator", claimed.task.job_id)
-        except QueueUnavailable as exc:
+        except (QueueUnavailable, QueueCommandError) as exc:
             log.warning("could not release job %s (%s); its lease will expire", record.job_id, exc)
 
     async def _process(self, claimed: Claimed, record: jobs_pb2.JobRecord) -> None:
