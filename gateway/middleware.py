@@ -26,10 +26,6 @@ async def _send_error(send: Send, status: int, error: str, detail: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-class _BodyTooLarge(Exception):
-    pass
-
-
 class RequestLimits:
     """414 for a path (with query) over `max_path_bytes`; 413 for a body over
     `max_body_bytes`, whether declared by Content-Length or streamed."""
@@ -49,32 +45,39 @@ class RequestLimits:
             await _send_error(send, 414, "uri_too_long", f"path over {self.max_path_bytes} bytes")
             return
         declared = dict(scope["headers"]).get(b"content-length")
+        too_large = f"body over {self.max_body_bytes} bytes"
         if declared is not None and (not declared.isdigit() or int(declared) > self.max_body_bytes):
-            await _send_error(send, 413, "body_too_large", f"body over {self.max_body_bytes} bytes")
+            await _send_error(send, 413, "body_too_large", too_large)
             return
         seen = 0
-        started = False
+        started = refused = False
 
         async def limited_receive() -> Message:
-            nonlocal seen
+            """Past the limit: answer 413 and tell the app the client is gone."""
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             seen += len(message.get("body", b""))
             if seen > self.max_body_bytes:
-                raise _BodyTooLarge
+                refused = True
+                if not started:
+                    await _send_error(send, 413, "body_too_large", too_large)
+                return {"type": "http.disconnect"}
             return message
 
-        async def tracking_send(message: Message) -> None:
+        async def guarded_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return  # the 413 is the answer
             started = started or message["type"] == "http.response.start"
             await send(message)
 
         try:
-            await self.app(scope, limited_receive, tracking_send)
-        except _BodyTooLarge:
-            if not started:
-                await _send_error(
-                    send, 413, "body_too_large", f"body over {self.max_body_bytes} bytes"
-                )
+            await self.app(scope, limited_receive, guarded_send)
+        except Exception:
+            if not refused:  # the app's own failure; a refused body's disconnect is expected
+                raise
 
 
 class RequestMetrics:

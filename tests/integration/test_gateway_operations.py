@@ -127,15 +127,33 @@ def test_oversized_paths_and_bodies_are_refused(client: TestClient) -> None:
     )
     assert body.status_code == 413 and body.json()["error"] == "body_too_large"
 
-    def chunks() -> Iterator[bytes]:
-        for _ in range(80):
+
+def test_a_streamed_body_over_the_limit_is_413() -> None:
+    """No route reads a body, so the streamed case is checked on an app that does."""
+    from starlette.applications import Starlette
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+    from starlette.routing import Route
+
+    from gateway.middleware import RequestLimits
+
+    async def echo_size(request: Request) -> PlainTextResponse:
+        return PlainTextResponse(str(len(await request.body())))
+
+    app = RequestLimits(
+        Starlette(routes=[Route("/", echo_size, methods=["POST"])]),
+        max_path_bytes=1024,
+        max_body_bytes=4096,
+    )
+
+    def chunks(count: int) -> Iterator[bytes]:
+        for _ in range(count):
             yield b"x" * 1024
 
-    streamed = client.post(
-        "/api/v1/ingestion/ingest/github.com/a/c", headers=bearer(ADMIN), content=chunks()
-    )
-    assert streamed.status_code in (202, 413)  # the route never reads a body
-    assert streamed.status_code != 200
+    with TestClient(app) as plain:
+        assert plain.post("/", content=chunks(4)).text == "4096"
+        over = plain.post("/", content=chunks(5))
+        assert over.status_code == 413 and over.json()["error"] == "body_too_large"
 
 
 def test_cors_is_off_unless_configured(settings: Settings) -> None:
