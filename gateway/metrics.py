@@ -90,7 +90,7 @@ class Metrics:
             self.queue_pending.set(await queue.pending())
             now = time.time()
             states = Tally(
-                jobs.OFFLINE.lower() if jobs.is_offline(w, now) else worker_state(w.status)
+                worker_state(jobs.OFFLINE if jobs.is_offline(w, now) else w.status)
                 for w in await queue.workers()
             )
             for state in WORKER_STATES:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import uuid
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from starlette.convertors import PathConvertor, register_url_convertor
@@ -30,7 +29,6 @@ register_url_convertor("anypath", AnyPathConvertor())
 
 router = APIRouter(prefix="/api/v1/ingestion", tags=["ingestion"])
 
-INGEST_PREFIX = "/api/v1/ingestion/ingest/"
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1f3f2e-8c1b-4c55-9a51-0b8f6a0c2d17")
 MAX_IDEMPOTENCY_KEY = 255
 
@@ -69,7 +67,7 @@ async def ingest_repository(
     ] = None,
 ) -> dict[str, Any]:
     settings = request.app.state.settings
-    canonical = canonical_repo_url(_decoded_once(request, repo_url), settings)
+    canonical = canonical_repo_url(repo_url, settings)
     task = jobs_pb2.QueuedTask(
         job_id=_job_id(idempotency_key, canonical),
         repo_url=canonical,
@@ -95,17 +93,6 @@ async def ingest_repository(
         repo_url=canonical,
     )
     return jobs.to_dict(response)
-
-
-def _decoded_once(request: Request, repo_url: str) -> str:
-    """The `{repo_url}` segment as sent, percent-decoded exactly once, from the raw path
-    (some ASGI clients decode the path twice, which would unmask `%252f` as `/`)."""
-    raw = request.scope.get("raw_path")
-    if raw:
-        text = raw.decode("latin-1")
-        if text.startswith(INGEST_PREFIX):
-            return unquote(text.removeprefix(INGEST_PREFIX))
-    return repo_url
 
 
 def _job_id(idempotency_key: str | None, canonical_url: str) -> str:
