@@ -54,7 +54,10 @@ def client(tmp_path_factory: pytest.TempPathFactory, embedded_redis_url: str) ->
         max_queue_size=1000,
     )
     app = create_app(config)
-    with serve_asgi(app) as url, httpx.Client(base_url=url, timeout=30) as http:
+    with (
+        serve_asgi(app) as url,
+        httpx.Client(base_url=url, timeout=30, follow_redirects=True) as http,
+    ):
         store = redis.Redis.from_url(embedded_redis_url)
         yield Served(app, http, store)
         store.close()
