@@ -67,6 +67,7 @@ class Settings(BaseSettings):
     qdrant_url: str | None = None
     qdrant_api_key: str | None = Field(default=None, repr=False)
 
+    gateway_url: str = "http://127.0.0.1:8000"
     parser_addr: str = "127.0.0.1:50051"
     embedder_addr: str = "127.0.0.1:50052"
 
@@ -106,6 +107,12 @@ class Settings(BaseSettings):
         if v is not None:
             _require_secure("UPSTASH_REDIS_REST_URL", v, ("https",))
         return v
+
+    @field_validator("gateway_url")
+    @classmethod
+    def _gateway_secure(cls, v: str) -> str:
+        _require_secure("GATEWAY_URL", v, ("https",))
+        return v.rstrip("/")
 
     @field_validator("qdrant_url")
     @classmethod

@@ -1,0 +1,106 @@
+"""The CLI's client of the gateway's REST API: base URL, token and error handling once.
+
+The base URL is `GATEWAY_URL` (or `--gateway`); the token is `PHAROS_ADMIN_TOKEN`, else
+`PHAROS_READ_TOKEN` for reads, else (LOCAL mode) the one under the data dir.
+"""
+
+from __future__ import annotations
+
+from types import TracebackType
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from services.common.config import ConfigError, Settings
+
+TIMEOUT_SECONDS = 30.0
+
+
+class GatewayError(Exception):
+    """The gateway could not be reached, or answered with an error."""
+
+    def __init__(self, message: str, *, status: int | None = None, error: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error
+
+
+def gateway_token(settings: Settings, *, write: bool) -> str | None:
+    """The bearer token for a call: ingest needs the admin token, reads take either."""
+    if settings.pharos_admin_token:
+        return settings.pharos_admin_token
+    if not write and settings.pharos_read_token:
+        return settings.pharos_read_token
+    if settings.local:
+        token_file = settings.data_dir / "admin_token"
+        if write or token_file.exists():
+            return settings.admin_token()
+        return None
+    if write:
+        raise ConfigError("PHAROS_ADMIN_TOKEN is required to submit jobs outside LOCAL mode")
+    return None
+
+
+class GatewayClient:
+    """A small synchronous client; use as a context manager."""
+
+    def __init__(self, settings: Settings, base_url: str | None = None) -> None:
+        self.settings = settings
+        self.base_url = (base_url or settings.gateway_url).rstrip("/")
+        self._http = httpx.Client(base_url=self.base_url, timeout=TIMEOUT_SECONDS)
+
+    def __enter__(self) -> GatewayClient:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._http.close()
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        write: bool = False,
+        headers: dict[str, str] | None = None,
+    ) -> dict[str, Any]:
+        """One call; the decoded JSON body, or GatewayError naming what went wrong."""
+        sent = dict(headers or {})
+        token = gateway_token(self.settings, write=write)
+        if token:
+            sent["Authorization"] = f"Bearer {token}"
+        try:
+            reply = self._http.request(method, path, params=params, headers=sent)
+        except httpx.HTTPError as exc:
+            raise GatewayError(f"cannot reach the gateway at {self.base_url}: {exc}") from None
+        try:
+            body = reply.json()
+        except ValueError:
+            body = {}
+        if reply.status_code >= 400:
+            error = body.get("error", "") if isinstance(body, dict) else ""
+            detail = body.get("detail", reply.text) if isinstance(body, dict) else reply.text
+            raise GatewayError(
+                f"{method} {path}: {reply.status_code} {error}: {detail}".replace(" : ", ": "),
+                status=reply.status_code,
+                error=error,
+            )
+        if not isinstance(body, dict):
+            raise GatewayError(f"{method} {path}: the gateway's answer is not a JSON object")
+        return body
+
+    def get(self, path: str, **params: Any) -> dict[str, Any]:
+        return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
+
+    def ingest(self, repo: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
+        """Queue a repository (URL, or file:// path in LOCAL mode)."""
+        headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
+        return self.request(
+            "POST",
+            f"/api/v1/ingestion/ingest/{quote(repo, safe='')}",
+            write=True,
+            headers=headers,
+        )
