@@ -12,6 +12,8 @@ import logging
 import sys
 from pathlib import Path
 
+from alexandria import gateway_commands, output
+from alexandria.gateway_client import GatewayError
 from services.common.config import ConfigError, load_settings
 
 DEFAULT_PORTS = {"parser": 50051, "embedder": 50052, "gateway": 8000}
@@ -71,8 +73,19 @@ def _embed(args: argparse.Namespace) -> int:
     )
 
 
+def _doctor(args: argparse.Namespace) -> int:
+    from alexandria.doctor import run_doctor
+
+    return run_doctor(as_json=args.json)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="alexandria", description=__doc__)
+    parser = argparse.ArgumentParser(
+        prog="alexandria",
+        description=__doc__,
+        epilog=output.EXIT_CODES_HELP,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -112,6 +125,11 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--device", choices=["auto", "cpu", "cuda"], default="auto")
     embed.add_argument("--epochs", type=int, default=None, help="default 10")
     embed.set_defaults(func=_embed)
+
+    gateway_commands.register(sub)
+    doctor = sub.add_parser("doctor", help="check the configuration and the services it needs")
+    doctor.add_argument("--json", action="store_true", help="print JSON for scripts")
+    doctor.set_defaults(func=_doctor)
     return parser
 
 
@@ -126,7 +144,15 @@ def main(argv: list[str] | None = None) -> int:
         return args.func(args)
     except ConfigError as exc:
         print(f"alexandria: {exc}", file=sys.stderr)
-        return 2
+        return output.USAGE
+    except GatewayError as exc:
+        print(f"alexandria: {exc}", file=sys.stderr)
+        return output.exit_code_of(exc)
+    except TimeoutError as exc:
+        print(f"alexandria: {exc}", file=sys.stderr)
+        return output.TEMPFAIL
+    except KeyboardInterrupt:
+        return output.INTERRUPTED
 
 
 if __name__ == "__main__":

@@ -6,52 +6,18 @@ from __future__ import annotations
 import asyncio
 import sys
 import time
-from pathlib import Path
-from typing import Any
-from urllib.parse import quote
 
 import grpc
-import httpx
 
+from alexandria.gateway_client import GatewayClient
+from alexandria.gateway_commands import repo_argument, wait_for_job
 from alexandria.stack import LocalStack, free_port
 from services.common.config import Settings
 from services.parser.client import fetch_graph
 
-POLL_SECONDS = 0.5
 JOB_TIMEOUT_SECONDS = 3600.0
 FILES_SHOWN = 3
 NEIGHBOURS = 5
-
-
-def _repo_argument(repo: str) -> str:
-    """A local path becomes file:///abs/path; anything else is passed on as a URL."""
-    path = Path(repo)
-    if "://" not in repo and path.exists():
-        return f"file://{path.resolve()}"
-    return repo
-
-
-def _show_progress(job: dict[str, Any], last: list[str]) -> None:
-    line = f"  {job['status']:<8} {job.get('phase', ''):<7} {float(job['progress_percent']):5.1f}%"
-    if sys.stdout.isatty():
-        print(f"\r{line}", end="", flush=True)
-    elif line != last[0]:
-        print(line, flush=True)
-    last[0] = line
-
-
-def _wait_for_job(client: httpx.Client, job_id: str) -> dict[str, Any]:
-    last = [""]
-    deadline = time.monotonic() + JOB_TIMEOUT_SECONDS
-    while time.monotonic() < deadline:
-        job = client.get(f"/api/v1/ingestion/jobs/{job_id}").raise_for_status().json()["job"]
-        _show_progress(job, last)
-        if job["status"] not in ("queued", "running"):
-            if sys.stdout.isatty():
-                print()
-            return job
-        time.sleep(POLL_SECONDS)
-    raise TimeoutError(f"job {job_id} did not finish in {JOB_TIMEOUT_SECONDS:.0f}s")
 
 
 def _central_files(parser_port: int, repo_url: str, count: int) -> list[str]:
@@ -79,41 +45,27 @@ def run_demo(settings: Settings, *, repo: str, gateway_port: int = 0) -> int:
     )
     print(f"Starting the local stack (data in {settings.data_dir}) ...", flush=True)
     started = time.monotonic()
-    with stack:
+    with stack, GatewayClient(settings, stack.gateway_url) as client:
         print(f"Stack healthy in {time.monotonic() - started:.1f}s at {stack.gateway_url}")
-        headers = {"Authorization": f"Bearer {settings.admin_token()}"}
-        with httpx.Client(base_url=stack.gateway_url, headers=headers, timeout=30.0) as client:
-            target = _repo_argument(repo)
-            reply = client.post(f"/api/v1/ingestion/ingest/{quote(target, safe='')}")
-            if reply.status_code != 202:
-                print(f"ingest refused ({reply.status_code}): {reply.text}", file=sys.stderr)
-                return 1
-            queued = reply.json()
-            repo_url = queued["repo_url"]
-            print(
-                f"Queued {repo_url} as job {queued['job_id']} (position {queued['queue_position']})"
+        queued = client.ingest(repo_argument(repo))
+        repo_url = queued["repo_url"]
+        print(f"Queued {repo_url} as job {queued['job_id']} (position {queued['queue_position']})")
+        job = wait_for_job(client, queued["job_id"], timeout=JOB_TIMEOUT_SECONDS, show=True)
+        if job["status"] != "complete":
+            print(f"job {job['status']}: {job.get('error', '')}", file=sys.stderr)
+            print(f"logs: {stack.log_dir}", file=sys.stderr)
+            return 1
+        print(
+            f"Ingested {job['files_processed']} files at {job['commit'][:12]}: "
+            f"{job['embeddings_generated']} embeddings, final loss "
+            f"{float(job['final_loss']):.4f}, {float(job['duration_seconds']):.1f}s"
+        )
+        for path in _central_files(stack.parser_port or 0, repo_url, FILES_SHOWN):
+            similar = client.get(
+                "/api/v1/graph/similar", repo_url=repo_url, file_path=path, limit=NEIGHBOURS
             )
-            job = _wait_for_job(client, queued["job_id"])
-            if job["status"] != "complete":
-                print(f"job {job['status']}: {job.get('error', '')}", file=sys.stderr)
-                print(f"logs: {stack.log_dir}", file=sys.stderr)
-                return 1
-            print(
-                f"Ingested {job['files_processed']} files at {job['commit'][:12]}: "
-                f"{job['embeddings_generated']} embeddings, final loss "
-                f"{float(job['final_loss']):.4f}, {float(job['duration_seconds']):.1f}s"
-            )
-            for path in _central_files(stack.parser_port or 0, repo_url, FILES_SHOWN):
-                similar = (
-                    client.get(
-                        "/api/v1/graph/similar",
-                        params={"repo_url": repo_url, "file_path": path, "limit": NEIGHBOURS},
-                    )
-                    .raise_for_status()
-                    .json()
-                )
-                print(f"\nFiles structurally nearest to {path}:")
-                for hit in similar["results"]:
-                    print(f"  {hit['score']:+.3f}  {hit['file_path']}")
+            print(f"\nFiles structurally nearest to {path}:")
+            for hit in similar["results"]:
+                print(f"  {hit['score']:+.3f}  {hit['file_path']}")
     print(f"\nDone in {time.monotonic() - started:.1f}s; the stack is stopped.")
     return 0

@@ -66,8 +66,10 @@ class GatewayClient:
         params: dict[str, Any] | None = None,
         write: bool = False,
         headers: dict[str, str] | None = None,
+        allow_statuses: tuple[int, ...] = (),
     ) -> dict[str, Any]:
-        """One call; the decoded JSON body, or GatewayError naming what went wrong."""
+        """One call; the decoded JSON body, or GatewayError naming what went wrong
+        (an error status in `allow_statuses` returns its body instead)."""
         sent = dict(headers or {})
         token = gateway_token(self.settings, write=write)
         if token:
@@ -80,7 +82,7 @@ class GatewayClient:
             body = reply.json()
         except ValueError:
             body = {}
-        if reply.status_code >= 400:
+        if reply.status_code >= 400 and reply.status_code not in allow_statuses:
             error = body.get("error", "") if isinstance(body, dict) else ""
             detail = body.get("detail", reply.text) if isinstance(body, dict) else reply.text
             raise GatewayError(

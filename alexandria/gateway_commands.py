@@ -1,0 +1,246 @@
+"""`alexandria ingest|jobs|status|similar`: the gateway's REST API for people (tables,
+a live progress bar) and for scripts (`--json`)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from alexandria import output
+from alexandria.gateway_client import GatewayClient
+from services.common.config import load_settings
+
+POLL_SECONDS = 0.5
+FINISHED = ("complete", "failed", "skipped", "dead")
+
+
+def repo_argument(repo: str) -> str:
+    """A local path becomes file:///abs/path (LOCAL mode only); anything else is a URL."""
+    path = Path(repo)
+    if "://" not in repo and path.exists():
+        return f"file://{path.resolve()}"
+    return repo
+
+
+def ingest(
+    client: GatewayClient,
+    repo: str,
+    *,
+    wait: bool,
+    as_json: bool,
+    timeout: float,
+    idempotency_key: str | None = None,
+) -> int:
+    """Queue a repository; with `wait`, follow the job to its end."""
+    queued = client.ingest(repo_argument(repo), idempotency_key=idempotency_key)
+    if not wait:
+        if as_json:
+            output.print_json(queued)
+        else:
+            print(
+                f"queued {queued['repo_url']} as job {queued['job_id']} "
+                f"(position {queued['queue_position']} of {queued['queue_size']})"
+            )
+        return output.OK
+    if not as_json:
+        print(f"queued {queued['repo_url']} as job {queued['job_id']}", flush=True)
+    job = wait_for_job(client, queued["job_id"], timeout=timeout, show=not as_json)
+    if as_json:
+        output.print_json({"job": job})
+    elif job["status"] == "complete":
+        print(
+            f"complete: {job['files_processed']} files, {job['embeddings_generated']} "
+            f"embeddings, final loss {float(job['final_loss']):.4f}, "
+            f"{float(job['duration_seconds']):.1f}s"
+        )
+    else:
+        print(f"{job['status']}: {job.get('error') or 'no error recorded'}", file=sys.stderr)
+    return output.OK if job["status"] == "complete" else output.FAILED
+
+
+def wait_for_job(
+    client: GatewayClient, job_id: str, *, timeout: float, show: bool
+) -> dict[str, Any]:
+    """Poll the job until it finishes, drawing its progress; TimeoutError past `timeout`."""
+    progress = output.ProgressLine(sys.stderr if not sys.stdout.isatty() else sys.stdout)
+    deadline = time.monotonic() + timeout
+    try:
+        while True:
+            job: dict[str, Any] = client.get(f"/api/v1/ingestion/jobs/{job_id}")["job"]
+            if show:
+                progress.update(job)
+            if job["status"] in FINISHED:
+                return job
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"job {job_id} still {job['status']} after {timeout:.0f}s")
+            time.sleep(POLL_SECONDS)
+    finally:
+        if show:
+            progress.close()
+
+
+def jobs(client: GatewayClient, job_id: str | None, *, limit: int, as_json: bool) -> int:
+    """One job's record, or the newest jobs."""
+    if job_id:
+        body = client.get(f"/api/v1/ingestion/jobs/{job_id}")
+        if as_json:
+            output.print_json(body)
+        else:
+            output.print_table(list(body["job"].items()), ["field", "value"])
+        return output.OK
+    body = client.get("/api/v1/ingestion/jobs/history", limit=limit)
+    if as_json:
+        output.print_json(body)
+        return output.OK
+    rows = [
+        (
+            j["job_id"],
+            j["repo_url"],
+            j["status"],
+            j["phase"],
+            f"{float(j['progress_percent']):.0f}%",
+            _when(j.get("submitted_at")),
+            float(j["duration_seconds"]),
+            int(j["files_processed"]),
+        )
+        for j in body["jobs"]
+    ]
+    output.print_table(
+        rows, ["job", "repository", "status", "phase", "progress", "submitted", "secs", "files"]
+    )
+    return output.OK
+
+
+def status(client: GatewayClient, *, as_json: bool) -> int:
+    """The gateway's health and every worker's status; 69 when the gateway is degraded."""
+    health = client.request("GET", "/health", allow_statuses=(503,))
+    workers = client.get("/api/v1/ingestion/worker/status")
+    healthy = health.get("status") == "ok"
+    if as_json:
+        output.print_json({"health": health, "workers": workers})
+    else:
+        checks = ", ".join(f"{k} {v}" for k, v in sorted(health.get("checks", {}).items()))
+        print(f"gateway  {client.base_url}: {health.get('status')} ({checks})")
+        print(f"workers  {workers['status']}")
+        if workers["workers"]:
+            rows = [
+                (
+                    w["worker_id"],
+                    w["status"],
+                    float(w["heartbeat_age_seconds"]),
+                    w["job_id"] or "-",
+                    w["device"] or "-",
+                )
+                for w in workers["workers"]
+            ]
+            output.print_table(rows, ["worker", "status", "heartbeat age s", "job", "device"])
+    return output.OK if healthy else output.UNAVAILABLE
+
+
+def similar(
+    client: GatewayClient,
+    repo: str,
+    file_path: str,
+    *,
+    limit: int,
+    all_repos: bool,
+    as_json: bool,
+) -> int:
+    """The files structurally nearest to one file."""
+    body = client.get(
+        "/api/v1/graph/similar",
+        repo_url=repo_argument(repo),
+        file_path=file_path,
+        limit=limit,
+        same_repo=str(not all_repos).lower(),
+    )
+    if as_json:
+        output.print_json(body)
+        return output.OK
+    print(f"nearest to {body['file_path']} in {body['repo_url']}:")
+    rows = [
+        (r["score"], r["file_path"], r["language"], *([r["repo_url"]] if all_repos else []))
+        for r in body["results"]
+    ]
+    output.print_table(rows, ["score", "file", "language", *(["repository"] if all_repos else [])])
+    return output.OK
+
+
+def _when(value: str | None) -> str:
+    if not value:
+        return "-"
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _client(args: argparse.Namespace) -> GatewayClient:
+    return GatewayClient(load_settings(), args.gateway)
+
+
+def _ingest(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return ingest(
+            client,
+            args.repo,
+            wait=args.wait,
+            as_json=args.json,
+            timeout=args.timeout,
+            idempotency_key=args.idempotency_key,
+        )
+
+
+def _jobs(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return jobs(client, args.job_id, limit=args.limit, as_json=args.json)
+
+
+def _status(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return status(client, as_json=args.json)
+
+
+def _similar(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return similar(
+            client, args.repo, args.file, limit=args.k, all_repos=args.all_repos, as_json=args.json
+        )
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """Add `ingest`, `jobs`, `status` and `similar` to the CLI."""
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--gateway", default=None, help="gateway URL (default: GATEWAY_URL)")
+    common.add_argument("--json", action="store_true", help="print JSON for scripts")
+
+    ingest_cmd = sub.add_parser("ingest", parents=[common], help="queue a repository")
+    ingest_cmd.add_argument("repo", help="repository URL (or a local path in LOCAL mode)")
+    ingest_cmd.add_argument("--wait", action="store_true", help="follow the job to its end")
+    ingest_cmd.add_argument(
+        "--timeout", type=float, default=3600.0, help="--wait gives up after this (s)"
+    )
+    ingest_cmd.add_argument(
+        "--idempotency-key", default=None, help="a retried submission with the same key queues once"
+    )
+    ingest_cmd.set_defaults(func=_ingest)
+
+    jobs_cmd = sub.add_parser("jobs", parents=[common], help="recent jobs, or one job")
+    jobs_cmd.add_argument("job_id", nargs="?", default=None, help="show this job's record")
+    jobs_cmd.add_argument("--limit", type=int, default=20, help="how many (at most 100)")
+    jobs_cmd.set_defaults(func=_jobs)
+
+    status_cmd = sub.add_parser("status", parents=[common], help="gateway health and workers")
+    status_cmd.set_defaults(func=_status)
+
+    similar_cmd = sub.add_parser(
+        "similar", parents=[common], help="files structurally nearest to a file"
+    )
+    similar_cmd.add_argument("repo", help="repository URL (or local path in LOCAL mode)")
+    similar_cmd.add_argument("file", help="repository-relative file path")
+    similar_cmd.add_argument("-k", type=int, default=10, help="how many files (default 10)")
+    similar_cmd.add_argument(
+        "--all-repos", action="store_true", help="search every ingested repository"
+    )
+    similar_cmd.set_defaults(func=_similar)

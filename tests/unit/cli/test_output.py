@@ -1,0 +1,67 @@
+"""Tables, exit codes and the progress line of the people-facing commands."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from alexandria import output
+from alexandria.gateway_client import GatewayError
+
+
+class Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+@pytest.mark.parametrize(
+    ("status", "code"),
+    [
+        (None, output.UNAVAILABLE),
+        (503, output.UNAVAILABLE),
+        (429, output.TEMPFAIL),
+        (401, output.NOPERM),
+        (400, output.FAILED),
+        (404, output.FAILED),
+        (422, output.FAILED),
+    ],
+)
+def test_gateway_errors_map_to_conventional_exit_codes(status: int | None, code: int) -> None:
+    assert output.exit_code_of(GatewayError("x", status=status)) == code
+
+
+def test_table_aligns_columns_and_right_aligns_numbers() -> None:
+    out = io.StringIO()
+    output.print_table([("a.py", 0.5, 3), ("long/name.py", 0.25, 12)], ["file", "score", "n"], out)
+    assert out.getvalue().splitlines() == [
+        "file          score   n",
+        "a.py            0.5   3",
+        "long/name.py   0.25  12",
+    ]
+
+
+def test_progress_redraws_one_bar_on_a_terminal() -> None:
+    out = Terminal()
+    line = output.ProgressLine(out)
+    line.update({"status": "running", "phase": "train", "progress_percent": 50.0})
+    line.update({"status": "complete", "phase": "done", "progress_percent": 100.0})
+    line.close()
+    frames = out.getvalue().split("\r")[1:]
+    assert len(frames) == 2 and frames[1].endswith("\n")
+    assert "50.0% running train" in frames[0]
+    bar = frames[0][frames[0].index("[") + 1 : frames[0].index("]")]
+    assert bar.count("#") == bar.count("-")
+    assert "100.0% complete done" in frames[1] and "-" not in frames[1].split("]")[0]
+
+
+def test_progress_prints_one_line_per_change_elsewhere() -> None:
+    out = io.StringIO()
+    line = output.ProgressLine(out)
+    for percent in (0.0, 0.0, 40.0, 40.0, 100.0):
+        line.update({"status": "running", "phase": "parse", "progress_percent": percent})
+    assert out.getvalue().splitlines() == [
+        "running parse 0%",
+        "running parse 40%",
+        "running parse 100%",
+    ]
