@@ -1,13 +1,33 @@
-# The edge image: parser, embedder and coordinator (one image, the command picks the process).
+# The edge image: parser, embedder and coordinator (one image, the command picks the
+# process: docker-compose.edge.yml). It installs the `edge` extra only; the gateway's
+# package is copied because the wheel lists it, but none of its dependencies is installed.
+#
+# torch comes from PyPI, whose Linux wheel is the CUDA build (it bundles the CUDA runtime
+# and also runs on CPU): what an edge with an NVIDIA GPU wants. For a smaller CPU-only
+# image, add the CPU wheel index; the version pinned in pyproject.toml still applies:
+#   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu .
 FROM python:3.11-slim
-RUN apt-get update && apt-get install -y --no-install-recommends git && rm -rf /var/lib/apt/lists/*
+
+ARG TORCH_INDEX_URL=""
+ENV PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
+
+# git: the parser clones repositories. The processes run as an unprivileged user.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends git \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --system --uid 10001 --create-home alexandria \
+    && mkdir /data && chown alexandria: /data
+
 WORKDIR /app
 COPY pyproject.toml README.md ./
 COPY alexandria alexandria
 COPY gateway gateway
 COPY services services
 COPY gen gen
-RUN pip install --no-cache-dir '.[edge,gateway]'
+RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} '.[edge]'
+
 ENV ALEXANDRIA_DATA_DIR=/data MODE=EDGE
+USER alexandria
 VOLUME /data
 ENTRYPOINT ["alexandria"]
+CMD ["--help"]

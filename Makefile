@@ -36,9 +36,11 @@ proto-deps: $(STAMP)
 # --- contracts ---------------------------------------------------------------
 gen: $(STAMP) proto-deps
 	$(PY) -m alexandria.codegen --out gen
+	$(PY) -m alexandria.api_docs
 
 check-gen: $(STAMP) proto-deps
 	$(PY) -m alexandria.codegen --check gen
+	$(PY) -m alexandria.api_docs --check
 
 # buf comes from npm: CI requires it; a machine without npm skips this one check with a warning.
 buf-lint: proto-deps

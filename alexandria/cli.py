@@ -8,20 +8,31 @@ never loads torch or tree-sitter.
 from __future__ import annotations
 
 import argparse
-import logging
 import sys
 from pathlib import Path
 
 from alexandria import gateway_commands, output
 from alexandria.gateway_client import GatewayError
 from services.common.config import ConfigError, load_settings
+from services.common.logs import configure_logging
 
 DEFAULT_PORTS = {"parser": 50051, "embedder": 50052, "gateway": 8000}
 
 
 def _serve(args: argparse.Namespace) -> int:
+    from services.common.metrics import serve_metrics
+
     settings = load_settings()
     port = args.port or DEFAULT_PORTS.get(args.process, 0)
+    # The gateway serves its own metrics at /metrics; its in-process coordinator's go on
+    # the coordinator's port.
+    metrics_ports = {
+        "parser": settings.parser_metrics_port,
+        "embedder": settings.embedder_metrics_port,
+        "coordinator": settings.coordinator_metrics_port,
+        "gateway": settings.coordinator_metrics_port if args.with_coordinator else 0,
+    }
+    serve_metrics(settings.metrics_host, metrics_ports[args.process])
     if args.process == "parser":
         from services.parser.server import main as serve_parser
 
@@ -44,7 +55,14 @@ def _serve(args: argparse.Namespace) -> int:
 def _up(args: argparse.Namespace) -> int:
     from alexandria.stack import run_until_interrupted
 
-    return run_until_interrupted(load_settings(), gateway_port=args.port)
+    settings = load_settings(mode="EDGE") if args.edge else load_settings()
+    return run_until_interrupted(settings, gateway_port=args.port, edge=args.edge)
+
+
+def _health(args: argparse.Namespace) -> int:
+    from alexandria.health import run_health
+
+    return run_health(args.target)
 
 
 def _demo(args: argparse.Namespace) -> int:
@@ -79,6 +97,14 @@ def _doctor(args: argparse.Namespace) -> int:
     return run_doctor(as_json=args.json)
 
 
+def _show(args: argparse.Namespace) -> int:
+    from alexandria.show_command import run_show
+
+    return run_show(
+        load_settings(), args.repo, out=args.out, gateway=args.gateway, color_by=args.color_by
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="alexandria",
@@ -104,7 +130,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     up = sub.add_parser("up", help="run the whole stack locally until Ctrl-C")
     up.add_argument("--port", type=int, default=8000, help="gateway port")
+    up.add_argument(
+        "--edge",
+        action="store_true",
+        help="MODE=EDGE: only parser, embedder and coordinator, on the queue shared with the "
+        "gateway (REDIS_URL or UPSTASH_REDIS_REST_*); ports from PARSER_ADDR/EMBEDDER_ADDR",
+    )
     up.set_defaults(func=_up)
+
+    health = sub.add_parser(
+        "health", help="exit 0 when an edge process is healthy, else 1 (container health checks)"
+    )
+    health.add_argument(
+        "target", help="parser, embedder, coordinator, or HOST:PORT of any grpc.health.v1 server"
+    )
+    health.set_defaults(func=_health)
 
     demo = sub.add_parser("demo", help="start the stack, ingest a repository, show similar files")
     demo.add_argument("repo", nargs="?", default=".", help="repository URL or local path")
@@ -126,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     embed.add_argument("--epochs", type=int, default=None, help="default 10")
     embed.set_defaults(func=_embed)
 
+    show = sub.add_parser("show", help="draw an ingested repository's graph as one HTML page")
+    show.add_argument("repo", help="repository URL (or local path, LOCAL mode)")
+    show.add_argument("--out", type=Path, required=True, help="the HTML file to write")
+    show.add_argument("--gateway", default=None, help="gateway URL (default GATEWAY_URL)")
+    show.add_argument("--color-by", choices=["directory", "language"], default="directory")
+    show.set_defaults(func=_show)
+
     gateway_commands.register(sub)
     doctor = sub.add_parser("doctor", help="check the configuration and the services it needs")
     doctor.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -135,11 +182,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    logging.basicConfig(
-        level=logging.DEBUG if args.verbose else logging.INFO,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    try:
+        log_format = load_settings().log_format
+    except ConfigError:  # the command that needs the settings reports why
+        log_format = "auto"
+    configure_logging(log_format, service=args.command == "serve", verbose=args.verbose)
     try:
         return args.func(args)
     except ConfigError as exc:

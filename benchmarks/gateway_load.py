@@ -5,8 +5,11 @@ with the ratio measured / target.
 
 The gateway runs as a real process (`alexandria serve gateway`, uvicorn) against a real
 Redis (a dedicated db, flushed first) and Postgres (a dedicated database, dropped and
-created again first), with Qdrant in local mode seeded beforehand with `--files` random
-unit vectors of one repository. MAX_QUEUE_SIZE is raised so that every ingest queues a
+created again first), with Qdrant seeded beforehand with `--files` random unit vectors
+of one repository. Qdrant is reached as in a `QDRANT_URL` deployment, over its REST API,
+served by the Qdrant REST test double (tests/doubles/qdrant_rest.py: qdrant-client's
+embedded engine behind HTTP) in a process of its own; `--qdrant local` runs it in the
+gateway's process instead (LOCAL mode). MAX_QUEUE_SIZE is raised so that every ingest queues a
 job. Per route, after a warm-up:
 - closed loop: `--clients` workers each send their next request as soon as the last
   answer arrives, `--requests` in all. With C clients, mean latency = C / throughput
@@ -148,9 +151,9 @@ def unit_vector(rng: random.Random) -> list[float]:
     return [x / norm for x in v]
 
 
-async def seed_vectors(data_dir: Path, files: int) -> None:
-    """Qdrant local mode under `data_dir`: `files` random unit vectors of REPO."""
-    client = open_vector_store(Settings(alexandria_data_dir=data_dir))
+async def seed_vectors(settings: Settings, files: int) -> None:
+    """`files` random unit vectors of REPO, in the Qdrant `settings` name."""
+    client = open_vector_store(settings)
     rng = random.Random(0)
     vectors = [FileVector(file_path(i), "python", unit_vector(rng)) for i in range(files)]
     try:
@@ -168,8 +171,34 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def gateway_env(args: argparse.Namespace, data_dir: Path, token: str) -> dict[str, str]:
+@contextlib.contextmanager
+def qdrant_server(path: Path, port: int) -> Iterator[str]:
+    """The Qdrant REST test double as a process of its own; yields its URL once it answers."""
+    double = ROOT / "tests" / "doubles" / "qdrant_rest.py"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT / "tests"), str(ROOT)])}
+    proc = subprocess.Popen([sys.executable, str(double), str(path), str(port)], env=env)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + HEALTH_TIMEOUT_S
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(f"{url}/collections", timeout=1).status_code == 200:
+                    break
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError("the Qdrant REST test double did not start")
+            time.sleep(0.1)
+        yield url
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+
+
+def gateway_env(
+    args: argparse.Namespace, data_dir: Path, token: str, qdrant_url: str | None
+) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
+    if qdrant_url:
+        env["QDRANT_URL"] = qdrant_url
     env.pop("PHAROS_READ_TOKEN", None)  # the read routes stay open
     env.update(
         REDIS_URL=args.redis_url,
@@ -416,7 +445,8 @@ def report(
     print(
         f"{args.clients} clients ({httpx_clients}, keep-alive); closed loop: {args.requests} "
         f"requests a route after {args.warmup} warm-up; open loop: {args.duration:g} s a "
-        f"route; {args.files} vectors in Qdrant local mode"
+        f"route; {args.files} vectors in Qdrant "
+        + ("over REST (a separate process)" if args.qdrant == "rest" else "local mode")
     )
     print()
     print(f"{'phase':<20}" + "".join(f"{h:>8}" for h in HEAD))
@@ -497,6 +527,13 @@ def parse_args() -> argparse.Namespace:
         help="one httpx client for all simulated clients (its pool bookkeeping costs more CPU)",
     )
     parser.add_argument("--files", type=int, default=2000, help="vectors seeded in Qdrant")
+    parser.add_argument(
+        "--qdrant",
+        choices=["rest", "local"],
+        default="rest",
+        help="rest: QDRANT_URL at a Qdrant REST server (the test double), as deployed; "
+        "local: Qdrant local mode inside the gateway",
+    )
     return parser.parse_args()
 
 
@@ -505,12 +542,16 @@ def main() -> int:
     flush_redis(args.redis_url)
     recreate_database(args.database_url)
     token = secrets.token_urlsafe(24)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, contextlib.ExitStack() as stack:
         data_dir, log = Path(tmp) / "data", Path(tmp) / "gateway.log"
-        asyncio.run(seed_vectors(data_dir, args.files))
+        qdrant_url = None
+        if args.qdrant == "rest":
+            qdrant_url = stack.enter_context(qdrant_server(Path(tmp) / "qdrant", free_port()))
+        seed_settings = Settings(alexandria_data_dir=data_dir, qdrant_url=qdrant_url)
+        asyncio.run(seed_vectors(seed_settings, args.files))
         port = free_port()
         base = f"http://127.0.0.1:{port}"
-        env = gateway_env(args, data_dir, token)
+        env = gateway_env(args, data_dir, token, qdrant_url)
         started = time.perf_counter()
         with running_gateway(env, port, log) as proc:
             start_s = wait_healthy(base, proc, started, log)

@@ -13,15 +13,15 @@ from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
 from fastapi.middleware.cors import CORSMiddleware
-from qdrant_client import AsyncQdrantClient
 
 from gateway.db import open_database
 from gateway.errors import install_error_handlers
 from gateway.events import consume_events
 from gateway.metrics import Metrics
-from gateway.middleware import RequestLimits, RequestMetrics
+from gateway.middleware import RequestIds, RequestLimits, RequestMetrics
 from gateway.routes import graph, health, ingestion, repositories
 from services.common.config import Settings, load_settings
+from services.common.qdrant_api import QdrantApi
 from services.common.queue import JobQueue
 from services.common.transport import open_transport
 from services.common.vectors import ensure_collection, open_vector_store
@@ -91,7 +91,8 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
             CORSMiddleware,
             allow_origins=list(settings.cors_allow_origins),
             allow_methods=["GET", "POST"],
-            allow_headers=["Authorization", "Idempotency-Key"],
+            allow_headers=["Authorization", "Idempotency-Key", "X-Request-ID"],
+            expose_headers=["X-Request-ID"],
         )
     app.add_middleware(
         RequestLimits,
@@ -99,11 +100,12 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
         max_body_bytes=settings.max_request_body_bytes,
     )
     app.add_middleware(RequestMetrics, metrics=app.state.metrics)
+    app.add_middleware(RequestIds)  # outermost: refused requests get an id too
     return app
 
 
 async def _run_coordinator(
-    settings: Settings, queue: JobQueue, store: AsyncQdrantClient, stop: asyncio.Event
+    settings: Settings, queue: JobQueue, store: QdrantApi, stop: asyncio.Event
 ) -> None:
     from services.ingest.coordinator import Coordinator
     from services.ingest.pipeline import edge_pipeline

@@ -9,6 +9,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from services.common import logs
 from services.common.transport import QueueCommandError, QueueUnavailable
 
 log = logging.getLogger(__name__)
@@ -53,4 +54,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
-        return JSONResponse(_body("internal_error", "unexpected server error"), 500)
+        # Answered outside the middlewares: the request id is added here.
+        headers = {"X-Request-ID": request_id} if (request_id := logs.REQUEST_ID.get()) else None
+        return JSONResponse(
+            _body("internal_error", "unexpected server error"), 500, headers=headers
+        )

@@ -1,14 +1,20 @@
-"""Two small ASGI middlewares: request size limits, and per-route request metrics."""
+"""Small ASGI middlewares: request ids, request size limits, and per-route request
+metrics and log lines."""
 
 from __future__ import annotations
 
 import json
+import logging
 import time
 from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.metrics import Metrics
+from services.common import logs
+
+log = logging.getLogger(__name__)
+REQUEST_ID_HEADER = logs.REQUEST_ID_KEY.encode()
 
 
 async def _send_error(send: Send, status: int, error: str, detail: str) -> None:
@@ -80,8 +86,35 @@ class RequestLimits:
                 raise
 
 
+class RequestIds:
+    """Gives each HTTP request an id: a sane incoming `X-Request-ID`, else a new one. The
+    lines logged while answering carry it and the response returns it in `X-Request-ID`.
+
+    The id is left set: each request runs in a task of its own, and the 500 handler,
+    which runs outside every middleware, still finds it there."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope["headers"]).get(REQUEST_ID_HEADER, b"").decode("latin-1")
+        request_id = logs.sane_id(incoming) or logs.new_id()
+        logs.REQUEST_ID.set(request_id)
+
+        async def send_with_id(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = [*message.get("headers", ()), (REQUEST_ID_HEADER, request_id.encode())]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_id)
+
+
 class RequestMetrics:
-    """Counts requests and times them by method, route template and status."""
+    """Counts, times and logs requests by method, route template and status."""
 
     def __init__(self, app: ASGIApp, *, metrics: Metrics) -> None:
         self.app, self.metrics = app, metrics
@@ -103,9 +136,18 @@ class RequestMetrics:
             await self.app(scope, receive, recording_send)
         finally:
             route: Any = scope.get("route")
-            self.metrics.observe_request(
-                scope["method"],
-                getattr(route, "path", "unmatched"),
+            method, template = scope["method"], getattr(route, "path", "unmatched")
+            seconds = time.perf_counter() - started
+            self.metrics.observe_request(method, template, status, seconds)
+            log.info(
+                "%s %s %d",
+                method,
+                template,
                 status,
-                time.perf_counter() - started,
+                extra={
+                    "method": method,
+                    "route": template,
+                    "status": status,
+                    "seconds": round(seconds, 4),
+                },
             )

@@ -175,6 +175,35 @@ class SimilarFiles(BaseModel):
     results: list[SimilarFile] = Field(description="best first")
 
 
+class RepositoryFile(BaseModel):
+    file_path: str
+    language: str
+    vector: list[float] = Field(description="the 64-d structural embedding (unit length)")
+    imports: list[str] = Field(description="paths of the repository's files this one imports")
+
+
+class RepositoryFiles(BaseModel):
+    model_config = _examples(
+        {
+            "repo_url": REPO,
+            "commit": "0e322af87745eff34caffe4df68456ebc20d9068",
+            "files": [
+                {
+                    "file_path": "src/requests/sessions.py",
+                    "language": "python",
+                    "vector": [0.125] * 64,
+                    "imports": ["src/requests/adapters.py", "src/requests/models.py"],
+                }
+            ],
+            "truncated": False,
+        }
+    )
+    repo_url: str
+    commit: str = Field(description="the commit the files were embedded at")
+    files: list[RepositoryFile] = Field(description="sorted by path")
+    truncated: bool = Field(description="true when the repository has more files than `limit`")
+
+
 class Health(BaseModel):
     model_config = _examples(
         {"status": "ok", "checks": {"redis": "ok", "database": "ok", "qdrant": "ok"}}

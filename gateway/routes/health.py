@@ -30,7 +30,7 @@ async def health(request: Request) -> JSONResponse:
     checks = {
         "redis": state.queue.transport.ping(),
         "database": asyncio.to_thread(ping, state.engine),
-        "qdrant": state.store.get_collections(),
+        "qdrant": state.store.collections(),
     }
     results: dict[str, Any] = {}
     for name, check in checks.items():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from typing import Annotated, Any
@@ -14,7 +15,7 @@ from gateway.errors import ApiError
 from gateway.schemas import IngestAccepted, JobHistory, JobResponse, WorkerStatuses, errors
 from gateway.validation import canonical_repo_url
 from neo_alexandria.v1 import ingest_service_pb2, jobs_pb2
-from services.common import jobs
+from services.common import jobs, logs
 from services.common.queue import JobQueue, QueueFull
 
 
@@ -27,6 +28,7 @@ class AnyPathConvertor(PathConvertor):
 
 register_url_convertor("anypath", AnyPathConvertor())
 
+log = logging.getLogger(__name__)
 router = APIRouter(prefix="/api/v1/ingestion", tags=["ingestion"])
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1f3f2e-8c1b-4c55-9a51-0b8f6a0c2d17")
@@ -72,8 +74,10 @@ async def ingest_repository(
         job_id=_job_id(idempotency_key, canonical),
         repo_url=canonical,
         ttl_seconds=settings.task_ttl_seconds,
+        request_id=logs.REQUEST_ID.get(),
     )
     task.submitted_at.CopyFrom(jobs.now())
+    logs.JOB_ID.set(task.job_id)  # for the rest of this request's lines
     try:
         queued = await queue.enqueue(task, cap=settings.max_queue_size)
     except QueueFull as exc:
@@ -84,6 +88,14 @@ async def ingest_repository(
             headers={"Retry-After": "60"},
         ) from None
     request.app.state.events_wake.set()  # its events will follow soon
+    log.info(
+        "job %s %s: %s at position %d",
+        task.job_id,
+        "queued" if queued.created else "already known",
+        canonical,
+        queued.position,
+        extra={"repo_url": canonical},
+    )
     response = ingest_service_pb2.IngestRepositoryResponse(
         job_id=task.job_id,
         queue_position=queued.position,

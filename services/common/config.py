@@ -12,7 +12,7 @@ import ipaddress
 import secrets
 from functools import cached_property
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import Field, ValidationError, field_validator, model_validator
@@ -93,6 +93,13 @@ class Settings(BaseSettings):
     max_repo_files: int = Field(default=200_000, ge=1)
     embedder_device: Literal["auto", "cpu", "cuda"] = "auto"
     train_epochs: int = Field(default=10, ge=1, le=1000)
+    # auto: JSON lines for `serve` processes and when stderr is not a terminal, else text.
+    log_format: Literal["auto", "json", "text"] = "auto"
+    # Each edge process serves Prometheus metrics on its own port (0: not served).
+    metrics_host: str = "127.0.0.1"
+    parser_metrics_port: int = Field(default=0, ge=0, le=65535)
+    embedder_metrics_port: int = Field(default=0, ge=0, le=65535)
+    coordinator_metrics_port: int = Field(default=0, ge=0, le=65535)
 
     @field_validator("redis_url")
     @classmethod
@@ -187,10 +194,11 @@ class Settings(BaseSettings):
         return token_file.read_text().strip()
 
 
-def load_settings() -> Settings:
-    """Read and validate settings, turning pydantic's report into one clear ConfigError."""
+def load_settings(**overrides: Any) -> Settings:
+    """Read and validate settings (`overrides` win over the environment), turning
+    pydantic's report into one clear ConfigError."""
     try:
-        return Settings()
+        return Settings(**overrides)
     except ValidationError as exc:
         lines = []
         for err in exc.errors():

@@ -9,13 +9,29 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import grpc
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
+from services.common import logs
+
 log = logging.getLogger(__name__)
+
+
+class CallerIds(grpc.aio.ServerInterceptor):
+    """Tags a call's log lines with the caller's job and request ids (`x-job-id`,
+    `x-request-id` metadata). grpc.aio runs each call, interceptors included, in a task
+    of its own, so the ids set here hold for that call's handler only."""
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        logs.bind_metadata(dict(handler_call_details.invocation_metadata or ()))
+        return await continuation(handler_call_details)
 
 
 async def run_service(
@@ -30,7 +46,7 @@ async def run_service(
 ) -> None:
     """Serve one gRPC service on host:port until SIGINT/SIGTERM, then give calls in
     flight `grace_seconds` to finish before they are cancelled."""
-    server = grpc.aio.server()
+    server = grpc.aio.server(interceptors=[CallerIds()])
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

@@ -11,23 +11,26 @@ nested lists (a hash is a flat `[field, value, ...]` list).
 Selection (`open_transport`): `UPSTASH_REDIS_REST_URL` + `UPSTASH_REDIS_REST_TOKEN`
 → Upstash REST; else `REDIS_URL` → Redis protocol (also Upstash over TLS,
 `rediss://`); else, in LOCAL mode, the embedded redis-server under the data dir.
+`check_queue` is the one authenticated call a process makes at start (R11.2).
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import subprocess
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 from redis.asyncio import Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
+from redis.exceptions import AuthenticationError, AuthorizationError, NoScriptError, RedisError
 from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError, RedisError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 from upstash_redis.asyncio import Redis as UpstashRedis
 from upstash_redis.errors import UpstashError
@@ -37,6 +40,10 @@ from services.common.embedded_redis import ensure_embedded_redis
 
 Arg = str | int | float
 Reply = Any
+CHECK_TIMEOUT_SECONDS = 20.0
+# A blocking read (QUEUE_BLOCK_SECONDS) may take this much longer before its socket
+# read times out: the server answers only when the block ends.
+BLOCK_READ_MARGIN_SECONDS = 10.0
 
 # What Upstash's REST API cannot run: commands that block the connection, and
 # optimistic transactions (WATCH/MULTI/EXEC; scripts give atomicity instead).
@@ -67,6 +74,11 @@ REST_UNSUPPORTED = frozenset(
 
 class QueueUnavailable(Exception):
     """Redis could not be reached (connection refused, dropped, timed out)."""
+
+
+class QueueAuthFailed(QueueUnavailable):
+    """Redis refused the credentials. Once running it is retried like an outage (a rotated
+    password may come back); at start `check_queue` turns it into a ConfigError."""
 
 
 class QueueCommandError(Exception):
@@ -119,17 +131,19 @@ class RespTransport(Transport):
 
     blocking = True
 
-    def __init__(self, url: str, *, name: str = "redis") -> None:
+    def __init__(self, url: str, *, name: str = "redis", read_timeout_seconds: float) -> None:
         self.name = name
         # RESP2 with no reply callbacks: the same raw shapes Lua and the REST API give.
         # No health-check PINGs: they would be commands billed while idle; TCP
-        # keepalive notices a dead peer during a long blocking read instead.
+        # keepalive notices a dead peer during a long blocking read instead. The read
+        # timeout must outlast the longest blocking read (redis-py's default is 5 s).
         tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
         self._client = Redis.from_url(
             url,
             protocol=2,
             decode_responses=True,
             socket_connect_timeout=5,
+            socket_timeout=read_timeout_seconds,
             retry=Retry(ExponentialBackoff(cap=2.0, base=0.1), retries=2),
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             **tcp,
@@ -141,6 +155,8 @@ class RespTransport(Transport):
             return await self._client.execute_command(*args)
         except NoScriptError as exc:
             raise QueueCommandError(f"NOSCRIPT {exc}") from exc
+        except (AuthenticationError, AuthorizationError) as exc:
+            raise QueueAuthFailed(f"{self.name}: {exc}") from exc
         except (RedisConnectionError, RedisTimeoutError, OSError) as exc:
             raise QueueUnavailable(f"{self.name}: {exc}") from exc
         except RedisError as exc:
@@ -200,4 +216,57 @@ def open_transport(settings: Settings) -> tuple[Transport, subprocess.Popen[byte
             settings.upstash_redis_rest_url, settings.upstash_redis_rest_token
         ), None
     url, embedded = redis_url(settings)
-    return RespTransport(url, name="redis" if settings.redis_url else "embedded"), embedded
+    name = "redis" if settings.redis_url else "embedded"
+    read_timeout = settings.queue_block_seconds + BLOCK_READ_MARGIN_SECONDS
+    return RespTransport(url, name=name, read_timeout_seconds=read_timeout), embedded
+
+
+def describe_queue(settings: Settings) -> str:
+    """Which variable selects the queue and where it points, with no secret in it."""
+    if settings.upstash_redis_rest_url:
+        return f"UPSTASH_REDIS_REST_URL ({settings.upstash_redis_rest_url})"
+    if settings.redis_url:
+        return f"REDIS_URL ({_redact(settings.redis_url, settings)})"
+    return f"the embedded redis-server under {settings.data_dir}"
+
+
+async def check_queue(transport: Transport, settings: Settings) -> None:
+    """One authenticated call (PING), so a process stops at start on bad queue settings.
+
+    Raises ConfigError naming the variable and the reason (credentials refused, host
+    unreachable, no answer), never a secret. Later outages are the caller's to retry."""
+    where = describe_queue(settings)
+    try:
+        await asyncio.wait_for(transport.ping(), CHECK_TIMEOUT_SECONDS)
+    except QueueAuthFailed as exc:
+        reason = f"credentials refused ({exc})"
+    except QueueCommandError as exc:  # on REST: a wrong token (401)
+        if isinstance(transport, RestTransport):
+            where = "UPSTASH_REDIS_REST_TOKEN"
+        reason = f"refused by {settings.upstash_redis_rest_url or 'Redis'} ({exc})"
+    except QueueUnavailable as exc:
+        reason = f"unreachable ({exc})"
+    except TimeoutError:
+        reason = f"no answer in {CHECK_TIMEOUT_SECONDS:.0f}s"
+    else:
+        return
+    raise ConfigError(_redact(f"queue check failed: {where}: {reason}", settings)) from None
+
+
+async def check_queue_settings(settings: Settings) -> None:
+    """`check_queue` over a connection of its own, opened and closed here."""
+    transport, _ = open_transport(settings)
+    try:
+        await check_queue(transport, settings)
+    finally:
+        await transport.close()
+
+
+def _redact(text: str, settings: Settings) -> str:
+    """`text` with the queue's password and REST token replaced by ***."""
+    password = urlsplit(settings.redis_url or "").password
+    secrets = (password, unquote(password or ""), settings.upstash_redis_rest_token)
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text

@@ -14,6 +14,7 @@ import numpy as np
 
 from neo_alexandria.v1 import embedder_service_pb2 as pb
 from neo_alexandria.v1 import embedder_service_pb2_grpc as pb_grpc
+from services.common import logs
 
 Edges = Sequence[tuple[int, int]] | tuple[np.ndarray, np.ndarray]
 
@@ -83,7 +84,9 @@ async def train_remote(
     request.CopyFrom(parameters)
     request.num_nodes = num_nodes
     call = pb_grpc.EmbedderServiceStub(channel).Train(
-        _requests(request, sources, targets, edge_chunk), timeout=timeout
+        _requests(request, sources, targets, edge_chunk),
+        timeout=timeout,
+        metadata=logs.outgoing_metadata(),
     )
     embeddings: np.ndarray | None = None
     received = np.zeros(num_nodes, dtype=bool)

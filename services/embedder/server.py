@@ -18,11 +18,13 @@ from collections.abc import AsyncIterator, Iterator
 import grpc
 import numpy as np
 import torch
+from prometheus_client import Counter, Gauge, Histogram
 
 from neo_alexandria.v1 import embedder_service_pb2 as pb
 from neo_alexandria.v1 import embedder_service_pb2_grpc as pb_grpc
 from services.common.config import Settings
 from services.common.grpc_server import run_service
+from services.common.metrics import DURATION_BUCKETS
 from services.embedder.train import (
     DeviceUnavailable,
     EpochReport,
@@ -51,6 +53,14 @@ LIMITS = {
 days of work (5,000,000 nodes of 64 dims, with context vectors, is 2.6 GB)."""
 
 _DEVICES = {pb.DEVICE_AUTO: "auto", pb.DEVICE_CPU: "cpu", pb.DEVICE_CUDA: "cuda"}
+
+LOSS = Gauge("alexandria_embedder_loss", "Node2Vec loss of the last epoch trained")
+EPOCHS = Counter("alexandria_embedder_epochs", "Node2Vec epochs trained")
+TRAIN_SECONDS = Histogram(
+    "alexandria_embedder_train_seconds",
+    "Time to train one graph's embeddings",
+    buckets=DURATION_BUCKETS,
+)
 
 
 class InvalidRequest(ValueError):
@@ -187,6 +197,8 @@ class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
         reports: asyncio.Queue[EpochReport | None] = asyncio.Queue()
 
         def on_epoch(report: EpochReport) -> None:
+            LOSS.set(report.loss)
+            EPOCHS.inc()
             loop.call_soon_threadsafe(reports.put_nowait, report)
 
         async with self._lock:
@@ -218,6 +230,7 @@ class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
                 stop.set()
                 with contextlib.suppress(Exception):
                     await task  # hold the lock until the worker thread has stopped
+        TRAIN_SECONDS.observe(result.seconds)
         for chunk in embedding_chunks(result.embeddings.numpy()):
             yield chunk
         log.info(

@@ -11,6 +11,10 @@ after `max_job_attempts` failures or reclaims, `dead` (dead-lettered with its la
 error). Other errors hand the job back to be retried after a growing delay.
 SIGINT/SIGTERM releases the job in hand (or lets its outcome, once computed, be
 written) and sets the worker `Offline`.
+
+`alexandria serve coordinator` first makes one authenticated call to the queue (bad
+credentials end it at once), then touches its liveness file whenever the queue
+answers (`liveness.py`: its health check).
 """
 
 from __future__ import annotations
@@ -24,16 +28,24 @@ import socket
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
+from pathlib import Path
 from typing import Any, TypeVar
 
 import grpc
 
 from neo_alexandria.v1 import jobs_pb2
-from services.common import jobs
+from services.common import jobs, logs
 from services.common.config import Settings
 from services.common.queue import Claimed, IdlePacer, JobQueue
-from services.common.transport import QueueCommandError, QueueUnavailable, open_transport
+from services.common.transport import (
+    QueueCommandError,
+    QueueUnavailable,
+    check_queue,
+    open_transport,
+)
 from services.common.vectors import open_vector_store
+from services.ingest.liveness import Liveness, liveness_file
+from services.ingest.metrics import JOBS, observe_queue_depth
 from services.ingest.pipeline import PipelineResult, ProgressFn, edge_pipeline
 from services.ingest.progress import ProgressRecorder
 
@@ -81,6 +93,7 @@ class Coordinator:
         run_job: JobRunner,
         *,
         worker_id: str | None = None,
+        liveness: Path | None = None,
     ) -> None:
         self.settings = settings
         self.queue = queue
@@ -100,6 +113,9 @@ class Coordinator:
         self._stop = asyncio.Event()
         self._outages = 0
         self._settling = False
+        self._liveness = (
+            Liveness(liveness, self.status.heartbeat_interval_seconds) if liveness else None
+        )
 
     async def run(self, stop: asyncio.Event) -> None:
         """Consume jobs until `stop` is set; the job in hand is released, not lost."""
@@ -111,11 +127,16 @@ class Coordinator:
                 claimed = await self._next()
                 if claimed is not None:
                     self.pacer.reset()
-                    await self._handle(claimed)
+                    task = claimed.task
+                    with logs.bound(job_id=task.job_id, request_id=task.request_id):
+                        await self._handle(claimed)
+                    await observe_queue_depth(self.queue)
         finally:
             self.status.status, self.status.job_id = jobs.OFFLINE, ""
             with contextlib.suppress(Exception):
                 await self.queue.heartbeat(self.status)
+            if self._liveness is not None:
+                self._liveness.clear()
             log.info("coordinator %s offline", self.worker_id)
 
     # --- waiting for work ----------------------------------------------------------
@@ -137,7 +158,7 @@ class Coordinator:
                 await self.queue.ensure_group()
             await self._outage(exc, "queue error while idle, consumer group re-created")
             return None
-        self._outages = 0
+        self._answered()
         return claimed
 
     async def _outage(self, exc: Exception, what: str = "queue unreachable") -> None:
@@ -158,8 +179,14 @@ class Coordinator:
                     return None
                 await self._outage(exc)
             else:
-                self._outages = 0
+                self._answered()
                 return result
+
+    def _answered(self) -> None:
+        """The queue answered: the outage backoff restarts, the liveness file is touched."""
+        self._outages = 0
+        if self._liveness is not None:
+            self._liveness.beat()
 
     async def _sleep(self, seconds: float) -> None:
         with contextlib.suppress(TimeoutError):
@@ -226,6 +253,7 @@ class Coordinator:
             try:
                 if not await self.queue.heartbeat(self.status, claimed.entry_id):
                     return
+                self._answered()
             except QueueUnavailable as exc:
                 log.warning("heartbeat failed: %s", exc)
             except QueueCommandError as exc:  # the entry's stream or group is gone
@@ -324,6 +352,7 @@ class Coordinator:
                 f"attempt {attempts} of {max_attempts} failed, retry in {delay:.0f}s: {message}"
             )
             self.status.status, self.status.job_id = jobs.error_status(message), ""
+            JOBS.labels("queued").inc()
             await self._retrying(
                 lambda: self.queue.release(claimed, self.status, record, retry_after_seconds=delay)
             )
@@ -356,6 +385,7 @@ class Coordinator:
             )
         else:
             log.info("job %s %s in %.1fs", record.job_id, name, record.duration_seconds)
+            JOBS.labels(name).inc()
 
 
 async def _serve(settings: Settings) -> None:
@@ -367,8 +397,10 @@ async def _serve(settings: Settings) -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
+        await check_queue(transport, settings)
         async with edge_pipeline(settings, store) as run_job:
-            await Coordinator(settings, queue, run_job).run(stop)
+            coordinator = Coordinator(settings, queue, run_job, liveness=liveness_file(settings))
+            await coordinator.run(stop)
     finally:
         await transport.close()
         await store.close()

@@ -12,12 +12,13 @@ from dataclasses import dataclass
 
 import grpc
 import numpy as np
-from qdrant_client import AsyncQdrantClient
 
 from neo_alexandria.v1 import embedder_service_pb2, graph_pb2, jobs_pb2, parser_service_pb2
 from services.common import vectors
 from services.common.config import Settings
+from services.common.qdrant_api import QdrantApi
 from services.embedder.client import train_remote
+from services.ingest.metrics import timed_phase
 from services.parser.client import fetch_graph
 
 ProgressFn = Callable[[str, float], None]
@@ -47,7 +48,7 @@ async def run_pipeline(
     repo_url: str,
     parser: grpc.aio.Channel,
     embedder: grpc.aio.Channel,
-    store: AsyncQdrantClient,
+    store: QdrantApi,
     train_parameters: embedder_service_pb2.TrainParameters,
     progress: ProgressFn,
     deadlines: Deadlines = Deadlines(),
@@ -58,9 +59,10 @@ async def run_pipeline(
         share = event.files_done / event.files_total if event.files_total else 0.0
         progress("parse", PARSE_SHARE * share)
 
-    graph = await fetch_graph(
-        parser, repo_url, job_id=job_id, timeout=deadlines.parse, on_progress=on_parse
-    )
+    with timed_phase("parse"):
+        graph = await fetch_graph(
+            parser, repo_url, job_id=job_id, timeout=deadlines.parse, on_progress=on_parse
+        )
     progress("train", PARSE_SHARE)
 
     def on_train(event: embedder_service_pb2.TrainProgress) -> None:
@@ -72,34 +74,40 @@ async def run_pipeline(
     params.job_id = job_id
     pairs = np.array([(s, t) for s, t, _ in graph.edges], dtype=np.int64).reshape(-1, 2)
     edges = (pairs[:, 0], pairs[:, 1])
-    trained = await train_remote(
-        embedder,
-        num_nodes=len(graph.nodes),
-        edges=edges,
-        parameters=params,
-        timeout=deadlines.train,
-        on_progress=on_train,
-    )
+    with timed_phase("train"):
+        trained = await train_remote(
+            embedder,
+            num_nodes=len(graph.nodes),
+            edges=edges,
+            parameters=params,
+            timeout=deadlines.train,
+            on_progress=on_train,
+        )
     upload_start = PARSE_SHARE + TRAIN_SHARE
+    imports: list[set[str]] = [set() for _ in graph.nodes]
+    for source, target, _ in graph.edges:
+        imports[source].add(graph.nodes[target].path)
     files = [
         vectors.FileVector(
             file_path=node.path,
             language=graph_pb2.Language.Name(node.language).removeprefix("LANGUAGE_").lower(),
             vector=trained.embeddings[i],
+            imports=sorted(imports[i]),
         )
         for i, node in enumerate(graph.nodes)
     ]
     progress("upload", upload_start)
-    await vectors.ensure_collection(store)
-    written = await vectors.upsert_file_vectors(
-        store,
-        repo_url=repo_url,
-        commit=graph.commit,
-        job_id=job_id,
-        files=files,
-        on_batch=lambda n: progress("upload", upload_start + 10.0 * n / max(len(files), 1)),
-    )
-    await vectors.delete_other_jobs(store, repo_url=repo_url, job_id=job_id)
+    with timed_phase("upload"):
+        await vectors.ensure_collection(store)
+        written = await vectors.upsert_file_vectors(
+            store,
+            repo_url=repo_url,
+            commit=graph.commit,
+            job_id=job_id,
+            files=files,
+            on_batch=lambda n: progress("upload", upload_start + 10.0 * n / max(len(files), 1)),
+        )
+        await vectors.delete_other_jobs(store, repo_url=repo_url, job_id=job_id)
     return PipelineResult(
         commit=graph.commit,
         files_processed=len(graph.nodes),
@@ -110,7 +118,7 @@ async def run_pipeline(
 
 @contextlib.asynccontextmanager
 async def edge_pipeline(
-    settings: Settings, store: AsyncQdrantClient
+    settings: Settings, store: QdrantApi
 ) -> AsyncIterator[Callable[[jobs_pb2.QueuedTask, ProgressFn], Awaitable[PipelineResult]]]:
     """A job runner over gRPC channels to the configured parser and embedder."""
     async with (

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 import grpc
 
 from neo_alexandria.v1 import graph_pb2, parser_service_pb2, parser_service_pb2_grpc
+from services.common import logs
 
 
 class GraphStreamError(ValueError):
@@ -62,7 +63,8 @@ async def fetch_graph(
     request = parser_service_pb2.ParseRepositoryRequest(repo_url=repo_url, job_id=job_id)
     graph = ParsedGraph(repo_url=repo_url, commit="")
     summary: parser_service_pb2.ParseSummary | None = None
-    async for response in stub.ParseRepository(request, timeout=timeout):
+    call = stub.ParseRepository(request, timeout=timeout, metadata=logs.outgoing_metadata())
+    async for response in call:
         event = response.WhichOneof("event")
         if event == "progress" and on_progress is not None:
             on_progress(response.progress)

@@ -14,10 +14,12 @@ import threading
 from collections.abc import AsyncIterator, Callable
 
 import grpc
+from prometheus_client import Counter, Histogram
 
 from neo_alexandria.v1 import parser_service_pb2, parser_service_pb2_grpc
 from services.common.config import Settings
 from services.common.grpc_server import run_service
+from services.common.metrics import DURATION_BUCKETS
 from services.common.repo_url import InvalidRepoUrl, canonicalize
 from services.parser.cache import PARSE_CACHE_FILE, ParseCache
 from services.parser.clone import (
@@ -38,6 +40,13 @@ PROGRESS_MAX_STEP = 200
 """Parse progress is sent every 5% of the files, or every this many files if sooner."""
 
 Report = Callable[[str, int, int], None]
+
+FILES_PARSED = Counter("alexandria_parser_files", "Source files parsed into graph nodes")
+PARSE_SECONDS = Histogram(
+    "alexandria_parser_parse_seconds",
+    "Time to walk, parse and resolve one repository, clone excluded",
+    buckets=DURATION_BUCKETS,
+)
 
 
 class JobCancelled(Exception):
@@ -161,6 +170,8 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
             len(graph.errors),
             stats.parse_seconds,
         )
+        FILES_PARSED.inc(stats.files_parsed)
+        PARSE_SECONDS.observe(stats.parse_seconds)
         for chunk in to_chunks(graph):
             yield _response(chunk=chunk)
         summary = parser_service_pb2.ParseSummary(repo_url=url, commit=commit, stats=stats)

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import redis
+from prometheus_client.parser import text_string_to_metric_families
 
 from alexandria.stack import LocalStack, free_port
 from services.common import keys
@@ -33,8 +34,29 @@ def wait_for_job(client: httpx.Client, job_id: str, timeout: float = 180.0) -> d
     pytest.fail(f"job {job_id} did not finish; last state: {job}")
 
 
-def test_ingest_then_search_through_the_running_stack(tmp_path: Path, sample_repo: Path) -> None:
+def scrape(port: int) -> dict[tuple[str, ...], float]:
+    """A process's Prometheus samples, by (name, *label values)."""
+    text = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=10).text
+    return {
+        (sample.name, *sample.labels.values()): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
+
+
+def json_log(path: Path) -> list[dict]:
+    """A process's log: every line must be one JSON object."""
+    return [json.loads(line) for line in path.read_text().splitlines()]
+
+
+def test_ingest_then_search_through_the_running_stack(
+    tmp_path: Path, sample_repo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     settings = Settings(alexandria_data_dir=tmp_path / "data", train_epochs=10)
+    metrics = {name: free_port() for name in ("parser", "embedder", "coordinator")}
+    for name, port in metrics.items():  # the stack's processes inherit the environment
+        monkeypatch.setenv(f"{name.upper()}_METRICS_PORT", str(port))
+    monkeypatch.delenv("LOG_FORMAT", raising=False)  # auto: JSON lines from `serve`
     stack = LocalStack(
         settings,
         gateway_port=free_port(),
@@ -64,6 +86,36 @@ def test_ingest_then_search_through_the_running_stack(tmp_path: Path, sample_rep
         assert statuses[0] == "JOB_STATUS_QUEUED" and statuses[-1] == "JOB_STATUS_COMPLETE"
         assert "JOB_STATUS_RUNNING" in statuses
 
+        # Each process logs JSON lines; the request id the gateway returned and the job id
+        # tag the gateway's and in-process coordinator's lines, and reach the parser's and
+        # the embedder's over gRPC metadata.
+        request_id = reply.headers["X-Request-ID"]
+        for name in ("gateway", "parser", "embedder"):
+            tagged = [
+                e
+                for e in json_log(stack.log_dir / f"{name}.log")
+                if e.get("job_id") == queued["job_id"]
+            ]
+            assert tagged and all(e["request_id"] == request_id for e in tagged), name
+        # Each edge process serves its metrics (the coordinator's from the gateway process).
+        deadline = time.monotonic() + 10  # the count follows the job's record by a moment
+        while not scrape(metrics["coordinator"]).get(
+            ("alexandria_coordinator_jobs_total", "complete")
+        ):
+            assert time.monotonic() < deadline, "the coordinator never counted the job"
+            time.sleep(0.1)
+        coordinator = scrape(metrics["coordinator"])
+        for phase in ("parse", "train", "upload"):
+            assert coordinator[("alexandria_job_phase_seconds_count", phase)] == 1
+        assert coordinator[("alexandria_upload_retries_total",)] == 0
+        assert ("alexandria_queue_depth",) in coordinator
+        parser = scrape(metrics["parser"])
+        assert parser[("alexandria_parser_files_total",)] == 9
+        assert parser[("alexandria_parser_parse_seconds_count",)] == 1
+        embedder = scrape(metrics["embedder"])
+        assert embedder[("alexandria_embedder_epochs_total",)] == 10
+        assert embedder[("alexandria_embedder_loss",)] > 0
+
         similar = client.get(
             "/api/v1/graph/similar",
             params={"repo_url": queued["repo_url"], "file_path": "app/models.py", "limit": 5},
@@ -73,6 +125,13 @@ def test_ingest_then_search_through_the_running_stack(tmp_path: Path, sample_rep
         assert "app/models.py" not in {r["file_path"] for r in similar["results"]}
         scores = [r["score"] for r in similar["results"]]
         assert scores == sorted(scores, reverse=True)
+
+        # Each file's point carries the files it imports: the edges `alexandria show` draws.
+        files = client.get("/api/v1/graph/files", params={"repo_url": queued["repo_url"]}).json()
+        assert (files["commit"], len(files["files"])) == (job["commit"], 9)
+        imports = {f["file_path"]: f["imports"] for f in files["files"]}
+        assert imports["app/models.py"] == ["app/db.py"] and imports["app/db.py"] == []
+        assert all(len(f["vector"]) == 64 for f in files["files"])
 
         status = client.get("/api/v1/ingestion/worker/status").json()
         assert status["status"] == "Idle"

@@ -3,6 +3,7 @@ Qdrant local mode. Covers P1, P4, P15, P16, P17 and the events → metadata path
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator
@@ -17,12 +18,13 @@ from sqlalchemy.orm import Session
 from gateway.app import create_app
 from gateway.db import IngestionJob
 from neo_alexandria.v1 import jobs_pb2
-from services.common import keys
+from services.common import keys, vectors
 from services.common.config import Settings
 from services.common.jobs import to_json
 
 TOKEN = "test-admin-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
+REPO = "https://github.com/a/b"
 
 
 @pytest.fixture
@@ -145,6 +147,43 @@ def test_similar_for_an_unknown_file_is_404(client: TestClient) -> None:
         "/api/v1/graph/similar", params={"repo_url": "github.com/a/b", "file_path": "x.py"}
     )
     assert reply.status_code == 404 and reply.json()["error"] == "file_not_found"
+
+
+def test_graph_files_lists_a_repositorys_vectors_and_imports(client: TestClient) -> None:
+    axis = [[1.0 if d == i else 0.0 for d in range(64)] for i in range(3)]
+    files = [
+        vectors.FileVector("app/views.py", "python", axis[0], imports=["app/models.py"]),
+        vectors.FileVector("app/models.py", "python", axis[1]),
+        vectors.FileVector("web/index.ts", "typescript", axis[2], imports=["app/views.py"]),
+    ]
+    store = client.app.state.store  # type: ignore[attr-defined]
+    upsert = functools.partial(
+        vectors.upsert_file_vectors, store, repo_url=REPO, commit="c1", job_id="j1", files=files
+    )
+    client.portal.call(upsert)  # type: ignore[union-attr]
+    reply = client.get("/api/v1/graph/files", params={"repo_url": "github.com/a/b.git"})
+    assert reply.status_code == 200, reply.text
+    body = reply.json()
+    assert (body["repo_url"], body["commit"], body["truncated"]) == (REPO, "c1", False)
+    assert [(f["file_path"], f["language"], f["imports"]) for f in body["files"]] == [
+        ("app/models.py", "python", []),
+        ("app/views.py", "python", ["app/models.py"]),
+        ("web/index.ts", "typescript", ["app/views.py"]),
+    ]
+    assert body["files"][0]["vector"] == axis[1]
+    first = client.get("/api/v1/graph/files", params={"repo_url": REPO, "limit": 2}).json()
+    assert len(first["files"]) == 2 and first["truncated"] is True
+
+
+def test_graph_files_of_a_repository_without_vectors_is_404(client: TestClient) -> None:
+    reply = client.get("/api/v1/graph/files", params={"repo_url": "github.com/a/none"})
+    assert reply.status_code == 404
+    assert reply.json() == {
+        "error": "repository_not_found",
+        "detail": "https://github.com/a/none has no embeddings",
+    }
+    bad = client.get("/api/v1/graph/files", params={"repo_url": "evil.example/a/b"})
+    assert bad.status_code == 400 and bad.json()["error"] == "invalid_repo_url"
 
 
 def test_health_checks_every_dependency(client: TestClient) -> None:

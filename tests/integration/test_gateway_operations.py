@@ -10,10 +10,12 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
+from log_capture import captured_json_log
 
 from gateway.app import create_app
 from gateway.events import apply_events
 from neo_alexandria.v1 import jobs_pb2
+from services.common import logs
 from services.common.config import Settings
 
 ADMIN = "admin-token-0123456789abcdef"
@@ -99,6 +101,7 @@ def test_a_read_token_guards_the_read_routes(settings: Settings, caplog: Any) ->
         "/api/v1/ingestion/worker/status",
         "/api/v1/repositories",
         "/api/v1/graph/similar?repo_url=github.com/a/b&file_path=x.py",
+        "/api/v1/graph/files?repo_url=github.com/a/b",
         "/metrics",
     ]
     with TestClient(create_app(settings)) as client:
@@ -175,6 +178,8 @@ def test_with_qdrant_down_queueing_works_and_search_answers_503(settings: Settin
             "/api/v1/graph/similar", params={"repo_url": "github.com/a/b", "file_path": "x.py"}
         )
         assert search.status_code == 503 and search.json()["error"] == "vector_store_unavailable"
+        files = client.get("/api/v1/graph/files", params={"repo_url": "github.com/a/b"})
+        assert files.status_code == 503 and files.json()["error"] == "vector_store_unavailable"
         health = client.get("/health")
         assert health.status_code == 503 and health.json()["checks"]["qdrant"].startswith("error")
 
@@ -230,3 +235,45 @@ def test_a_batch_keeps_each_jobs_newest_snapshot_and_a_replay_changes_nothing(
     assert first == ([("j", "complete", 7)], [("https://github.com/a/b", 7)], "3-0")
     apply_events(engine, batch)
     assert state() == first
+
+
+def test_each_request_gets_an_id_that_it_returns_logs_and_queues(client: TestClient) -> None:
+    """A sane X-Request-ID is kept, any other replaced; the access lines, the ingest line
+    (with the job id) and the queued task carry it; a refused request gets one too."""
+    with captured_json_log() as captured:
+        ingest = client.post(
+            "/api/v1/ingestion/ingest/github.com/a/b",
+            headers={**bearer(ADMIN), "X-Request-ID": "client-req-1"},
+        )
+        missing = client.get("/api/v1/ingestion/jobs/nope", headers={"X-Request-ID": "x" * 200})
+        refused = client.get("/" + "a" * 20_000)
+    assert ingest.headers["X-Request-ID"] == "client-req-1"
+    generated = missing.headers["X-Request-ID"]
+    assert logs.sane_id(generated) == generated != "x" * 200
+    assert refused.status_code == 414 and logs.sane_id(refused.headers["X-Request-ID"])
+    entries = captured.entries()
+    access = {e["request_id"]: e for e in entries if e["logger"] == "gateway.middleware"}
+    assert access["client-req-1"]["status"] == 202 and access["client-req-1"]["method"] == "POST"
+    assert access[generated]["route"] == "/api/v1/ingestion/jobs/{job_id}"
+    assert access[refused.headers["X-Request-ID"]]["status"] == 414
+    (queued,) = [e for e in entries if e["logger"] == "gateway.routes.ingestion"]
+    assert (queued["request_id"], queued["job_id"]) == ("client-req-1", ingest.json()["job_id"])
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    worker = jobs_pb2.WorkerStatus(worker_id="w", status="Idle", heartbeat_interval_seconds=60)
+    claimed = client.portal.call(queue.poll, worker)  # type: ignore[union-attr]
+    assert claimed.task.request_id == "client-req-1"
+
+
+def test_an_unexpected_error_answers_500_with_the_request_id_logged(settings: Settings) -> None:
+    async def broken(limit: int) -> list[jobs_pb2.JobRecord]:
+        raise RuntimeError("bug")
+
+    with (
+        TestClient(create_app(settings), raise_server_exceptions=False) as client,
+        captured_json_log() as captured,
+    ):
+        client.app.state.queue.history = broken  # type: ignore[attr-defined]
+        reply = client.get("/api/v1/ingestion/jobs/history", headers={"X-Request-ID": "r-500"})
+    assert reply.status_code == 500 and reply.headers["X-Request-ID"] == "r-500"
+    (error,) = [e for e in captured.entries() if e["logger"] == "gateway.errors"]
+    assert error["request_id"] == "r-500" and "RuntimeError: bug" in error["exc"]

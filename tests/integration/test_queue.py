@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -190,6 +191,18 @@ def test_blocking_reads_wake_on_new_work_or_are_refused_over_rest(
         assert [r.job_id for _, r in events] == ["wake"]
 
     run(queue_config, body)
+
+
+def test_an_idle_blocking_read_lasts_its_whole_block(redis_url: str) -> None:
+    """redis-py's default 5 s socket read timeout would end (and retry) a longer block.
+    (Only the Redis protocol blocks; REST polls.)"""
+
+    async def body(queue: JobQueue) -> float:
+        started = time.monotonic()
+        assert await queue.wait("w1", 6.0) is None
+        return time.monotonic() - started
+
+    assert run({"redis_url": redis_url, "queue_block_seconds": 6.0}, body) >= 5.9
 
 
 def test_a_queue_that_lost_its_data_recovers(queue_config: dict[str, Any]) -> None:

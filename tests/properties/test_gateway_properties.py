@@ -242,6 +242,7 @@ paths = st.sampled_from(
         "/api/v1/repositories?limit={s}",
         "/api/v1/graph/similar?repo_url={s}&file_path={s}&limit={s}",
         "/api/v1/graph/similar",
+        "/api/v1/graph/files?repo_url={s}&limit={s}",
         "/{s}",
         "/health",
     ]

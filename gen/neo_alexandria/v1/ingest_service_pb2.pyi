@@ -129,3 +129,35 @@ class FindSimilarFilesResponse(_message.Message):
     file_path: str
     results: _containers.RepeatedCompositeFieldContainer[SimilarFile]
     def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., results: _Optional[_Iterable[_Union[SimilarFile, _Mapping]]] = ...) -> None: ...
+
+class ListRepositoryFilesRequest(_message.Message):
+    __slots__ = ("repo_url", "limit")
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    limit: int
+    def __init__(self, repo_url: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class RepositoryFile(_message.Message):
+    __slots__ = ("file_path", "language", "vector", "imports")
+    FILE_PATH_FIELD_NUMBER: _ClassVar[int]
+    LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    VECTOR_FIELD_NUMBER: _ClassVar[int]
+    IMPORTS_FIELD_NUMBER: _ClassVar[int]
+    file_path: str
+    language: _graph_pb2.Language
+    vector: _containers.RepeatedScalarFieldContainer[float]
+    imports: _containers.RepeatedScalarFieldContainer[str]
+    def __init__(self, file_path: _Optional[str] = ..., language: _Optional[_Union[_graph_pb2.Language, str]] = ..., vector: _Optional[_Iterable[float]] = ..., imports: _Optional[_Iterable[str]] = ...) -> None: ...
+
+class ListRepositoryFilesResponse(_message.Message):
+    __slots__ = ("repo_url", "commit", "files", "truncated")
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    COMMIT_FIELD_NUMBER: _ClassVar[int]
+    FILES_FIELD_NUMBER: _ClassVar[int]
+    TRUNCATED_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    commit: str
+    files: _containers.RepeatedCompositeFieldContainer[RepositoryFile]
+    truncated: bool
+    def __init__(self, repo_url: _Optional[str] = ..., commit: _Optional[str] = ..., files: _Optional[_Iterable[_Union[RepositoryFile, _Mapping]]] = ..., truncated: _Optional[bool] = ...) -> None: ...

@@ -66,6 +66,11 @@ class IngestServiceStub:
                 request_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesRequest.SerializeToString,
                 response_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesResponse.FromString,
                 _registered_method=True)
+        self.ListRepositoryFiles = channel.unary_unary(
+                '/neo_alexandria.v1.IngestService/ListRepositoryFiles',
+                request_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoryFilesRequest.SerializeToString,
+                response_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoryFilesResponse.FromString,
+                _registered_method=True)
 
 
 class IngestServiceServicer:
@@ -115,6 +120,14 @@ class IngestServiceServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def ListRepositoryFiles(self, request, context):
+        """ListRepositoryFiles returns every embedded file of a repository with its
+        vector and the files it imports (the data of `alexandria show`).
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_IngestServiceServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -147,6 +160,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.FindSimilarFiles,
                     request_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesRequest.FromString,
                     response_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesResponse.SerializeToString,
+            ),
+            'ListRepositoryFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.ListRepositoryFiles,
+                    request_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoryFilesRequest.FromString,
+                    response_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoryFilesResponse.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -313,6 +331,33 @@ class IngestService:
             '/neo_alexandria.v1.IngestService/FindSimilarFiles',
             neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesRequest.SerializeToString,
             neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def ListRepositoryFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/neo_alexandria.v1.IngestService/ListRepositoryFiles',
+            neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoryFilesRequest.SerializeToString,
+            neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoryFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,

@@ -27,16 +27,18 @@ JOB_STATUS_SKIPPED: JobStatus
 JOB_STATUS_DEAD: JobStatus
 
 class QueuedTask(_message.Message):
-    __slots__ = ("job_id", "repo_url", "submitted_at", "ttl_seconds")
+    __slots__ = ("job_id", "repo_url", "submitted_at", "ttl_seconds", "request_id")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     REPO_URL_FIELD_NUMBER: _ClassVar[int]
     SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     repo_url: str
     submitted_at: _timestamp_pb2.Timestamp
     ttl_seconds: int
-    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ...) -> None: ...
+    request_id: str
+    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class JobRecord(_message.Message):
     __slots__ = ("job_id", "repo_url", "status", "phase", "progress_percent", "submitted_at", "started_at", "finished_at", "duration_seconds", "files_processed", "embeddings_generated", "final_loss", "error", "commit", "worker_id", "attempts")

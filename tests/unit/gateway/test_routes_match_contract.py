@@ -28,7 +28,7 @@ def test_every_annotation_has_its_route(tmp_path: Path) -> None:
     served = {(verb, path) for path, ops in schema["paths"].items() for verb in ops}
     missing = annotated_routes() - served
     assert not missing, f"annotated in proto but not served: {missing}"
-    assert len(annotated_routes()) == 6
+    assert len(annotated_routes()) == 7
 
 
 def test_every_operation_documents_its_answers_with_examples(tmp_path: Path) -> None:
@@ -39,6 +39,13 @@ def test_every_operation_documents_its_answers_with_examples(tmp_path: Path) -> 
             assert codes & {"200", "202"}, (verb, path)
             assert any(code.startswith(("4", "5")) for code in codes), (verb, path)
     models = schema["components"]["schemas"]
-    for name in ("IngestAccepted", "Job", "WorkerStatuses", "Repositories", "SimilarFiles"):
+    for name in (
+        "IngestAccepted",
+        "Job",
+        "WorkerStatuses",
+        "Repositories",
+        "SimilarFiles",
+        "RepositoryFiles",
+    ):
         assert models[name].get("examples"), name
     assert models["ErrorBody"]["required"] == ["error", "detail"]

@@ -1,0 +1,199 @@
+"""The few Qdrant operations the project uses, in Qdrant's own REST JSON, on two backends.
+
+`RestQdrant` speaks Qdrant's HTTP API with httpx (a Qdrant server or Qdrant Cloud): the
+gateway then never imports qdrant-client, whose models alone take about 48 MB. Local
+mode (no `QDRANT_URL`) has no HTTP API, so `LocalQdrant` runs the same operations on
+qdrant-client's embedded engine, parsing the same JSON with qdrant-client's own models.
+Both return what the REST API returns (`Record` / `ScoredPoint` as JSON objects).
+"""
+
+from __future__ import annotations
+
+import functools
+import warnings
+from collections.abc import Callable, Coroutine
+from typing import Any, ParamSpec, Protocol, TypeVar
+
+import httpx
+
+Json = dict[str, Any]
+TIMEOUT_SECONDS = 10.0
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+class QdrantError(Exception):
+    """Qdrant refused a request or could not be reached."""
+
+
+class QdrantApi(Protocol):
+    """What the vector store needs of Qdrant (filters and points are REST JSON)."""
+
+    async def collections(self) -> list[str]: ...
+
+    async def create_collection(self, name: str, *, size: int, distance: str) -> None: ...
+
+    async def create_keyword_index(self, name: str, field: str) -> None: ...
+
+    async def upsert(self, name: str, points: list[Json]) -> None: ...
+
+    async def delete(self, name: str, filter: Json) -> None: ...
+
+    async def retrieve(self, name: str, ids: list[str]) -> list[Json]: ...
+
+    async def query(
+        self, name: str, vector: list[float], filter: Json, limit: int
+    ) -> list[Json]: ...
+
+    async def scroll(
+        self, name: str, filter: Json, limit: int, offset: str | int | None
+    ) -> tuple[list[Json], str | int | None]: ...
+
+    async def close(self) -> None: ...
+
+
+class RestQdrant:
+    """Qdrant's REST API at `url` (`api-key` header when a key is given)."""
+
+    def __init__(self, url: str, api_key: str | None, *, timeout: float = TIMEOUT_SECONDS) -> None:
+        self._http = httpx.AsyncClient(
+            base_url=url.rstrip("/"),
+            headers={"api-key": api_key} if api_key else {},
+            timeout=timeout,
+        )
+
+    async def _call(self, method: str, path: str, body: Json | None = None) -> Any:
+        params = {"wait": "true"} if method == "PUT" or path.endswith("/delete") else None
+        try:
+            reply = await self._http.request(method, path, json=body, params=params)
+        except httpx.HTTPError as exc:
+            raise QdrantError(f"Qdrant unreachable: {type(exc).__name__}: {exc}") from None
+        if reply.status_code >= 400:
+            raise QdrantError(f"Qdrant {method} {path}: {reply.status_code} {reply.text[:300]}")
+        return reply.json()["result"]
+
+    async def collections(self) -> list[str]:
+        result = await self._call("GET", "/collections")
+        return [c["name"] for c in result["collections"]]
+
+    async def create_collection(self, name: str, *, size: int, distance: str) -> None:
+        await self._call(
+            "PUT", f"/collections/{name}", {"vectors": {"size": size, "distance": distance}}
+        )
+
+    async def create_keyword_index(self, name: str, field: str) -> None:
+        await self._call(
+            "PUT", f"/collections/{name}/index", {"field_name": field, "field_schema": "keyword"}
+        )
+
+    async def upsert(self, name: str, points: list[Json]) -> None:
+        await self._call("PUT", f"/collections/{name}/points", {"points": points})
+
+    async def delete(self, name: str, filter: Json) -> None:
+        await self._call("POST", f"/collections/{name}/points/delete", {"filter": filter})
+
+    async def retrieve(self, name: str, ids: list[str]) -> list[Json]:
+        body = {"ids": ids, "with_payload": True, "with_vector": True}
+        return list(await self._call("POST", f"/collections/{name}/points", body))
+
+    async def query(self, name: str, vector: list[float], filter: Json, limit: int) -> list[Json]:
+        body = {"query": vector, "filter": filter, "limit": limit, "with_payload": True}
+        return list((await self._call("POST", f"/collections/{name}/points/query", body))["points"])
+
+    async def scroll(
+        self, name: str, filter: Json, limit: int, offset: str | int | None
+    ) -> tuple[list[Json], str | int | None]:
+        body: Json = {"filter": filter, "limit": limit, "with_payload": True, "with_vector": True}
+        if offset is not None:
+            body["offset"] = offset
+        result = await self._call("POST", f"/collections/{name}/points/scroll", body)
+        return list(result["points"]), result.get("next_page_offset")
+
+    async def close(self) -> None:
+        await self._http.aclose()
+
+
+def _as_qdrant_error(
+    method: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    @functools.wraps(method)
+    async def wrapped(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return await method(*args, **kwargs)
+        except QdrantError:
+            raise
+        except Exception as exc:  # the engine raises ValueError, RuntimeError, ...
+            raise QdrantError(f"Qdrant (local mode) {method.__name__}: {exc}") from exc
+
+    return wrapped
+
+
+class LocalQdrant:
+    """qdrant-client's embedded engine on `path` (one process per path); its errors are
+    raised as QdrantError, like the server's."""
+
+    def __init__(self, path: str) -> None:
+        from qdrant_client import AsyncQdrantClient, models
+
+        self._models = models
+        self._client = AsyncQdrantClient(path=path)
+
+    @_as_qdrant_error
+    async def collections(self) -> list[str]:
+        return [c.name for c in (await self._client.get_collections()).collections]
+
+    @_as_qdrant_error
+    async def create_collection(self, name: str, *, size: int, distance: str) -> None:
+        config = self._models.VectorParams(size=size, distance=self._models.Distance(distance))
+        await self._client.create_collection(name, vectors_config=config)
+
+    @_as_qdrant_error
+    async def create_keyword_index(self, name: str, field: str) -> None:
+        with warnings.catch_warnings():  # local mode: "Payload indexes have no effect"
+            warnings.filterwarnings("ignore", message="Payload indexes have no effect")
+            await self._client.create_payload_index(
+                name, field, self._models.PayloadSchemaType.KEYWORD
+            )
+
+    @_as_qdrant_error
+    async def upsert(self, name: str, points: list[Json]) -> None:
+        structs = [self._models.PointStruct.model_validate(p) for p in points]
+        await self._client.upsert(name, points=structs, wait=True)
+
+    @_as_qdrant_error
+    async def delete(self, name: str, filter: Json) -> None:
+        selector = self._models.FilterSelector(filter=self._models.Filter.model_validate(filter))
+        await self._client.delete(name, points_selector=selector, wait=True)
+
+    @_as_qdrant_error
+    async def retrieve(self, name: str, ids: list[str]) -> list[Json]:
+        found = await self._client.retrieve(name, ids, with_payload=True, with_vectors=True)
+        return [r.model_dump(mode="json") for r in found]
+
+    @_as_qdrant_error
+    async def query(self, name: str, vector: list[float], filter: Json, limit: int) -> list[Json]:
+        hits = await self._client.query_points(
+            name,
+            query=vector,
+            query_filter=self._models.Filter.model_validate(filter),
+            limit=limit,
+            with_payload=True,
+        )
+        return [p.model_dump(mode="json") for p in hits.points]
+
+    @_as_qdrant_error
+    async def scroll(
+        self, name: str, filter: Json, limit: int, offset: str | int | None
+    ) -> tuple[list[Json], str | int | None]:
+        page, next_offset = await self._client.scroll(
+            name,
+            scroll_filter=self._models.Filter.model_validate(filter),
+            limit=limit,
+            offset=offset,
+            with_payload=True,
+            with_vectors=True,
+        )
+        return [r.model_dump(mode="json") for r in page], next_offset  # type: ignore[return-value]
+
+    async def close(self) -> None:
+        await self._client.close()

@@ -1,0 +1,114 @@
+"""The Qdrant operations on both backends: the REST client (through the Qdrant REST test
+double, which runs the real engine) and local mode answer alike."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import pytest
+from doubles.qdrant_rest import QdrantRestDouble, serve_qdrant
+
+from services.common.qdrant_api import LocalQdrant, QdrantApi, QdrantError, RestQdrant
+
+pytestmark = pytest.mark.anyio
+NAME = "c"
+KEY = "test-api-key"
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+def _point(i: int, repo: str) -> dict[str, object]:
+    vector = [0.0] * 4
+    vector[i % 4] = 1.0
+    vector[(i + 1) % 4] = 0.1 * i
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{repo}/{i}")),
+        "vector": vector,
+        "payload": {"repo_url": repo, "file_path": f"f{i}.py", "imports": [f"f{i + 1}.py"]},
+    }
+
+
+def _repo(repo: str) -> dict[str, object]:
+    return {"must": [{"key": "repo_url", "match": {"value": repo}}]}
+
+
+@pytest.fixture
+def served(tmp_path: Path) -> Iterator[tuple[str, QdrantRestDouble]]:
+    with serve_qdrant(tmp_path / "served", api_key=KEY) as running:
+        yield running
+
+
+@pytest.fixture(params=["local", "rest"])
+async def api(
+    request: pytest.FixtureRequest, tmp_path: Path, served: tuple[str, QdrantRestDouble]
+) -> AsyncIterator[QdrantApi]:
+    backend: QdrantApi = (
+        LocalQdrant(str(tmp_path / "local"))
+        if request.param == "local"
+        else RestQdrant(served[0], KEY)
+    )
+    await backend.create_collection(NAME, size=4, distance="Cosine")
+    await backend.create_keyword_index(NAME, "repo_url")
+    yield backend
+    await backend.close()
+
+
+async def test_points_round_trip_and_search_by_filter(api: QdrantApi) -> None:
+    assert NAME in await api.collections()
+    await api.upsert(NAME, [_point(i, "a") for i in range(5)] + [_point(9, "b")])
+    [one] = await api.retrieve(NAME, [str(_point(2, "a")["id"])])
+    assert one["payload"]["file_path"] == "f2.py" and len(one["vector"]) == 4
+    hits = await api.query(NAME, [1.0, 0.0, 0.0, 0.0], _repo("a"), 3)
+    assert len(hits) == 3 and hits[0]["payload"]["file_path"] == "f0.py"
+    assert hits[0]["score"] >= hits[1]["score"] >= hits[2]["score"]
+    assert {h["payload"]["repo_url"] for h in hits} == {"a"}
+
+
+async def test_scroll_pages_through_a_repository(api: QdrantApi) -> None:
+    await api.upsert(NAME, [_point(i, "a") for i in range(7)] + [_point(20, "b")])
+    seen: list[str] = []
+    offset: str | int | None = None
+    while True:
+        page, offset = await api.scroll(NAME, _repo("a"), 3, offset)
+        seen += [p["payload"]["file_path"] for p in page]
+        assert all(len(p["vector"]) == 4 for p in page)
+        if offset is None:
+            break
+    assert sorted(seen) == [f"f{i}.py" for i in range(7)]
+
+
+async def test_delete_by_filter(api: QdrantApi) -> None:
+    await api.upsert(NAME, [_point(i, "a") for i in range(3)] + [_point(5, "b")])
+    await api.delete(NAME, {"must": [{"key": "repo_url", "match": {"value": "a"}}]})
+    page, _ = await api.scroll(NAME, {}, 10, None)
+    assert [p["payload"]["repo_url"] for p in page] == ["b"]
+
+
+async def test_errors_are_qdrant_errors(api: QdrantApi) -> None:
+    with pytest.raises(QdrantError):
+        await api.query("missing", [1.0, 0.0, 0.0, 0.0], {}, 1)
+
+
+async def test_the_rest_client_reports_a_wrong_key_a_dead_server_and_a_bad_body(
+    served: tuple[str, QdrantRestDouble],
+) -> None:
+    url, double = served
+    wrong = RestQdrant(url, "wrong-key")
+    with pytest.raises(QdrantError, match="401"):
+        await wrong.collections()
+    await wrong.close()
+    dead = RestQdrant("http://127.0.0.1:9", KEY)
+    with pytest.raises(QdrantError, match="unreachable"):
+        await dead.collections()
+    await dead.close()
+    client = RestQdrant(url, KEY)
+    await client.create_collection(NAME, size=4, distance="Cosine")
+    with pytest.raises(QdrantError, match="400"):  # the double parses with Qdrant's models
+        await client.upsert(NAME, [{"id": 1, "vectr": [0.0] * 4}])
+    await client.close()
+    assert double.requests["PUT /collections/{name}/points"] == 1
