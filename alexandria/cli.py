@@ -17,6 +17,8 @@ from services.common.config import ConfigError, load_settings
 from services.common.logs import configure_logging
 
 DEFAULT_PORTS = {"parser": 50051, "embedder": 50052, "gateway": 8000}
+# Commands whose output is the answer: their info-level logs would only clutter it.
+QUIET_COMMANDS = frozenset({"ingest", "jobs", "status", "similar", "doctor", "show", "health"})
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -186,7 +188,12 @@ def main(argv: list[str] | None = None) -> int:
         log_format = load_settings().log_format
     except ConfigError:  # the command that needs the settings reports why
         log_format = "auto"
-    configure_logging(log_format, service=args.command == "serve", verbose=args.verbose)
+    configure_logging(
+        log_format,
+        service=args.command == "serve",
+        verbose=args.verbose,
+        quiet=args.command in QUIET_COMMANDS,
+    )
     try:
         return args.func(args)
     except ConfigError as exc:

@@ -237,7 +237,9 @@ def check_admin_token(settings: Settings) -> Check:
                 "use a random one: python3 -c 'import secrets; print(secrets.token_urlsafe())'",
             )
         return _ok("admin token", "PHAROS_ADMIN_TOKEN set")
-    return _ok("admin token", f"generated in {settings.data_dir / 'admin_token'}")
+    token_file = settings.data_dir / "admin_token"
+    when = "generated in" if token_file.exists() else "generated at the first start in"
+    return _ok("admin token", f"{when} {token_file}")
 
 
 CHECKS: dict[str, tuple[Callable[[Settings], Check], ...]] = {

@@ -224,7 +224,8 @@ def _locations(stack: LocalStack) -> list[tuple[str, str]]:
     if stack.edge:
         return [*services, ("coordinator", f"consuming {describe_queue(stack.settings)}"), logs]
     url = stack.gateway_url
-    token = "$PHAROS_ADMIN_TOKEN" if stack.settings.pharos_admin_token else "<data dir>/admin_token"
+    token_file = stack.settings.data_dir / "admin_token"
+    token = "$PHAROS_ADMIN_TOKEN" if stack.settings.pharos_admin_token else str(token_file)
     return [("gateway", f"{url}  (docs at {url}/docs)"), *services, logs, ("token", token)]
 
 

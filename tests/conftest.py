@@ -3,32 +3,16 @@
 from __future__ import annotations
 
 import os
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from environment import EXTERNAL, external_url, flush_redis
+from git_repos import SAMPLE_PYTHON_REPO, make_git_repo
 
 if TYPE_CHECKING:
     from doubles.upstash_rest import UpstashRestDouble
-
-IN_CI = bool(os.environ.get("CI"))
-EXTERNAL = {
-    "redis": "ALEXANDRIA_TEST_REDIS_URL",
-    "postgres": "ALEXANDRIA_TEST_DATABASE_URL",
-}
-
-
-def external_url(kind: str) -> str:
-    """The URL of the external service for integration tests, or skip (fail in CI)."""
-    var = EXTERNAL[kind]
-    url = os.environ.get(var)
-    if not url:
-        if IN_CI:
-            pytest.fail(f"{var} must be set in CI; the {kind} integration tests may not skip")
-        pytest.skip(f"{var} not set: skipping the external {kind} variant")
-    return url
 
 
 @pytest.fixture(scope="session")
@@ -40,19 +24,6 @@ def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str
     if proc is not None:
         proc.terminate()
         proc.wait(timeout=10)
-
-
-def flush_redis(url: str, *, may_skip: bool) -> str:
-    """Empty the Redis at `url`; skip when unreachable and `may_skip` (never in CI)."""
-    import redis
-    from queue_helpers import flush
-
-    try:
-        return flush(url)
-    except redis.ConnectionError as exc:
-        if IN_CI or not may_skip:
-            pytest.fail(f"Redis at {url} unreachable: {exc}")
-        pytest.skip(f"Redis at {url} unreachable: {exc}")
 
 
 @pytest.fixture(params=["embedded", "redis"])
@@ -105,41 +76,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         conn.execute(text("DROP TABLE IF EXISTS alembic_version"))
     engine.dispose()
     yield url
-
-
-def git(repo: Path, *args: str) -> str:
-    return subprocess.run(
-        ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com", *args],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
-
-
-def make_git_repo(root: Path, files: dict[str, str]) -> Path:
-    """A real git repository with `files` committed."""
-    root.mkdir(parents=True, exist_ok=True)
-    git(root, "init", "-q", "-b", "main")
-    for rel, text in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(text)
-    git(root, "add", "-A")
-    git(root, "commit", "-q", "-m", "fixture")
-    return root
-
-
-SAMPLE_PYTHON_REPO = {
-    "app/__init__.py": "",
-    "app/main.py": "from app import models, views\nfrom app.services import billing\n",
-    "app/models.py": "import os\nfrom app.db import session\n",
-    "app/views.py": "from . import models\nfrom .services import billing\n",
-    "app/db.py": "import sqlite3\n",
-    "app/services/__init__.py": "",
-    "app/services/billing.py": "from ..models import Invoice\nfrom app.db import session\n",
-    "app/services/mail.py": "from app.services import billing\n",
-    "tests/test_billing.py": "from app.services import billing\nimport pytest\n",
-}
 
 
 @pytest.fixture

@@ -131,11 +131,15 @@ def make_handler(log_format: LogFormat, stream: TextIO) -> logging.Handler:
     return handler
 
 
-def configure_logging(setting: LogFormatSetting, *, service: bool, verbose: bool = False) -> None:
-    """Send every log line (warnings too) to stderr in the chosen format (`choose_format`)."""
+def configure_logging(
+    setting: LogFormatSetting, *, service: bool, verbose: bool = False, quiet: bool = False
+) -> None:
+    """Send every log line (warnings too) to stderr in the chosen format (`choose_format`):
+    debug when `verbose`, else warnings only when `quiet` (commands whose output is the
+    answer), else info."""
     log_format = choose_format(setting, service=service, stream=sys.stderr)
     logging.basicConfig(
-        level=logging.DEBUG if verbose else logging.INFO,
+        level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
         handlers=[make_handler(log_format, sys.stderr)],
         force=True,
     )

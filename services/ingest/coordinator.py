@@ -330,12 +330,16 @@ class Coordinator:
     ) -> None:
         message = describe(exc)
         attempts, max_attempts = claimed.attempts, self.settings.max_job_attempts
+        permanent = is_permanent(exc)
         log.error(
-            "job %s failed (attempt %d of %d): %s", record.job_id, attempts, max_attempts, message
+            "job %s failed (%s): %s",
+            record.job_id,
+            "not retried" if permanent else f"attempt {attempts} of {max_attempts}",
+            message,
         )
         self._timed(record, started)
         record.error = message
-        if is_permanent(exc):
+        if permanent:
             record.status = jobs_pb2.JOB_STATUS_FAILED
             await self._settle(claimed, record)
         elif attempts >= max_attempts:

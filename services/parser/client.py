@@ -57,7 +57,8 @@ async def fetch_graph(
     """Parse `repo_url` remotely and return the whole graph.
 
     gRPC failures propagate as `grpc.aio.AioRpcError` (INVALID_ARGUMENT for a bad URL,
-    NOT_FOUND, FAILED_PRECONDITION or DEADLINE_EXCEEDED for a failed clone).
+    NOT_FOUND, FAILED_PRECONDITION, DEADLINE_EXCEEDED or, for a network failure that
+    outlasted the clone retries, UNAVAILABLE).
     """
     stub = parser_service_pb2_grpc.ParserServiceStub(channel)
     request = parser_service_pb2.ParseRepositoryRequest(repo_url=repo_url, job_id=job_id)

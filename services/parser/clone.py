@@ -86,6 +86,10 @@ class CloneTimeout(CloneError):
     """The clone took longer than its timeout."""
 
 
+class CloneUnavailable(CloneError):
+    """A network failure that outlasted the retries: worth trying again later."""
+
+
 class CloneCancelled(CloneError):
     """The job was cancelled while cloning."""
 
@@ -371,4 +375,9 @@ def _clone_with_retries(
             log.warning("clone attempt %d failed, retrying: %s", attempt, exc)
             backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
             time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
-    return _clone_once(url, workdir, ATTEMPTS, deadline, cancel, max_bytes)
+    try:
+        return _clone_once(url, workdir, ATTEMPTS, deadline, cancel, max_bytes)
+    except CloneError as exc:
+        if type(exc) is CloneError and _TRANSIENT.search(str(exc)):
+            raise CloneUnavailable(str(exc)) from None
+        raise

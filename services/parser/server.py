@@ -28,6 +28,7 @@ from services.parser.clone import (
     CloneNotFound,
     CloneTimeout,
     CloneTooLarge,
+    CloneUnavailable,
     cloned_repository,
 )
 from services.parser.graph import RepoGraph, build_graph, to_chunks
@@ -151,6 +152,8 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
                 await self._fail(context, job, grpc.StatusCode.NOT_FOUND, exc)
             except CloneTooLarge as exc:
                 await self._fail(context, job, grpc.StatusCode.RESOURCE_EXHAUSTED, exc)
+            except CloneUnavailable as exc:  # the network: the coordinator retries later
+                await self._fail(context, job, grpc.StatusCode.UNAVAILABLE, exc)
             except CloneError as exc:
                 await self._fail(context, job, grpc.StatusCode.FAILED_PRECONDITION, exc)
             except Exception:

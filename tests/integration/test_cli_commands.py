@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import SAMPLE_PYTHON_REPO, make_git_repo
+from git_repos import SAMPLE_PYTHON_REPO, make_git_repo
 
 from alexandria import output
 from alexandria.stack import LocalStack, free_port

@@ -15,12 +15,13 @@ import shutil
 import subprocess
 import sys
 import tomllib
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
-from conftest import IN_CI
+from environment import IN_CI
 
 from alexandria.cli import build_parser
 from alexandria.stack import STOP_TIMEOUT_SECONDS
@@ -276,3 +277,35 @@ def test_the_unit_is_hardened(installed_unit: Path) -> None:
     if "unrecognized option" in run.stderr:
         pytest.skip("this systemd-analyze has no offline security check (systemd < 250)")
     assert run.returncode == 0, run.stdout[-2000:] + run.stderr
+
+
+def test_the_wheel_carries_the_data_files_a_non_editable_install_needs(tmp_path: Path) -> None:
+    """Render (`pip install '.[gateway]'`) and the image install a built wheel, not the tree."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-q",
+            "-w",
+            str(tmp_path),
+            str(ROOT),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    [wheel] = tmp_path.glob("*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for needed in (
+        "alexandria/templates/graph.html",
+        "gateway/alembic.ini",
+        "gateway/migrations/env.py",
+        "gateway/migrations/script.py.mako",
+        "gateway/migrations/versions/0001_initial.py",
+        "neo_alexandria/py.typed",
+        "neo_alexandria/v1/jobs_pb2.pyi",
+    ):
+        assert needed in names, f"the wheel lacks {needed}"

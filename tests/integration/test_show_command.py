@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import make_git_repo
+from git_repos import make_git_repo
 from queue_helpers import flush
 from serving import serve_asgi
 from show_helpers import COMMIT, IMPORTS, REPO, embedded_data, sample_files

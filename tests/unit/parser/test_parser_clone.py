@@ -19,6 +19,7 @@ from services.parser.clone import (
     CloneError,
     CloneNotFound,
     CloneTimeout,
+    CloneUnavailable,
     cloned_repository,
 )
 
@@ -146,6 +147,9 @@ def test_transient_failures_are_retried(monkeypatch: pytest.MonkeyPatch) -> None
 
     monkeypatch.setattr(clone_module, "_run", flaky)
     monkeypatch.setattr(clone_module, "RETRY_BACKOFF_SECONDS", 0.0)
-    with pytest.raises(CloneError), cloned_repository("https://github.com/u/r", timeout_seconds=20):
+    with (
+        pytest.raises(CloneUnavailable),  # retried later as a job: gRPC UNAVAILABLE
+        cloned_repository("https://github.com/u/r", timeout_seconds=20),
+    ):
         pass
     assert len(calls) == clone_module.ATTEMPTS

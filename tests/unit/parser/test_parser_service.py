@@ -150,6 +150,20 @@ def test_clone_failures_map_to_status_codes(local: Settings, tmp_path: Path) -> 
     assert "no HEAD commit" in details
 
 
+def test_a_network_failure_that_outlasts_the_retries_is_unavailable(
+    local: Settings, make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """UNAVAILABLE, not FAILED_PRECONDITION: the coordinator queues the job again later."""
+
+    def unreachable(command: list[str], **kwargs: object) -> tuple[int, bytes]:
+        return 128, b"fatal: unable to access: Could not resolve host: github.com\n"
+
+    monkeypatch.setattr(clone_module, "_run", unreachable)
+    monkeypatch.setattr(clone_module, "RETRY_BACKOFF_SECONDS", 0.0)
+    code, details = _status(local, str(make_repo({"a.py": ""})))
+    assert code == grpc.StatusCode.UNAVAILABLE and "Could not resolve host" in details
+
+
 def test_a_job_abandoned_by_its_client_removes_its_clone(
     local: Settings, make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
