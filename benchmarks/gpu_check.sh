@@ -2,7 +2,8 @@
 # GPU check for benchmarks/embed_vs_pecanpy.py (never needed by CI).
 #
 # Run from the repository root on a CUDA machine:  bash benchmarks/gpu_check.sh
-# Runs the 100,000-node power-law benchmark: ours on --device cuda and PecanPy on that
+# Runs the CUDA tests (tests/unit/embedder/test_embedder_cuda.py), then the 100,000-node
+# power-law benchmark: ours on --device cuda and PecanPy on that
 # machine's CPU, in the same run, printing times, AUCs, peak RSS and our
 # torch.cuda.max_memory_allocated().
 #
@@ -46,6 +47,8 @@ import torch
 assert torch.cuda.is_available(), "torch sees no CUDA device"
 print(f"torch {torch.__version__}, CUDA {torch.version.cuda}, {torch.cuda.get_device_name()}")
 PY
+# The CUDA-only tests first: real out-of-memory fallbacks, cancellation freeing memory.
+"$PY" -m pytest -q -p no:cacheprovider -s tests/unit/embedder/test_embedder_cuda.py
 PYTHONUNBUFFERED=1 "$PY" benchmarks/embed_vs_pecanpy.py --device cuda --graphs powerlaw \
   --nodes "$NODES" --pq "$PQ" --pecanpy-epochs "$PECANPY_EPOCHS" \
   --pecanpy-biased "$PECANPY_BIASED"

@@ -120,28 +120,36 @@ def train_embeddings(
 
     On CUDA out-of-memory the run restarts with half the batch size; below
     MIN_BATCH_SIZE it restarts on the CPU. `should_stop` is polled before every batch
-    and raises TrainingCancelled when it returns True.
+    and raises TrainingCancelled when it returns True. However the run ends, the GPU
+    memory it cached goes back to the driver (the GPU may be a laptop's, shared).
     """
     target = resolve_device(device)
     seed = params.seed if params.seed is not None else random.randrange(2**63)
     batch_size = _initial_batch_size(num_nodes, params, target)
     started = time.perf_counter()
-    while True:
-        try:
-            embeddings, loss = _fit(
-                edge_index, num_nodes, params, target, batch_size, seed, on_epoch, should_stop
-            )
-            return TrainResult(embeddings, loss, str(target), time.perf_counter() - started)
-        except torch.cuda.OutOfMemoryError:
-            if target.type != "cuda":
-                raise
-            if batch_size // 2 >= MIN_BATCH_SIZE:
-                batch_size //= 2
-                log.warning("CUDA out of memory; retrying with batch size %d", batch_size)
-            else:
-                target = torch.device("cpu")
-                batch_size = _initial_batch_size(num_nodes, params, target)
-                log.warning("CUDA out of memory at the smallest batch; falling back to the CPU")
+    try:
+        while True:
+            try:
+                embeddings, loss = _fit(
+                    edge_index, num_nodes, params, target, batch_size, seed, on_epoch, should_stop
+                )
+                return TrainResult(embeddings, loss, str(target), time.perf_counter() - started)
+            except torch.cuda.OutOfMemoryError:
+                if target.type != "cuda":
+                    raise
+                if batch_size // 2 >= MIN_BATCH_SIZE:
+                    batch_size //= 2
+                    log.warning("CUDA out of memory; retrying with batch size %d", batch_size)
+                else:
+                    target = torch.device("cpu")
+                    batch_size = _initial_batch_size(num_nodes, params, target)
+                    log.warning("CUDA out of memory at the smallest batch; falling back to the CPU")
+    except TrainingCancelled:
+        pass  # leaving the handler frees the traceback, and the GPU tensors its frames hold
+    finally:
+        if torch.cuda.is_initialized():
+            torch.cuda.empty_cache()
+    raise TrainingCancelled("training stopped on request")
 
 
 def _initial_batch_size(num_nodes: int, params: TrainConfig, device: torch.device) -> int:
