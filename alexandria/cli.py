@@ -103,7 +103,12 @@ def _show(args: argparse.Namespace) -> int:
     from alexandria.show_command import run_show
 
     return run_show(
-        load_settings(), args.repo, out=args.out, gateway=args.gateway, color_by=args.color_by
+        load_settings(),
+        args.repo,
+        out=args.out,
+        gateway=args.gateway,
+        color_by=args.color_by,
+        as_json=args.json,
     )
 
 
@@ -173,6 +178,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--out", type=Path, required=True, help="the HTML file to write")
     show.add_argument("--gateway", default=None, help="gateway URL (default GATEWAY_URL)")
     show.add_argument("--color-by", choices=["directory", "language"], default="directory")
+    show.add_argument("--json", action="store_true", help="print what was written as JSON")
     show.set_defaults(func=_show)
 
     gateway_commands.register(sub)

@@ -14,7 +14,13 @@ from services.common.config import Settings
 
 
 def run_show(
-    settings: Settings, repo: str, *, out: Path, gateway: str | None, color_by: str
+    settings: Settings,
+    repo: str,
+    *,
+    out: Path,
+    gateway: str | None,
+    color_by: str,
+    as_json: bool = False,
 ) -> int:
     """Write the page; gateway errors (a refused URL, an unknown repository) propagate."""
     with GatewayClient(settings, gateway) as client:
@@ -25,6 +31,18 @@ def run_show(
         print(f"alexandria show: cannot write {out}: {exc}", file=sys.stderr)
         return output.FAILED
     edges = sum(len(f["imports"]) for f in files["files"])
+    if as_json:
+        output.print_json(
+            {
+                "out": str(out),
+                "repo_url": files["repo_url"],
+                "commit": files["commit"],
+                "files": len(files["files"]),
+                "imports": edges,
+                "truncated": bool(files.get("truncated")),
+            }
+        )
+        return output.OK
     print(f"wrote {out}: {len(files['files'])} files, {edges} imports of {files['repo_url']}")
     if files.get("truncated"):
         print("alexandria show: the repository has more files than the page shows", file=sys.stderr)

@@ -4,6 +4,7 @@ seeded with a repository's vectors): the page it writes, and its exit codes."""
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -74,6 +75,22 @@ def test_show_writes_the_repositorys_page(
     assert paths == sorted(IMPORTS)
     drawn = {(paths[s], paths[t]) for s, t in data["edges"]}
     assert drawn == {(source, target) for source, targets in IMPORTS.items() for target in targets}
+
+
+def test_show_json_says_what_it_wrote(
+    gateway: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "graph.html"
+    assert show("github.com/a/b", "--out", str(out), "--gateway", gateway, "--json") == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report == {
+        "out": str(out),
+        "repo_url": REPO,
+        "commit": COMMIT,
+        "files": len(IMPORTS),
+        "imports": sum(len(targets) for targets in IMPORTS.values()),
+        "truncated": False,
+    }
 
 
 def test_show_accepts_a_local_path_in_local_mode(
