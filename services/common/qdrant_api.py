@@ -62,8 +62,11 @@ class RestQdrant:
             timeout=timeout,
         )
 
-    async def _call(self, method: str, path: str, body: Json | None = None) -> Any:
-        params = {"wait": "true"} if method == "PUT" or path.endswith("/delete") else None
+    async def _call(
+        self, method: str, path: str, body: Json | None = None, *, wait: bool = False
+    ) -> Any:
+        """One request; `wait`: a write to points or an index returns once applied."""
+        params = {"wait": "true"} if wait else None
         try:
             reply = await self._http.request(method, path, json=body, params=params)
         except httpx.HTTPError as exc:
@@ -82,15 +85,15 @@ class RestQdrant:
         )
 
     async def create_keyword_index(self, name: str, field: str) -> None:
-        await self._call(
-            "PUT", f"/collections/{name}/index", {"field_name": field, "field_schema": "keyword"}
-        )
+        body = {"field_name": field, "field_schema": "keyword"}
+        await self._call("PUT", f"/collections/{name}/index", body, wait=True)
 
     async def upsert(self, name: str, points: list[Json]) -> None:
-        await self._call("PUT", f"/collections/{name}/points", {"points": points})
+        await self._call("PUT", f"/collections/{name}/points", {"points": points}, wait=True)
 
     async def delete(self, name: str, filter: Json) -> None:
-        await self._call("POST", f"/collections/{name}/points/delete", {"filter": filter})
+        body = {"filter": filter}
+        await self._call("POST", f"/collections/{name}/points/delete", body, wait=True)
 
     async def retrieve(self, name: str, ids: list[str]) -> list[Json]:
         body = {"ids": ids, "with_payload": True, "with_vector": True}

@@ -36,30 +36,34 @@ class QdrantRestDouble:
         self.api_key = api_key
         self.requests: dict[str, int] = {}
         self.down = False  # when set, every request gets 503, as from a failing server
+        # Each route with the query parameters Qdrant's API documents for it.
+        writes, reads = {"wait", "ordering", "timeout"}, {"consistency", "timeout"}
         routes = {
-            ("GET", "/collections"): self._collections,
-            ("PUT", "/collections/{name}"): self._create_collection,
-            ("PUT", "/collections/{name}/index"): self._create_index,
-            ("PUT", "/collections/{name}/points"): self._upsert,
-            ("POST", "/collections/{name}/points/delete"): self._delete,
-            ("POST", "/collections/{name}/points"): self._retrieve,
-            ("POST", "/collections/{name}/points/query"): self._query,
-            ("POST", "/collections/{name}/points/scroll"): self._scroll,
+            ("GET", "/collections"): (self._collections, set()),
+            ("PUT", "/collections/{name}"): (self._create_collection, {"timeout"}),
+            ("PUT", "/collections/{name}/index"): (self._create_index, writes),
+            ("PUT", "/collections/{name}/points"): (self._upsert, writes),
+            ("POST", "/collections/{name}/points/delete"): (self._delete, writes),
+            ("POST", "/collections/{name}/points"): (self._retrieve, reads),
+            ("POST", "/collections/{name}/points/query"): (self._query, reads),
+            ("POST", "/collections/{name}/points/scroll"): (self._scroll, reads),
         }
         self.app = Starlette(
             routes=[
-                Route(path, self._guarded(f"{method} {path}", handler), methods=[method])
-                for (method, path), handler in routes.items()
+                Route(path, self._guarded(f"{method} {path}", handler, params), methods=[method])
+                for (method, path), (handler, params) in routes.items()
             ]
         )
 
-    def _guarded(self, route: str, handler: Handler) -> Handler:
+    def _guarded(self, route: str, handler: Handler, params: set[str]) -> Handler:
         async def endpoint(request: Request) -> JSONResponse:
             self.requests[route] = self.requests.get(route, 0) + 1
             if self.down:
                 return _error(503, "Service unavailable")
             if self.api_key and request.headers.get("api-key") != self.api_key:
                 return _error(401, "Must provide an API key or an Authorization bearer token")
+            if unknown := set(request.query_params) - params:
+                return _error(400, f"unknown query parameters {sorted(unknown)}")
             try:
                 return await handler(request)
             except ValidationError as exc:
