@@ -36,3 +36,11 @@ def flush_redis(url: str, *, may_skip: bool) -> str:
         if IN_CI or not may_skip:
             pytest.fail(f"Redis at {url} unreachable: {exc}")
         pytest.skip(f"Redis at {url} unreachable: {exc}")
+
+
+def clear_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset every variable `Settings` reads, so a test sees only what it sets itself."""
+    from services.common.config import Settings
+
+    for name in Settings.model_fields:
+        monkeypatch.delenv(name.upper(), raising=False)

@@ -7,6 +7,7 @@ import socket
 from pathlib import Path
 
 import pytest
+from environment import clear_settings_env
 
 from alexandria import output
 from alexandria.doctor import run_checks, run_doctor
@@ -20,20 +21,7 @@ def _closed_port() -> int:
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    for var in (
-        "MODE",
-        "REDIS_URL",
-        "UPSTASH_REDIS_REST_URL",
-        "UPSTASH_REDIS_REST_TOKEN",
-        "DATABASE_URL",
-        "QDRANT_URL",
-        "QDRANT_API_KEY",
-        "PHAROS_ADMIN_TOKEN",
-        "GATEWAY_URL",
-        "PARSER_ADDR",
-        "EMBEDDER_ADDR",
-    ):
-        monkeypatch.delenv(var, raising=False)
+    clear_settings_env(monkeypatch)
     monkeypatch.setenv("ALEXANDRIA_DATA_DIR", str(tmp_path / "data"))
     closed = _closed_port()
     monkeypatch.setenv("GATEWAY_URL", f"http://127.0.0.1:{closed}")

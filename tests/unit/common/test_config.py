@@ -5,22 +5,14 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from environment import clear_settings_env
 
 from services.common.config import ConfigError, Settings, load_settings
 
 
 @pytest.fixture(autouse=True)
 def clean_env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for var in (
-        "MODE",
-        "REDIS_URL",
-        "UPSTASH_REDIS_REST_URL",
-        "UPSTASH_REDIS_REST_TOKEN",
-        "DATABASE_URL",
-        "QDRANT_URL",
-        "PHAROS_ADMIN_TOKEN",
-    ):
-        monkeypatch.delenv(var, raising=False)
+    clear_settings_env(monkeypatch)
 
 
 def test_nothing_set_means_local_mode(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
