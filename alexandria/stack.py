@@ -120,9 +120,8 @@ class LocalStack:
         if not self.settings.upstash_redis_rest_url:
             url, self._redis = redis_url(self.settings)
         try:
-            asyncio.run(
-                check_queue_settings(self.settings)
-            )  # bad credentials: stop before spawning
+            # Bad queue credentials stop the stack before anything is spawned.
+            asyncio.run(check_queue_settings(self.settings))
             env = self._env(url)
             liveness_file(self.settings).unlink(missing_ok=True)  # a stale one would look alive
             for name, args in self._commands().items():
