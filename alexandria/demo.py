@@ -3,36 +3,27 @@ progress, then print each of a few central files' 5 structurally nearest files."
 
 from __future__ import annotations
 
-import asyncio
 import sys
 import time
-
-import grpc
+from collections import Counter
 
 from alexandria.gateway_client import GatewayClient
 from alexandria.gateway_commands import repo_argument, wait_for_job
 from alexandria.stack import LocalStack, free_port
 from services.common.config import Settings
-from services.parser.client import fetch_graph
 
 JOB_TIMEOUT_SECONDS = 3600.0
 FILES_SHOWN = 3
 NEIGHBOURS = 5
 
 
-def _central_files(parser_port: int, repo_url: str, count: int) -> list[str]:
-    """The most-imported files of the repository, asked of the running parser service."""
-
-    async def fetch() -> list[str]:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{parser_port}") as channel:
-            graph = await fetch_graph(channel, repo_url, timeout=600.0)
-        in_degree = [0] * len(graph.nodes)
-        for _, target, _ in graph.edges:
-            in_degree[target] += 1
-        order = sorted(range(len(graph.nodes)), key=lambda i: (-in_degree[i], graph.nodes[i].path))
-        return [graph.nodes[i].path for i in order[:count]]
-
-    return asyncio.run(fetch())
+def _central_files(client: GatewayClient, repo_url: str, count: int) -> list[str]:
+    """The repository's most-imported files, from the imports the gateway stored with its
+    vectors (no second clone and parse)."""
+    files = client.get("/api/v1/graph/files", repo_url=repo_url)["files"]
+    in_degree = Counter(target for f in files for target in f["imports"])
+    paths = sorted((f["file_path"] for f in files), key=lambda p: (-in_degree[p], p))
+    return paths[:count]
 
 
 def run_demo(settings: Settings, *, repo: str, gateway_port: int = 0) -> int:
@@ -60,7 +51,7 @@ def run_demo(settings: Settings, *, repo: str, gateway_port: int = 0) -> int:
             f"{job['embeddings_generated']} embeddings, final loss "
             f"{float(job['final_loss']):.4f}, {float(job['duration_seconds']):.1f}s"
         )
-        for path in _central_files(stack.parser_port or 0, repo_url, FILES_SHOWN):
+        for path in _central_files(client, repo_url, FILES_SHOWN):
             similar = client.get(
                 "/api/v1/graph/similar", repo_url=repo_url, file_path=path, limit=NEIGHBOURS
             )

@@ -237,7 +237,7 @@ def check_admin_token(settings: Settings) -> Check:
                 "use a random one: python3 -c 'import secrets; print(secrets.token_urlsafe())'",
             )
         return _ok("admin token", "PHAROS_ADMIN_TOKEN set")
-    token_file = settings.data_dir / "admin_token"
+    token_file = settings.admin_token_file
     when = "generated in" if token_file.exists() else "generated at the first start in"
     return _ok("admin token", f"{when} {token_file}")
 

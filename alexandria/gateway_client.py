@@ -20,10 +20,9 @@ TIMEOUT_SECONDS = 30.0
 class GatewayError(Exception):
     """The gateway could not be reached, or answered with an error."""
 
-    def __init__(self, message: str, *, status: int | None = None, error: str = "") -> None:
+    def __init__(self, message: str, *, status: int | None = None) -> None:
         super().__init__(message)
         self.status = status
-        self.error = error
 
 
 def gateway_token(settings: Settings, *, write: bool) -> str | None:
@@ -33,8 +32,7 @@ def gateway_token(settings: Settings, *, write: bool) -> str | None:
     if not write and settings.pharos_read_token:
         return settings.pharos_read_token
     if settings.local:
-        token_file = settings.data_dir / "admin_token"
-        if write or token_file.exists():
+        if write or settings.admin_token_file.exists():
             return settings.admin_token()
         return None
     if write:
@@ -88,7 +86,6 @@ class GatewayClient:
             raise GatewayError(
                 f"{method} {path}: {reply.status_code} {error}: {detail}".replace(" : ", ": "),
                 status=reply.status_code,
-                error=error,
             )
         if not isinstance(body, dict):
             raise GatewayError(f"{method} {path}: the gateway's answer is not a JSON object")

@@ -223,8 +223,8 @@ def _locations(stack: LocalStack) -> list[tuple[str, str]]:
     if stack.edge:
         return [*services, ("coordinator", f"consuming {describe_queue(stack.settings)}"), logs]
     url = stack.gateway_url
-    token_file = stack.settings.data_dir / "admin_token"
-    token = "$PHAROS_ADMIN_TOKEN" if stack.settings.pharos_admin_token else str(token_file)
+    settings = stack.settings
+    token = "$PHAROS_ADMIN_TOKEN" if settings.pharos_admin_token else str(settings.admin_token_file)
     return [("gateway", f"{url}  (docs at {url}/docs)"), *services, logs, ("token", token)]
 
 

@@ -181,13 +181,18 @@ class Settings(BaseSettings):
         path.mkdir(parents=True, exist_ok=True)
         return path
 
+    @property
+    def admin_token_file(self) -> Path:
+        """Where LOCAL mode keeps the generated ingest token (mode 0600)."""
+        return self.data_dir / "admin_token"
+
     def admin_token(self) -> str:
         """The ingest token; in LOCAL mode one is created under the data dir if unset."""
         if self.pharos_admin_token:
             return self.pharos_admin_token
         if not self.local:
             raise ConfigError("PHAROS_ADMIN_TOKEN is required outside LOCAL mode")
-        token_file = self.data_dir / "admin_token"
+        token_file = self.admin_token_file
         if not token_file.exists():
             token_file.touch(mode=0o600)
             token_file.write_text(secrets.token_urlsafe(32))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 FORBIDDEN = ("torch", "torch_geometric", "tree_sitter")
 # With QDRANT_URL the gateway speaks Qdrant's REST API itself: qdrant-client's models
@@ -19,16 +20,17 @@ print(",".join(sorted(m for m in {forbidden!r} if m in sys.modules)))
 """
 
 
-def test_gateway_and_coordinator_import_no_torch_or_tree_sitter(tmp_path) -> None:
+def loaded(script: str, cwd: Path, env: dict[str, str]) -> str:
+    """What `script` prints when run in a fresh interpreter (the forbidden modules loaded)."""
     out = subprocess.run(
-        [sys.executable, "-c", CHECK.format(forbidden=FORBIDDEN)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env={"ALEXANDRIA_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True, cwd=cwd, env=env
     )
-    assert out.stdout.strip() == ""
+    return out.stdout.strip()
+
+
+def test_gateway_and_coordinator_import_no_torch_or_tree_sitter(tmp_path: Path) -> None:
+    env = {"ALEXANDRIA_DATA_DIR": str(tmp_path), "PATH": "/usr/bin:/bin"}
+    assert loaded(CHECK.format(forbidden=FORBIDDEN), tmp_path, env) == ""
 
 
 SERVE_CLOUD = """
@@ -47,7 +49,7 @@ print(",".join(sorted(m for m in {forbidden!r} if m in sys.modules)))
 
 
 def test_a_cloud_gateway_serving_requests_imports_no_torch_tree_sitter_or_qdrant_client(
-    tmp_path, embedded_redis_url: str
+    tmp_path: Path, embedded_redis_url: str
 ) -> None:
     env = {
         "PATH": "/usr/bin:/bin",
@@ -58,12 +60,4 @@ def test_a_cloud_gateway_serving_requests_imports_no_torch_tree_sitter_or_qdrant
         "DATABASE_URL": f"sqlite:///{tmp_path / 'metadata.db'}",
         "QDRANT_URL": "http://127.0.0.1:9",  # down: the gateway still serves
     }
-    out = subprocess.run(
-        [sys.executable, "-c", SERVE_CLOUD.format(forbidden=FORBIDDEN_IN_CLOUD)],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-        env=env,
-    )
-    assert out.stdout.strip() == ""
+    assert loaded(SERVE_CLOUD.format(forbidden=FORBIDDEN_IN_CLOUD), tmp_path, env) == ""
