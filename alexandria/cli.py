@@ -8,8 +8,10 @@ never loads torch or tree-sitter.
 from __future__ import annotations
 
 import argparse
+import gc
 import sys
 from pathlib import Path
+from typing import NoReturn
 
 from alexandria import gateway_commands, output
 from alexandria.gateway_client import GatewayError
@@ -215,5 +217,17 @@ def main(argv: list[str] | None = None) -> int:
         return output.INTERRUPTED
 
 
+def run() -> NoReturn:
+    """The console entry point: `main`, then an exit that skips the collector's last pass.
+
+    After `embed` has imported torch and torch_geometric, that pass over their objects
+    took 0.75 s of the process's exit on the 2-core CPU; with them frozen, 0.14 s.
+    Finalisation still runs (atexit, stream flushes); only `main` is for in-process use.
+    """
+    code = main()
+    gc.freeze()
+    sys.exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

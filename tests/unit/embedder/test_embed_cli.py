@@ -9,8 +9,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from alexandria.embed_command import EdgeListError, read_edge_list
+from alexandria.embed_command import EdgeListError, _read_checked, read_edge_list
 
 
 def _embed(tmp_path: Path, text: str, *args: str) -> tuple[subprocess.CompletedProcess[str], Path]:
@@ -73,3 +75,25 @@ def test_read_edge_list_rejects_undecodable_files(tmp_path: Path) -> None:
     path.write_bytes(b"\xff\xfe\x00")
     with pytest.raises(EdgeListError, match="cannot read"):
         read_edge_list(path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    edges=st.lists(st.tuples(st.integers(0, 10**6), st.integers(0, 10**6)), min_size=1),
+    comments=st.lists(st.sampled_from(["", "# note", "  ", "\t# x 1 2"]), max_size=5),
+    trailing=st.sampled_from(["", "  # end", "\t"]),
+)
+def test_the_fast_reader_reads_what_the_checked_reader_reads(
+    tmp_path_factory: pytest.TempPathFactory,
+    edges: list[tuple[int, int]],
+    comments: list[str],
+    trailing: str,
+) -> None:
+    lines = [f"{a} {b}{trailing}" for a, b in edges]
+    for index, comment in enumerate(comments):
+        lines.insert(index * 2 % (len(lines) + 1), comment)
+    path = tmp_path_factory.mktemp("edges") / "edges.txt"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    fast = read_edge_list(path)
+    assert fast.dtype == np.int64 and fast.shape == (2, len(edges))
+    assert np.array_equal(fast, _read_checked(path))
