@@ -57,10 +57,15 @@ class Node2Vec(torch.nn.Module):
       position of the walk is scored against, weighted so that each position's
       negatives weigh as much as its positive pairs. They join the same matrix
       product as the positives.
-    - Two tables, as in word2vec: `embedding` (the node vectors, returned by
-      `forward`) and `context`. Two nodes that share neighbours end up close without
-      having to be close to those neighbours, which separates communities better
-      than PyG's single table.
+    - Two tables, as in word2vec: `embedding` (node vectors u) and `context`
+      (context vectors v). Two nodes that share neighbours end up with close u
+      without having to be close to those neighbours, which separates communities
+      better than PyG's single table.
+    - `forward` returns u + v, not u alone (Levy, Goldberg and Dagan 2015, "w + c").
+      Skip-gram fits u_i . v_j to how often j occurs near i, so an edge shows in
+      u . v, which u alone loses: on code import graphs, where a few hub files are
+      imported by most others, the neighbours of a hub share contexts with each
+      other, not with the hub.
     """
 
     rowptr: Tensor
@@ -123,9 +128,10 @@ class Node2Vec(torch.nn.Module):
         torch.nn.init.zeros_(self.context.weight)
 
     def forward(self, batch: Tensor | None = None) -> Tensor:
-        """The embeddings of the nodes in `batch`, or of all nodes."""
-        weight = self.embedding.weight
-        return weight if batch is None else weight[batch]
+        """The embeddings (node plus context vector) of the nodes in `batch`, or of all."""
+        if batch is None:
+            return self.embedding.weight + self.context.weight
+        return self.embedding(batch) + self.context(batch)
 
     def loader(self, batch_size: int, shuffle: bool = True) -> WalkLoader:
         """Batches of `(pos_rw, neg)` for every node, `batch_size` start nodes each."""

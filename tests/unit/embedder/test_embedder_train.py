@@ -72,6 +72,15 @@ def test_model_samples_walks_and_negatives_like_pyg() -> None:
     assert torch.isfinite(model.loss(pos_rw, neg))
 
 
+def test_the_embeddings_are_node_plus_context_vectors() -> None:
+    model = small_model(4, embedding_dim=8)
+    with torch.no_grad():
+        model.context.weight.normal_(generator=torch.Generator().manual_seed(1))
+    both = model.embedding.weight + model.context.weight
+    assert torch.equal(model(), both)
+    assert torch.equal(model(torch.tensor([3, 0])), both[[3, 0]])
+
+
 def test_an_epoch_walks_walks_per_node_times_from_every_node() -> None:
     model = small_model(5, walks_per_node=3)
     starts = torch.cat([pos_rw[:, 0] for pos_rw, _ in model.loader(batch_size=4)])
