@@ -3,9 +3,10 @@
 Run: `.venv/bin/python benchmarks/embed_vs_pecanpy.py [--nodes 100000] [--device auto]`
 (needs the `bench` extra: `.venv/bin/pip install -e '.[dev,bench]'`)
 
-1. Graphs: the import graph of the installed `torch` package built by our parser
-   (`build_graph`, edges made undirected, isolated files dropped) and a seeded
-   Holme-Kim power-law graph (`networkx.powerlaw_cluster_graph`: `--nodes`, `--hk-m`
+1. Graphs (`--graphs`): the import graph of an installed package (default `torch`)
+   built by our parser (`build_graph` over a copy of the package, so absolute imports
+   resolve as in its repository; edges made undirected, isolated files dropped)
+   and a seeded Holme-Kim power-law graph (`networkx.powerlaw_cluster_graph`: `--nodes`, `--hk-m`
    edges per new node, triangle probability `--hk-triangle`). Unlike a plain
    Barabasi-Albert graph, whose edges carry no local structure for link prediction
    to find (every method scores AUC ~0.5 on it), it has power-law degrees and
@@ -24,16 +25,18 @@ Run: `.venv/bin/python benchmarks/embed_vs_pecanpy.py [--nodes 100000] [--device
    (1 is PecanPy's default; 10 matches our epoch count), workers = all cores.
    PecanPy's walk_length counts steps as ours does: both walks have 21 nodes.
 5. Each training runs in a fresh process (`--child ours|pecanpy`): wall time around
-   the process (start-up, imports, numba JIT included), its own load+train time,
-   peak RSS (VmHWM from /proc/self/status) and, on CUDA, max_memory_allocated.
+   the process, split into start-up (interpreter and imports), work (load, train
+   with numba's JIT for PecanPy, save) and exit (teardown); peak RSS (VmHWM from
+   /proc/self/status) and, on CUDA, max_memory_allocated.
 6. Link-prediction ROC-AUC on the held-out pairs: cosine similarity, and Hadamard
    product + logistic regression. Prints a table per graph and (p, q) with the
-   ratio ours / PecanPy (wall) and the AUC differences.
+   ratios ours / PecanPy (wall and work) and the AUC differences.
 """
 
 from __future__ import annotations
 
 import argparse
+import gc
 import json
 import os
 import subprocess
@@ -68,16 +71,28 @@ def drop_isolated(edges: np.ndarray) -> tuple[np.ndarray, int]:
     return inverse.reshape(edges.shape), used.size
 
 
-def torch_import_graph() -> tuple[np.ndarray, int, str]:
-    import torch  # only to find its directory: torch's own sources are the corpus
+def package_import_graph(package: str) -> tuple[np.ndarray, int, str]:
+    """The import graph of an installed package's own sources, built by our parser.
+
+    The package is copied under a scratch root, as it sits in its repository, so that
+    its absolute imports (`import torch.nn`) resolve as well as its relative ones.
+    """
+    import importlib.util
+    import shutil
 
     from services.parser.graph import build_graph
 
-    source = Path(torch.__file__).parent
-    graph = build_graph(source)
-    edges = canonical_edges(np.array([(s, t) for s, t, _ in graph.edges]))
+    spec = importlib.util.find_spec(package)
+    if spec is None or not spec.submodule_search_locations:
+        raise SystemExit(f"--graphs: {package!r} is neither 'powerlaw' nor an installed package")
+    source = Path(next(iter(spec.submodule_search_locations)))
+    with tempfile.TemporaryDirectory(prefix="bench-pkg-") as root:
+        ignore = shutil.ignore_patterns("__pycache__", "*.so", "*.pyc")
+        shutil.copytree(source, Path(root) / package, ignore=ignore)
+        graph = build_graph(Path(root))
+    edges = canonical_edges(np.array([(s, t) for s, t, _ in graph.edges]).reshape(-1, 2))
     edges, n = drop_isolated(edges)
-    label = f"torch imports ({len(graph.nodes)} files, {n} with an edge)"
+    label = f"{package} imports ({len(graph.nodes)} files, {n} with an edge)"
     return edges, n, label
 
 
@@ -169,13 +184,13 @@ def child_ours(args: argparse.Namespace) -> dict[str, object]:
 
     from services.embedder.train import TrainConfig, train_embeddings
 
-    started = time.perf_counter()
+    ready = time.time()
     edge_index = torch.from_numpy(np.load(args.edges)).t().contiguous()
     config = TrainConfig(p=args.p, q=args.q, seed=args.seed)
     result = train_embeddings(edge_index, args.num_nodes, config, device=args.device)
     np.save(args.out, result.embeddings.numpy())
     info: dict[str, object] = {
-        "seconds": time.perf_counter() - started,
+        "ready": ready,
         "train_seconds": result.seconds,
         "device": result.device,
         "torch_threads": torch.get_num_threads(),
@@ -213,10 +228,10 @@ def _numpy2_aliases_for_nptyping() -> None:
 
 
 def child_pecanpy(args: argparse.Namespace) -> dict[str, object]:
-    started = time.perf_counter()
     _numpy2_aliases_for_nptyping()
     from pecanpy import pecanpy
 
+    ready = time.time()
     mode = getattr(pecanpy, args.mode)
     graph = mode(p=args.p, q=args.q, workers=args.workers, random_state=args.seed)
     graph.read_npz(args.edges, weighted=False, implicit_ids=True)
@@ -232,16 +247,30 @@ def child_pecanpy(args: argparse.Namespace) -> dict[str, object]:
     embeddings = np.zeros((args.num_nodes, DIM), dtype=np.float32)
     embeddings[np.array(graph.nodes, dtype=np.int64)] = vectors
     np.save(args.out, embeddings)
-    return {"seconds": time.perf_counter() - started, "workers": args.workers}
+    return {"ready": ready, "workers": args.workers}
 
 
-def run_child(command: list[str]) -> tuple[float, dict[str, object]]:
-    started = time.perf_counter()
+@dataclass
+class ChildRun:
+    """A child's whole-process wall time, split at the moments it reported: start-up
+    (interpreter and imports), work (load, train, save) and exit (teardown)."""
+
+    wall: float
+    startup: float
+    work: float
+    exit: float
+    info: dict[str, object]
+
+
+def run_child(command: list[str]) -> ChildRun:
+    launched = time.time()
     proc = subprocess.run(command, capture_output=True, text=True)
-    wall = time.perf_counter() - started
+    ended = time.time()
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed:\n{proc.stderr[-4000:]}")
-    return wall, json.loads(proc.stdout.strip().splitlines()[-1])
+    info = json.loads(proc.stdout.strip().splitlines()[-1])
+    ready, done = float(info["ready"]), float(info["done"])
+    return ChildRun(ended - launched, ready - launched, done - ready, ended - done, info)
 
 
 # --- evaluation ---------------------------------------------------------------------
@@ -267,9 +296,7 @@ class Row:
     name: str
     cosine: float
     hadamard: float
-    wall: float
-    inner: float
-    rss_mib: float
+    run: ChildRun
     extra: str = ""
 
 
@@ -302,37 +329,38 @@ def bench_graph(label: str, edges: np.ndarray, n: int, args: argparse.Namespace)
                 command = [*base, "--child", "pecanpy", "--edges", str(npz), "--out", str(out)]
                 command += ["--p", str(p), "--q", str(q), "--mode", mode]
                 command += ["--epochs", str(epochs), "--workers", str(workers)]
-                wall, info = run_child(command)
+                run = run_child(command)
                 cos, had = link_prediction_auc(np.load(out), split, args.seed)
-                rss = info["peak_rss_kib"] / 1024  # type: ignore[operator]
-                name = f"PecanPy {mode} epochs={epochs}"
-                rows.append(Row(name, cos, had, wall, info["seconds"], rss))  # type: ignore[arg-type]
+                rows.append(Row(f"PecanPy {mode} epochs={epochs}", cos, had, run))
             out = Path(tmp) / "ours.npy"
             command = [*base, "--child", "ours", "--edges", str(npy), "--out", str(out)]
             command += ["--p", str(p), "--q", str(q), "--device", args.device]
-            wall, info = run_child(command)
+            run = run_child(command)
+            info = run.info
             cos, had = link_prediction_auc(np.load(out), split, args.seed)
             extra = f"train {info['train_seconds']:.1f} s, {info['torch_threads']} threads"
             if "cuda_max_memory_allocated" in info:
                 mib = info["cuda_max_memory_allocated"] / 2**20  # type: ignore[operator]
                 extra = f"{info['gpu']}, max_memory_allocated {mib:.0f} MiB; {extra}"
-            rss = info["peak_rss_kib"] / 1024  # type: ignore[operator]
-            ours = Row(f"ours ({info['device']})", cos, had, wall, info["seconds"], rss, extra)  # type: ignore[arg-type]
+            ours = Row(f"ours ({info['device']})", cos, had, run, extra)
             print_table(p, q, rows, ours)
 
 
 def print_table(p: float, q: float, anchors: list[Row], ours: Row) -> None:
     print(f"  p={p:g} q={q:g}")
     head = f"    {'method':<38} {'AUC cos':>8} {'AUC had+LR':>10} {'wall s':>8}"
-    print(f"{head} {'in-proc s':>9} {'peak RSS MiB':>12}")
+    print(f"{head} {'start s':>8} {'work s':>8} {'exit s':>8} {'peak RSS MiB':>12}")
     for row in [*anchors, ours]:
+        run, rss_mib = row.run, float(row.run.info["peak_rss_kib"]) / 1024  # type: ignore[arg-type]
         print(
-            f"    {row.name:<38} {row.cosine:8.4f} {row.hadamard:10.4f} {row.wall:8.1f}"
-            f" {row.inner:9.1f} {row.rss_mib:12.0f}" + (f"   {row.extra}" if row.extra else "")
+            f"    {row.name:<38} {row.cosine:8.4f} {row.hadamard:10.4f} {run.wall:8.1f}"
+            f" {run.startup:8.1f} {run.work:8.1f} {run.exit:8.1f} {rss_mib:12.0f}"
+            + (f"   {row.extra}" if row.extra else "")
         )
     for anchor in anchors:
+        wall, work = ours.run.wall / anchor.run.wall, ours.run.work / anchor.run.work
         print(
-            f"    ours vs {anchor.name}: wall ours/PecanPy = {ours.wall / anchor.wall:.2f}x "
+            f"    ours vs {anchor.name}: wall ours/PecanPy = {wall:.2f}x, work {work:.2f}x "
             f"(target <= 1, stretch <= 0.5); AUC diff cos {ours.cosine - anchor.cosine:+.4f}, "
             f"had+LR {ours.hadamard - anchor.hadamard:+.4f} (target >= 0)"
         )
@@ -348,7 +376,11 @@ def parse_pq(text: str) -> list[tuple[float, float]]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--graphs", default="torch,powerlaw", help="subset of torch,powerlaw")
+    parser.add_argument(
+        "--graphs",
+        default="torch,powerlaw",
+        help="comma-separated: powerlaw and/or installed packages (their import graphs)",
+    )
     parser.add_argument("--nodes", type=int, default=100_000, help="power-law graph size")
     parser.add_argument("--hk-m", type=int, default=3, help="edges per new Holme-Kim node")
     parser.add_argument("--hk-triangle", type=float, default=0.8, help="Holme-Kim triangle p")
@@ -383,7 +415,10 @@ def main() -> None:
         # VmHWM, not ru_maxrss: Linux keeps ru_maxrss across exec, so it would
         # report the parent that started this process.
         info["peak_rss_kib"] = _status_kib("VmHWM:")
+        info["done"] = time.time()
         print(json.dumps(info))
+        if args.child == "ours":
+            gc.freeze()  # exits as `alexandria embed` does (alexandria.cli.run)
         return
 
     import torch
@@ -396,14 +431,13 @@ def main() -> None:
         f"PecanPy gensim epochs {args.pecanpy_epochs} over one set of walks, seed {args.seed}"
     )
     print("targets: AUC ours >= PecanPy; wall ours <= PecanPy (stretch <= 0.5x)")
-    graphs = args.graphs.split(",")
-    if "torch" in graphs:
-        started = time.perf_counter()
-        edges, n, label = torch_import_graph()
-        print(f"built torch import graph in {time.perf_counter() - started:.1f} s")
-        bench_graph(label, edges, n, args)
-    if "powerlaw" in graphs:
-        edges, n, label = holme_kim(args.nodes, args.hk_m, args.hk_triangle, args.seed)
+    for name in args.graphs.split(","):
+        if name == "powerlaw":
+            edges, n, label = holme_kim(args.nodes, args.hk_m, args.hk_triangle, args.seed)
+        else:
+            started = time.perf_counter()
+            edges, n, label = package_import_graph(name)
+            print(f"built the {name} import graph in {time.perf_counter() - started:.1f} s")
         bench_graph(label, edges, n, args)
 
 
