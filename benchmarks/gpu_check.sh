@@ -47,7 +47,7 @@ fi
 # bytecode cached. Cache it (for PecanPy's numba and gensim too) and warm the cache.
 unset PYTHONDONTWRITEBYTECODE
 export PYTHONPYCACHEPREFIX=${PYTHONPYCACHEPREFIX:-${TMPDIR:-/tmp}/alexandria-pycache}
-"$PY" -c "import torch_geometric, numba, gensim" 2>/dev/null
+"$PY" -W ignore -c "import torch_geometric, numba, gensim"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader || true
 "$PY" - <<'PY'
 import torch
