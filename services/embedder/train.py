@@ -1,6 +1,6 @@
 """Train Node2Vec embeddings of one graph: device choice, progress, cancellation, OOM fallback.
 
-Training: closed-form gradients (`Node2Vec.gradients`) and row-wise Adagrad at lr 0.035
+Training: closed-form gradients (`Node2Vec.gradients`) and row-wise Adagrad at lr 0.02
 (`services.embedder.optim`), over batches of 256 start nodes on the CPU and 2,048 on
 CUDA (10 walks each), at least 32 batches an epoch so small graphs still get enough
 steps. Each epoch draws fresh walks, 2 negatives per walk, and trains every other walk
@@ -62,7 +62,7 @@ class TrainConfig:
     num_negative_samples: int = 2  # per walk, shared by its positions
     seed: int | None = None  # None picks one; a fixed seed makes CPU runs reproducible
     batch_size: int | None = None  # None: BATCH_SIZE of the device
-    lr: float = 0.035  # benchmarks/README.md: the lr sweep against PecanPy
+    lr: float = 0.02  # benchmarks/README.md: the lr sweep against PecanPy
 
 
 @dataclass(frozen=True)
