@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from torch_geometric.index import index2ptr
-from torch_geometric.utils import remove_self_loops, to_undirected
 
+from services.embedder.pyg import index2ptr, remove_self_loops, to_undirected
 from services.embedder.walks import random_walks
 
 BATCHES_PER_DRAW = 64  # the loader samples walks for this many batches at once
