@@ -43,7 +43,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -187,6 +187,8 @@ def child_ours(args: argparse.Namespace) -> dict[str, object]:
     ready = time.time()
     edge_index = torch.from_numpy(np.load(args.edges)).t().contiguous()
     config = TrainConfig(p=args.p, q=args.q, seed=args.seed)
+    if args.lr:
+        config = replace(config, lr=args.lr[0])
     result = train_embeddings(edge_index, args.num_nodes, config, device=args.device)
     np.save(args.out, result.embeddings.numpy())
     info: dict[str, object] = {
@@ -332,35 +334,52 @@ def bench_graph(label: str, edges: np.ndarray, n: int, args: argparse.Namespace)
                 run = run_child(command)
                 cos, had = link_prediction_auc(np.load(out), split, args.seed)
                 rows.append(Row(f"PecanPy {mode} epochs={epochs}", cos, had, run))
-            out = Path(tmp) / "ours.npy"
-            command = [*base, "--child", "ours", "--edges", str(npy), "--out", str(out)]
-            command += ["--p", str(p), "--q", str(q), "--device", args.device]
-            run = run_child(command)
-            info = run.info
-            cos, had = link_prediction_auc(np.load(out), split, args.seed)
-            extra = f"train {info['train_seconds']:.1f} s, {info['torch_threads']} threads"
-            if "cuda_max_memory_allocated" in info:
-                mib = info["cuda_max_memory_allocated"] / 2**20  # type: ignore[operator]
-                extra = f"{info['gpu']}, max_memory_allocated {mib:.0f} MiB; {extra}"
-            ours = Row(f"ours ({info['device']})", cos, had, run, extra)
+            rates = args.lr or [None]
+            ours = [run_ours(base, npy, Path(tmp), split, p, q, lr, args) for lr in rates]
             print_table(p, q, rows, ours)
 
 
-def print_table(p: float, q: float, anchors: list[Row], ours: Row) -> None:
+def run_ours(
+    base: list[str],
+    npy: Path,
+    tmp: Path,
+    split: Split,
+    p: float,
+    q: float,
+    lr: float | None,
+    args: argparse.Namespace,
+) -> Row:
+    """Our training in a fresh process at learning rate `lr` (None: TrainConfig's)."""
+    out = tmp / "ours.npy"
+    command = [*base, "--child", "ours", "--edges", str(npy), "--out", str(out)]
+    command += ["--p", str(p), "--q", str(q), "--device", args.device]
+    command += [] if lr is None else ["--lr", str(lr)]
+    run = run_child(command)
+    info = run.info
+    cos, had = link_prediction_auc(np.load(out), split, args.seed)
+    extra = f"train {info['train_seconds']:.1f} s, {info['torch_threads']} threads"
+    if "cuda_max_memory_allocated" in info:
+        mib = info["cuda_max_memory_allocated"] / 2**20  # type: ignore[operator]
+        extra = f"{info['gpu']}, max_memory_allocated {mib:.0f} MiB; {extra}"
+    name = f"ours ({info['device']})" + ("" if lr is None else f" lr {lr:g}")
+    return Row(name, cos, had, run, extra)
+
+
+def print_table(p: float, q: float, anchors: list[Row], ours_rows: list[Row]) -> None:
     print(f"  p={p:g} q={q:g}")
     head = f"    {'method':<38} {'AUC cos':>8} {'AUC had+LR':>10} {'wall s':>8}"
     print(f"{head} {'start s':>8} {'work s':>8} {'exit s':>8} {'peak RSS MiB':>12}")
-    for row in [*anchors, ours]:
+    for row in [*anchors, *ours_rows]:
         run, rss_mib = row.run, float(row.run.info["peak_rss_kib"]) / 1024  # type: ignore[arg-type]
         print(
             f"    {row.name:<38} {row.cosine:8.4f} {row.hadamard:10.4f} {run.wall:8.1f}"
             f" {run.startup:8.1f} {run.work:8.1f} {run.exit:8.1f} {rss_mib:12.0f}"
             + (f"   {row.extra}" if row.extra else "")
         )
-    for anchor in anchors:
+    for ours, anchor in [(ours, anchor) for ours in ours_rows for anchor in anchors]:
         wall, work = ours.run.wall / anchor.run.wall, ours.run.work / anchor.run.work
         print(
-            f"    ours vs {anchor.name}: wall ours/PecanPy = {wall:.2f}x, work {work:.2f}x "
+            f"    {ours.name} vs {anchor.name}: wall ours/PecanPy = {wall:.2f}x, work {work:.2f}x "
             f"(target <= 1, stretch <= 0.5); AUC diff cos {ours.cosine - anchor.cosine:+.4f}, "
             f"had+LR {ours.hadamard - anchor.hadamard:+.4f} (target >= 0)"
         )
@@ -398,7 +417,12 @@ def main() -> None:
         default=["SparseOTF", "PreComp"],
         help="PecanPy modes for p, q != 1, comma-separated (SparseOTF, PreComp, DenseOTF)",
     )
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--lr",
+        type=lambda s: [float(x) for x in s.split(",")],
+        help="ours at each of these learning rates, comma-separated (default: TrainConfig's)",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="graph and split seed")
     # children
     parser.add_argument("--child", choices=["ours", "pecanpy"], help=argparse.SUPPRESS)
     parser.add_argument("--edges", help=argparse.SUPPRESS)

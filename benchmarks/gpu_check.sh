@@ -17,7 +17,8 @@
 #     pecanpy==2.0.9 gensim==4.4.0 nptyping==2.0.1 smart_open numba-progress
 # Without WHEELS it makes a venv (.venv-gpu) and installs the project with the dev and
 # bench extras from PyPI (torch from PyPI ships CUDA wheels on Linux).
-# NODES=20000, PQ="1,1", PECANPY_EPOCHS=1 or PECANPY_BIASED=SparseOTF override the defaults.
+# NODES=20000, PQ="1,1", PECANPY_EPOCHS=1 or PECANPY_BIASED=SparseOTF override the defaults;
+# arguments go to the benchmark after them (e.g. --hk-m 4 --hk-triangle 0.3 --seed 7 --lr 0.035,0.02).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -58,4 +59,4 @@ PY
 "$PY" -m pytest -q -p no:cacheprovider -s tests/unit/embedder/test_embedder_cuda.py
 PYTHONUNBUFFERED=1 "$PY" benchmarks/embed_vs_pecanpy.py --device cuda --graphs powerlaw \
   --nodes "$NODES" --pq "$PQ" --pecanpy-epochs "$PECANPY_EPOCHS" \
-  --pecanpy-biased "$PECANPY_BIASED"
+  --pecanpy-biased "$PECANPY_BIASED" "$@"
