@@ -22,29 +22,34 @@ _runtime_version.ValidateProtobufRuntimeVersion(
 _sym_db = _symbol_database.Default()
 
 
+from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dneo_alexandria/v1/graph.proto\x12\x11neo_alexandria.v1\"[\n\x08\x46ileNode\x12\x0c\n\x04path\x18\x01 \x01(\t\x12-\n\x08language\x18\x02 \x01(\x0e\x32\x1b.neo_alexandria.v1.Language\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\"[\n\x0e\x44\x65pendencyEdge\x12\x0e\n\x06source\x18\x01 \x01(\x05\x12\x0e\n\x06target\x18\x02 \x01(\x05\x12)\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.neo_alexandria.v1.EdgeKind\"5\n\x10UnresolvedImport\x12\x0e\n\x06source\x18\x01 \x01(\x05\x12\x11\n\tspecifier\x18\x02 \x01(\t\"(\n\tFileError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\x9d\x01\n\nGraphStats\x12\x12\n\nfiles_seen\x18\x01 \x01(\x05\x12\x14\n\x0c\x66iles_parsed\x18\x02 \x01(\x05\x12\x15\n\rfiles_skipped\x18\x03 \x01(\x05\x12\r\n\x05\x65\x64ges\x18\x04 \x01(\x05\x12\x12\n\nunresolved\x18\x05 \x01(\x05\x12\x15\n\rparse_seconds\x18\x06 \x01(\x01\x12\x14\n\x0c\x66iles_cached\x18\x07 \x01(\x05\"\xd1\x01\n\nGraphChunk\x12*\n\x05nodes\x18\x01 \x03(\x0b\x32\x1b.neo_alexandria.v1.FileNode\x12\x30\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32!.neo_alexandria.v1.DependencyEdge\x12\x37\n\nunresolved\x18\x03 \x03(\x0b\x32#.neo_alexandria.v1.UnresolvedImport\x12,\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x1c.neo_alexandria.v1.FileError*\x8f\x01\n\x08Language\x12\x18\n\x14LANGUAGE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLANGUAGE_PYTHON\x10\x01\x12\x17\n\x13LANGUAGE_JAVASCRIPT\x10\x02\x12\x17\n\x13LANGUAGE_TYPESCRIPT\x10\x03\x12\x11\n\rLANGUAGE_JAVA\x10\x04\x12\x0f\n\x0bLANGUAGE_GO\x10\x05*\x9a\x01\n\x08\x45\x64geKind\x12\x19\n\x15\x45\x44GE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x45\x44GE_KIND_IMPORT\x10\x01\x12\x15\n\x11\x45\x44GE_KIND_REQUIRE\x10\x02\x12\x15\n\x11\x45\x44GE_KIND_DYNAMIC\x10\x03\x12\x16\n\x12\x45\x44GE_KIND_REEXPORT\x10\x04\x12\x17\n\x13\x45\x44GE_KIND_TYPE_ONLY\x10\x05\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1dneo_alexandria/v1/graph.proto\x12\x11neo_alexandria.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x8d\x01\n\x08\x46ileNode\x12\x0c\n\x04path\x18\x01 \x01(\t\x12-\n\x08language\x18\x02 \x01(\x0e\x32\x1b.neo_alexandria.v1.Language\x12\x12\n\nsize_bytes\x18\x03 \x01(\x03\x12\x30\n\x05terms\x18\x04 \x03(\x0b\x32!.neo_alexandria.v1.IdentifierTerm\"/\n\x0eIdentifierTerm\x12\r\n\x05token\x18\x01 \x01(\t\x12\x0e\n\x06weight\x18\x02 \x01(\x02\"}\n\x08\x43oChange\x12\x0e\n\x06source\x18\x01 \x01(\x05\x12\x0e\n\x06target\x18\x02 \x01(\x05\x12\x0e\n\x06weight\x18\x03 \x01(\x01\x12\x0f\n\x07\x63ommits\x18\x04 \x01(\x05\x12\x30\n\x0clast_changed\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"[\n\x0e\x44\x65pendencyEdge\x12\x0e\n\x06source\x18\x01 \x01(\x05\x12\x0e\n\x06target\x18\x02 \x01(\x05\x12)\n\x04kind\x18\x03 \x01(\x0e\x32\x1b.neo_alexandria.v1.EdgeKind\"5\n\x10UnresolvedImport\x12\x0e\n\x06source\x18\x01 \x01(\x05\x12\x11\n\tspecifier\x18\x02 \x01(\t\"(\n\tFileError\x12\x0c\n\x04path\x18\x01 \x01(\t\x12\r\n\x05\x65rror\x18\x02 \x01(\t\"\xcc\x01\n\nGraphStats\x12\x12\n\nfiles_seen\x18\x01 \x01(\x05\x12\x14\n\x0c\x66iles_parsed\x18\x02 \x01(\x05\x12\x15\n\rfiles_skipped\x18\x03 \x01(\x05\x12\r\n\x05\x65\x64ges\x18\x04 \x01(\x05\x12\x12\n\nunresolved\x18\x05 \x01(\x05\x12\x15\n\rparse_seconds\x18\x06 \x01(\x01\x12\x14\n\x0c\x66iles_cached\x18\x07 \x01(\x05\x12\x17\n\x0fhistory_commits\x18\x08 \x01(\x05\x12\x14\n\x0chistory_note\x18\t \x01(\t\"\x81\x02\n\nGraphChunk\x12*\n\x05nodes\x18\x01 \x03(\x0b\x32\x1b.neo_alexandria.v1.FileNode\x12\x30\n\x05\x65\x64ges\x18\x02 \x03(\x0b\x32!.neo_alexandria.v1.DependencyEdge\x12\x37\n\nunresolved\x18\x03 \x03(\x0b\x32#.neo_alexandria.v1.UnresolvedImport\x12,\n\x06\x65rrors\x18\x04 \x03(\x0b\x32\x1c.neo_alexandria.v1.FileError\x12.\n\tcochanges\x18\x05 \x03(\x0b\x32\x1b.neo_alexandria.v1.CoChange*\x8f\x01\n\x08Language\x12\x18\n\x14LANGUAGE_UNSPECIFIED\x10\x00\x12\x13\n\x0fLANGUAGE_PYTHON\x10\x01\x12\x17\n\x13LANGUAGE_JAVASCRIPT\x10\x02\x12\x17\n\x13LANGUAGE_TYPESCRIPT\x10\x03\x12\x11\n\rLANGUAGE_JAVA\x10\x04\x12\x0f\n\x0bLANGUAGE_GO\x10\x05*\x9a\x01\n\x08\x45\x64geKind\x12\x19\n\x15\x45\x44GE_KIND_UNSPECIFIED\x10\x00\x12\x14\n\x10\x45\x44GE_KIND_IMPORT\x10\x01\x12\x15\n\x11\x45\x44GE_KIND_REQUIRE\x10\x02\x12\x15\n\x11\x45\x44GE_KIND_DYNAMIC\x10\x03\x12\x16\n\x12\x45\x44GE_KIND_REEXPORT\x10\x04\x12\x17\n\x13\x45\x44GE_KIND_TYPE_ONLY\x10\x05\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'neo_alexandria.v1.graph_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_LANGUAGE']._serialized_start=708
-  _globals['_LANGUAGE']._serialized_end=851
-  _globals['_EDGEKIND']._serialized_start=854
-  _globals['_EDGEKIND']._serialized_end=1008
-  _globals['_FILENODE']._serialized_start=52
-  _globals['_FILENODE']._serialized_end=143
-  _globals['_DEPENDENCYEDGE']._serialized_start=145
-  _globals['_DEPENDENCYEDGE']._serialized_end=236
-  _globals['_UNRESOLVEDIMPORT']._serialized_start=238
-  _globals['_UNRESOLVEDIMPORT']._serialized_end=291
-  _globals['_FILEERROR']._serialized_start=293
-  _globals['_FILEERROR']._serialized_end=333
-  _globals['_GRAPHSTATS']._serialized_start=336
-  _globals['_GRAPHSTATS']._serialized_end=493
-  _globals['_GRAPHCHUNK']._serialized_start=496
-  _globals['_GRAPHCHUNK']._serialized_end=705
+  _globals['_LANGUAGE']._serialized_start=1063
+  _globals['_LANGUAGE']._serialized_end=1206
+  _globals['_EDGEKIND']._serialized_start=1209
+  _globals['_EDGEKIND']._serialized_end=1363
+  _globals['_FILENODE']._serialized_start=86
+  _globals['_FILENODE']._serialized_end=227
+  _globals['_IDENTIFIERTERM']._serialized_start=229
+  _globals['_IDENTIFIERTERM']._serialized_end=276
+  _globals['_COCHANGE']._serialized_start=278
+  _globals['_COCHANGE']._serialized_end=403
+  _globals['_DEPENDENCYEDGE']._serialized_start=405
+  _globals['_DEPENDENCYEDGE']._serialized_end=496
+  _globals['_UNRESOLVEDIMPORT']._serialized_start=498
+  _globals['_UNRESOLVEDIMPORT']._serialized_end=551
+  _globals['_FILEERROR']._serialized_start=553
+  _globals['_FILEERROR']._serialized_end=593
+  _globals['_GRAPHSTATS']._serialized_start=596
+  _globals['_GRAPHSTATS']._serialized_end=800
+  _globals['_GRAPHCHUNK']._serialized_start=803
+  _globals['_GRAPHCHUNK']._serialized_end=1060
 # @@protoc_insertion_point(module_scope)

@@ -5,12 +5,26 @@ from google.protobuf import timestamp_pb2 as _timestamp_pb2
 from neo_alexandria.v1 import graph_pb2 as _graph_pb2
 from neo_alexandria.v1 import jobs_pb2 as _jobs_pb2
 from google.protobuf.internal import containers as _containers
+from google.protobuf.internal import enum_type_wrapper as _enum_type_wrapper
 from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from collections.abc import Iterable as _Iterable, Mapping as _Mapping
 from typing import ClassVar as _ClassVar, Optional as _Optional, Union as _Union
 
 DESCRIPTOR: _descriptor.FileDescriptor
+
+class ImportRelation(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    IMPORT_RELATION_UNSPECIFIED: _ClassVar[ImportRelation]
+    IMPORT_RELATION_NONE: _ClassVar[ImportRelation]
+    IMPORT_RELATION_IMPORTS: _ClassVar[ImportRelation]
+    IMPORT_RELATION_IMPORTED_BY: _ClassVar[ImportRelation]
+    IMPORT_RELATION_BOTH: _ClassVar[ImportRelation]
+IMPORT_RELATION_UNSPECIFIED: ImportRelation
+IMPORT_RELATION_NONE: ImportRelation
+IMPORT_RELATION_IMPORTS: ImportRelation
+IMPORT_RELATION_IMPORTED_BY: ImportRelation
+IMPORT_RELATION_BOTH: ImportRelation
 
 class IngestRepositoryRequest(_message.Message):
     __slots__ = ("repo_url",)
@@ -97,38 +111,84 @@ class ListRepositoriesResponse(_message.Message):
     def __init__(self, repositories: _Optional[_Iterable[_Union[RepositorySummary, _Mapping]]] = ...) -> None: ...
 
 class FindSimilarFilesRequest(_message.Message):
-    __slots__ = ("repo_url", "file_path", "limit", "same_repo")
+    __slots__ = ("repo_url", "file_path", "limit", "same_repo", "mode")
     REPO_URL_FIELD_NUMBER: _ClassVar[int]
     FILE_PATH_FIELD_NUMBER: _ClassVar[int]
     LIMIT_FIELD_NUMBER: _ClassVar[int]
     SAME_REPO_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
     repo_url: str
     file_path: str
     limit: int
     same_repo: bool
-    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., limit: _Optional[int] = ..., same_repo: _Optional[bool] = ...) -> None: ...
+    mode: str
+    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., limit: _Optional[int] = ..., same_repo: _Optional[bool] = ..., mode: _Optional[str] = ...) -> None: ...
+
+class SimilarityReasons(_message.Message):
+    __slots__ = ("structure", "text", "shared_identifiers", "commits_together", "last_changed_together", "import_relation", "same_directory")
+    STRUCTURE_FIELD_NUMBER: _ClassVar[int]
+    TEXT_FIELD_NUMBER: _ClassVar[int]
+    SHARED_IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
+    COMMITS_TOGETHER_FIELD_NUMBER: _ClassVar[int]
+    LAST_CHANGED_TOGETHER_FIELD_NUMBER: _ClassVar[int]
+    IMPORT_RELATION_FIELD_NUMBER: _ClassVar[int]
+    SAME_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
+    structure: float
+    text: float
+    shared_identifiers: _containers.RepeatedScalarFieldContainer[str]
+    commits_together: int
+    last_changed_together: _timestamp_pb2.Timestamp
+    import_relation: ImportRelation
+    same_directory: bool
+    def __init__(self, structure: _Optional[float] = ..., text: _Optional[float] = ..., shared_identifiers: _Optional[_Iterable[str]] = ..., commits_together: _Optional[int] = ..., last_changed_together: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., import_relation: _Optional[_Union[ImportRelation, str]] = ..., same_directory: _Optional[bool] = ...) -> None: ...
 
 class SimilarFile(_message.Message):
-    __slots__ = ("repo_url", "file_path", "language", "score")
+    __slots__ = ("repo_url", "file_path", "language", "score", "reasons")
     REPO_URL_FIELD_NUMBER: _ClassVar[int]
     FILE_PATH_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
     SCORE_FIELD_NUMBER: _ClassVar[int]
+    REASONS_FIELD_NUMBER: _ClassVar[int]
     repo_url: str
     file_path: str
     language: _graph_pb2.Language
     score: float
-    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., language: _Optional[_Union[_graph_pb2.Language, str]] = ..., score: _Optional[float] = ...) -> None: ...
+    reasons: SimilarityReasons
+    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., language: _Optional[_Union[_graph_pb2.Language, str]] = ..., score: _Optional[float] = ..., reasons: _Optional[_Union[SimilarityReasons, _Mapping]] = ...) -> None: ...
 
 class FindSimilarFilesResponse(_message.Message):
-    __slots__ = ("repo_url", "file_path", "results")
+    __slots__ = ("repo_url", "file_path", "results", "mode", "history")
     REPO_URL_FIELD_NUMBER: _ClassVar[int]
     FILE_PATH_FIELD_NUMBER: _ClassVar[int]
     RESULTS_FIELD_NUMBER: _ClassVar[int]
+    MODE_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
     repo_url: str
     file_path: str
     results: _containers.RepeatedCompositeFieldContainer[SimilarFile]
-    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., results: _Optional[_Iterable[_Union[SimilarFile, _Mapping]]] = ...) -> None: ...
+    mode: str
+    history: str
+    def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., results: _Optional[_Iterable[_Union[SimilarFile, _Mapping]]] = ..., mode: _Optional[str] = ..., history: _Optional[str] = ...) -> None: ...
+
+class SearchFilesRequest(_message.Message):
+    __slots__ = ("repo_url", "q", "limit")
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    Q_FIELD_NUMBER: _ClassVar[int]
+    LIMIT_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    q: str
+    limit: int
+    def __init__(self, repo_url: _Optional[str] = ..., q: _Optional[str] = ..., limit: _Optional[int] = ...) -> None: ...
+
+class SearchFilesResponse(_message.Message):
+    __slots__ = ("repo_url", "q", "results")
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    Q_FIELD_NUMBER: _ClassVar[int]
+    RESULTS_FIELD_NUMBER: _ClassVar[int]
+    repo_url: str
+    q: str
+    results: _containers.RepeatedCompositeFieldContainer[SimilarFile]
+    def __init__(self, repo_url: _Optional[str] = ..., q: _Optional[str] = ..., results: _Optional[_Iterable[_Union[SimilarFile, _Mapping]]] = ...) -> None: ...
 
 class ListRepositoryFilesRequest(_message.Message):
     __slots__ = ("repo_url", "limit")

@@ -66,6 +66,11 @@ class IngestServiceStub:
                 request_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesRequest.SerializeToString,
                 response_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesResponse.FromString,
                 _registered_method=True)
+        self.SearchFiles = channel.unary_unary(
+                '/neo_alexandria.v1.IngestService/SearchFiles',
+                request_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.SearchFilesRequest.SerializeToString,
+                response_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.SearchFilesResponse.FromString,
+                _registered_method=True)
         self.ListRepositoryFiles = channel.unary_unary(
                 '/neo_alexandria.v1.IngestService/ListRepositoryFiles',
                 request_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.ListRepositoryFilesRequest.SerializeToString,
@@ -114,7 +119,16 @@ class IngestServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def FindSimilarFiles(self, request, context):
-        """FindSimilarFiles returns the files structurally nearest to one file.
+        """FindSimilarFiles returns the files most related to one file: by default one
+        ranking fused from structure, identifiers, history and place, with reasons.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
+    def SearchFiles(self, request, context):
+        """SearchFiles ranks a repository's files by how well their identifiers match
+        free text, with structure as a tie-breaker.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')
@@ -160,6 +174,11 @@ def add_IngestServiceServicer_to_server(servicer, server):
                     servicer.FindSimilarFiles,
                     request_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesRequest.FromString,
                     response_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesResponse.SerializeToString,
+            ),
+            'SearchFiles': grpc.unary_unary_rpc_method_handler(
+                    servicer.SearchFiles,
+                    request_deserializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.SearchFilesRequest.FromString,
+                    response_serializer=neo__alexandria_dot_v1_dot_ingest__service__pb2.SearchFilesResponse.SerializeToString,
             ),
             'ListRepositoryFiles': grpc.unary_unary_rpc_method_handler(
                     servicer.ListRepositoryFiles,
@@ -331,6 +350,33 @@ class IngestService:
             '/neo_alexandria.v1.IngestService/FindSimilarFiles',
             neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesRequest.SerializeToString,
             neo__alexandria_dot_v1_dot_ingest__service__pb2.FindSimilarFilesResponse.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def SearchFiles(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/neo_alexandria.v1.IngestService/SearchFiles',
+            neo__alexandria_dot_v1_dot_ingest__service__pb2.SearchFilesRequest.SerializeToString,
+            neo__alexandria_dot_v1_dot_ingest__service__pb2.SearchFilesResponse.FromString,
             options,
             channel_credentials,
             insecure,
