@@ -8,10 +8,13 @@ BUF_VERSION := 1.75.0
 BUF := .tools/node_modules/.bin/buf
 PROTO_DEPS := build/proto-deps
 PROTOS := $(wildcard proto/neo_alexandria/v1/*.proto)
+# The released contracts that every change must stay wire-compatible with (`buf breaking`).
+BREAKING_BASE := 5c2ac3a
+BREAKING_DIR := build/breaking-base
 REPO ?= .
 PYTEST_ARGS ?=
 
-.PHONY: demo test install gen check-gen lint buf-lint proto-deps clean
+.PHONY: demo test install gen check-gen lint buf-lint buf-breaking proto-deps clean
 
 # --- setup -----------------------------------------------------------------
 $(PY):
@@ -49,7 +52,18 @@ buf-lint: proto-deps
 	elif [ -n "$$CI" ]; then echo "CI: npm is required for buf lint" >&2; exit 1; \
 	else echo "warning: npm not found, skipping buf lint (CI runs it)" >&2; fi
 
-lint: $(STAMP) buf-lint check-gen
+# The base's proto/ and buf.yaml come from git history (a clone with history is needed),
+# with the same google/api files beside them.
+buf-breaking: proto-deps
+	@if command -v npm >/dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory $(BUF) && rm -rf $(BREAKING_DIR) && mkdir -p $(BREAKING_DIR)/build && \
+	  git archive $(BREAKING_BASE) proto buf.yaml | tar -x -C $(BREAKING_DIR) && \
+	  cp -r $(PROTO_DEPS) $(BREAKING_DIR)/build/ && \
+	  $(BUF) breaking --against $(BREAKING_DIR) && echo "buf breaking against $(BREAKING_BASE): ok"; \
+	elif [ -n "$$CI" ]; then echo "CI: npm is required for buf breaking" >&2; exit 1; \
+	else echo "warning: npm not found, skipping buf breaking (CI runs it)" >&2; fi
+
+lint: $(STAMP) buf-lint buf-breaking check-gen
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy

@@ -20,7 +20,9 @@ from services.common.logs import configure_logging
 
 DEFAULT_PORTS = {"parser": 50051, "embedder": 50052, "gateway": 8000}
 # Commands whose output is the answer: their info-level logs would only clutter it.
-QUIET_COMMANDS = frozenset({"ingest", "jobs", "status", "similar", "doctor", "show", "health"})
+QUIET_COMMANDS = frozenset(
+    {"ingest", "jobs", "status", "similar", "search", "doctor", "show", "health"}
+)
 
 
 def _serve(args: argparse.Namespace) -> int:

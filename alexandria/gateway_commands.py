@@ -1,11 +1,12 @@
-"""`alexandria ingest|jobs|status|similar`: the gateway's REST API for people (tables,
-a live progress bar) and for scripts (`--json`)."""
+"""`alexandria ingest|jobs|status|similar|search`: the gateway's REST API for people
+(tables, a live progress bar, reasons in a few words) and for scripts (`--json`)."""
 
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,8 @@ from services.common.config import load_settings
 
 POLL_SECONDS = 0.5
 FINISHED = ("complete", "failed", "skipped", "dead")
+MODES = ("hybrid", "structure", "text", "history")
+IDENTIFIERS_SHOWN = 3  # shared identifiers a `--why` reason names
 
 
 def repo_argument(repo: str) -> str:
@@ -149,25 +152,98 @@ def similar(
     limit: int,
     all_repos: bool,
     as_json: bool,
+    mode: str = "hybrid",
+    why: bool = False,
 ) -> int:
-    """The files structurally nearest to one file."""
+    """The files most related to one file, best first; `why` adds each one's reasons."""
     body = client.get(
         "/api/v1/graph/similar",
         repo_url=repo_argument(repo),
         file_path=file_path,
         limit=limit,
         same_repo=str(not all_repos).lower(),
+        mode=mode,
     )
     if as_json:
         output.print_json(body)
         return output.OK
-    print(f"nearest to {body['file_path']} in {body['repo_url']}:")
+    print(f"related to {body['file_path']} in {body['repo_url']} ({body.get('mode', mode)}):")
     rows = [
-        (r["score"], r["file_path"], r["language"], *([r["repo_url"]] if all_repos else []))
+        (
+            output.Score(r["score"]),
+            r["file_path"],
+            r["language"],
+            *([r["repo_url"]] if all_repos else []),
+            *([why_text(r.get("reasons"), body["file_path"])] if why else []),
+        )
         for r in body["results"]
     ]
-    output.print_table(rows, ["score", "file", "language", *(["repository"] if all_repos else [])])
+    output.print_table(
+        rows,
+        [
+            "score",
+            "file",
+            "language",
+            *(["repository"] if all_repos else []),
+            *(["why"] if why else []),
+        ],
+    )
+    history = str(body.get("history") or "")
+    if history.startswith("no history"):
+        print(history)
     return output.OK
+
+
+def search(client: GatewayClient, repo: str, words: str, *, limit: int, as_json: bool) -> int:
+    """The files whose identifiers best match free text, with the words each one matched."""
+    body = client.get("/api/v1/graph/search", repo_url=repo_argument(repo), q=words, limit=limit)
+    if as_json:
+        output.print_json(body)
+        return output.OK
+    print(f"files matching {body['q']!r} in {body['repo_url']}:")
+    rows = [
+        (
+            output.Score(r["score"]),
+            r["file_path"],
+            r["language"],
+            ", ".join((r.get("reasons") or {}).get("shared_identifiers") or []) or "-",
+        )
+        for r in body["results"]
+    ]
+    output.print_table(rows, ["score", "file", "language", "matches"])
+    return output.OK
+
+
+def why_text(reasons: Mapping[str, Any] | None, queried: str) -> str:
+    """One result's reasons in a few words, strongest evidence first, e.g. "imports
+    sessions.py · 7 commits together (last 2026-10-02) · shares: session, redirect ·
+    same dir · structure 0.812"."""
+    if not reasons:
+        return "-"
+    name = queried.rpartition("/")[2] or queried
+    parts = []
+    relation = {
+        "imports": f"imported by {name}",
+        "imported_by": f"imports {name}",
+        "both": f"imports and is imported by {name}",
+    }.get(str(reasons.get("import_relation") or "none"))
+    if relation:
+        parts.append(relation)
+    commits = int(reasons.get("commits_together") or 0)
+    if commits:
+        last = output.utc_day(reasons.get("last_changed_together"))
+        together = f"{commits} commit{'' if commits == 1 else 's'} together"
+        parts.append(f"{together} (last {last})" if last else together)
+    shared = list(reasons.get("shared_identifiers") or [])[:IDENTIFIERS_SHOWN]
+    if shared:
+        parts.append("shares: " + ", ".join(shared))
+    if reasons.get("same_directory"):
+        parts.append("same dir")
+    parts.append(f"structure {output.score_text(float(reasons.get('structure') or 0.0))}")
+    text = float(reasons.get("text") or 0.0)
+    if text > 0:
+        parts.append(f"text {output.score_text(text)}")
+    return " · ".join(parts)
 
 
 def _when(value: str | None) -> str:
@@ -205,12 +281,24 @@ def _status(args: argparse.Namespace) -> int:
 def _similar(args: argparse.Namespace) -> int:
     with _client(args) as client:
         return similar(
-            client, args.repo, args.file, limit=args.k, all_repos=args.all_repos, as_json=args.json
+            client,
+            args.repo,
+            args.file,
+            limit=args.k,
+            all_repos=args.all_repos,
+            as_json=args.json,
+            mode=args.mode,
+            why=args.why,
         )
 
 
+def _search(args: argparse.Namespace) -> int:
+    with _client(args) as client:
+        return search(client, args.repo, args.words, limit=args.k, as_json=args.json)
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """Add `ingest`, `jobs`, `status` and `similar` to the CLI."""
+    """Add `ingest`, `jobs`, `status`, `similar` and `search` to the CLI."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--gateway", default=None, help="gateway URL (default: GATEWAY_URL)")
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
@@ -235,12 +323,32 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     status_cmd.set_defaults(func=_status)
 
     similar_cmd = sub.add_parser(
-        "similar", parents=[common], help="files structurally nearest to a file"
+        "similar",
+        parents=[common],
+        help="files related to a file: changed with it, sharing identifiers, near in structure",
     )
     similar_cmd.add_argument("repo", help="repository URL (or local path in LOCAL mode)")
     similar_cmd.add_argument("file", help="repository-relative file path")
     similar_cmd.add_argument("-k", type=int, default=10, help="how many files (default 10)")
     similar_cmd.add_argument(
+        "--mode",
+        choices=MODES,
+        default="hybrid",
+        help="hybrid (default: every signal fused), structure (embedding cosine), "
+        "text (shared identifiers) or history (past commits together)",
+    )
+    similar_cmd.add_argument(
+        "--why", action="store_true", help="add each file's reasons in a few words"
+    )
+    similar_cmd.add_argument(
         "--all-repos", action="store_true", help="search every ingested repository"
     )
     similar_cmd.set_defaults(func=_similar)
+
+    search_cmd = sub.add_parser(
+        "search", parents=[common], help="files whose identifiers match some words"
+    )
+    search_cmd.add_argument("repo", help="repository URL (or local path in LOCAL mode)")
+    search_cmd.add_argument("words", help='free text, e.g. "session redirect" or parseHeader')
+    search_cmd.add_argument("-k", type=int, default=10, help="how many files (default 10)")
+    search_cmd.set_defaults(func=_search)

@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
 from alexandria.gateway_client import GatewayError
@@ -57,9 +58,33 @@ def print_table(
         print(line.rstrip(), file=stream)
 
 
+class Score(float):
+    """A ranking score (a cosine, a fused score): a table prints it as `score_text` does."""
+
+
+def score_text(value: float) -> str:
+    """The one way the CLI writes a score: three decimals ("0.812", "-0.120", "1.000")."""
+    return f"{value:.3f}"
+
+
+def utc_day(moment: float | str | None) -> str:
+    """A time (unix seconds, or ISO-8601) as its UTC date "2026-10-02"; "" when unknown."""
+    if moment is None or moment == "":
+        return ""
+    if isinstance(moment, int | float):
+        return "" if moment <= 0 else datetime.fromtimestamp(moment, UTC).date().isoformat()
+    try:
+        parsed = datetime.fromisoformat(moment.replace("Z", "+00:00"))
+    except ValueError:
+        return moment[:10]
+    return (parsed.astimezone(UTC) if parsed.tzinfo else parsed).date().isoformat()
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
+    if isinstance(value, Score):
+        return score_text(value)
     if isinstance(value, float):
         return f"{value:.3f}".rstrip("0").rstrip(".") if value % 1 else f"{value:.0f}"
     return str(value)

@@ -1,6 +1,7 @@
 """The page `alexandria show` writes: a repository's files laid out by a 2-D projection
 of their embeddings, its imports as edges, and all of it embedded as JSON in one
-self-contained HTML file (no network; colours, hover and nearest files in the page)."""
+self-contained HTML file (no network; colours, hover, and nearest files with their
+reasons in the page)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from importlib import resources
 from typing import Any
 
 import numpy as np
+
+from alexandria import output
 
 COLOR_BY = ("directory", "language")
 TEMPLATE = "templates/graph.html"
@@ -34,25 +37,47 @@ def project_2d(vectors: Sequence[Sequence[float]]) -> np.ndarray:
 
 
 def page_data(files_response: Mapping[str, Any], *, color_by: str) -> dict[str, Any]:
-    """What the page draws, from the gateway's `GET /api/v1/graph/files` answer."""
+    """What the page draws, from the gateway's `GET /api/v1/graph/files` answer.
+
+    A file's identifier `terms` and co-change partners (`cochange`) go in too when the
+    answer carries them (the page names shared identifiers and commits together); an
+    answer without them gives a page whose reasons are structure, imports and directory.
+    """
     files = files_response["files"]
     index = {f["file_path"]: i for i, f in enumerate(files)}
     coords = project_2d([f["vector"] for f in files])
+    nodes = []
+    for f, (x, y) in zip(files, coords, strict=True):
+        node: dict[str, Any] = {
+            "path": f["file_path"],
+            "language": f["language"],
+            "x": round(float(x), 5),
+            "y": round(float(y), 5),
+            "vector": [round(float(v), 5) for v in f["vector"]],
+        }
+        if "terms" in f:
+            node["terms"] = [_token(t) for t in f["terms"] or ()]
+        if "cochange" in f:
+            node["cochange"] = [
+                [
+                    index[p["file_path"]],
+                    int(p.get("commits") or 0),
+                    output.utc_day(p.get("last_changed")),
+                ]
+                for p in f["cochange"] or ()
+                if p["file_path"] in index and p["file_path"] != f["file_path"]
+            ]
+        nodes.append(node)
     return {
         "repo_url": files_response["repo_url"],
         "commit": files_response.get("commit", ""),
         "truncated": bool(files_response.get("truncated", False)),
         "color_by": color_by,
-        "nodes": [
-            {
-                "path": f["file_path"],
-                "language": f["language"],
-                "x": round(float(x), 5),
-                "y": round(float(y), 5),
-                "vector": [round(float(v), 5) for v in f["vector"]],
-            }
-            for f, (x, y) in zip(files, coords, strict=True)
-        ],
+        "signals": {
+            "identifiers": any("terms" in f for f in files),
+            "history": any("cochange" in f for f in files),
+        },
+        "nodes": nodes,
         "edges": [
             [i, index[target]]
             for i, f in enumerate(files)
@@ -60,6 +85,11 @@ def page_data(files_response: Mapping[str, Any], *, color_by: str) -> dict[str, 
             if target in index and index[target] != i
         ],
     }
+
+
+def _token(term: str | Mapping[str, Any]) -> str:
+    """A term as the token alone: the answer may give tokens or {token, weight}."""
+    return str(term["token"]) if isinstance(term, Mapping) else str(term)
 
 
 def build_page(files_response: Mapping[str, Any], *, color_by: str = "directory") -> str:

@@ -148,11 +148,50 @@ class Repositories(BaseModel):
     repositories: list[RepositorySummary] = Field(description="most recently ingested first")
 
 
+class SimilarityReasons(BaseModel):
+    """Why a file is in a ranking: every signal's evidence, whatever the mode."""
+
+    structure: float = Field(description="cosine similarity of the structural embeddings")
+    text: float = Field(description="identifier similarity (cosine of the tf-idf vectors)")
+    shared_identifiers: list[str] = Field(
+        description="the queried file's strongest identifier tokens the result has too "
+        "(at most 5); for a search, the query words the result's identifiers match"
+    )
+    commits_together: int = Field(description="past commits that changed both files")
+    last_changed_together: datetime | None = Field(
+        description="the newest such commit's time (UTC), null when none"
+    )
+    import_relation: Literal["none", "imports", "imported_by", "both"] = Field(
+        description="imports: the queried file imports the result; imported_by: the result "
+        "imports the queried file"
+    )
+    same_directory: bool
+    history: float = Field(
+        description="logical coupling: the sum of 1 / (files changed - 1) over the past "
+        "commits that changed both files"
+    )
+
+
 class SimilarFile(BaseModel):
     repo_url: str
     file_path: str
     language: str
-    score: float = Field(description="cosine similarity of the structural embeddings")
+    score: float = Field(
+        description="ranks the results: the mode's signal, or the fused score in hybrid mode"
+    )
+    reasons: SimilarityReasons
+
+
+_REASONS = {
+    "structure": 0.83125,
+    "text": 0.41742,
+    "shared_identifiers": ["adapter", "session", "mount", "proxies", "send"],
+    "commits_together": 12,
+    "last_changed_together": "2026-10-02T14:11:53Z",
+    "import_relation": "imports",
+    "same_directory": True,
+    "history": 3.516667,
+}
 
 
 class SimilarFiles(BaseModel):
@@ -160,19 +199,60 @@ class SimilarFiles(BaseModel):
         {
             "repo_url": REPO,
             "file_path": "src/requests/sessions.py",
+            "mode": "hybrid",
+            "history": "2000 commits",
             "results": [
                 {
                     "repo_url": REPO,
                     "file_path": "src/requests/adapters.py",
                     "language": "python",
                     "score": 0.912,
+                    "reasons": _REASONS,
                 }
             ],
         }
     )
     repo_url: str
     file_path: str
-    results: list[SimilarFile] = Field(description="best first")
+    mode: Literal["hybrid", "structure", "text", "history"] = Field(description="the ranking used")
+    history: str = Field(
+        description="whether the repository's history was read, e.g. '2000 commits', or why "
+        "not ('no history: …')"
+    )
+    results: list[SimilarFile] = Field(description="best first, never the queried file")
+
+
+class SearchResults(BaseModel):
+    model_config = _examples(
+        {
+            "repo_url": REPO,
+            "q": "mountAdapter",
+            "results": [
+                {
+                    "repo_url": REPO,
+                    "file_path": "src/requests/sessions.py",
+                    "language": "python",
+                    "score": 0.684211,
+                    "reasons": {
+                        "structure": 1.0,
+                        "text": 0.684211,
+                        "shared_identifiers": ["mount", "adapter"],
+                        "commits_together": 0,
+                        "last_changed_together": None,
+                        "import_relation": "none",
+                        "same_directory": False,
+                        "history": 0.0,
+                    },
+                }
+            ],
+        }
+    )
+    repo_url: str
+    q: str = Field(description="the text as given")
+    results: list[SimilarFile] = Field(
+        description="best first: by identifier match, ties by structure (the cosine to the "
+        "best match's embedding, given as reasons.structure)"
+    )
 
 
 class RepositoryFile(BaseModel):

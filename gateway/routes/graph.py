@@ -1,17 +1,21 @@
-"""The embeddings: files nearest to one file's (search by structural role), and every
-file of a repository with its vector and imports (the picture `alexandria show` draws)."""
+"""Related files: those a developer will likely change with one file (`similar`: structure,
+identifiers, history, imports and place, fused or one at a time, each result with its
+reasons), files matching free text by their identifiers (`search`), and every file of a
+repository with its vector and imports (the picture `alexandria show` draws)."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from gateway import ranking
 from gateway.auth import require_reader
 from gateway.errors import ApiError
-from gateway.schemas import RepositoryFiles, SimilarFiles, errors
+from gateway.schemas import RepositoryFiles, SearchResults, SimilarFiles, errors
 from gateway.validation import canonical_repo_url
 from services.common import vectors
 from services.common.qdrant_api import QdrantError
@@ -30,11 +34,37 @@ def _vector_store_errors() -> Iterator[None]:
         raise ApiError(503, "vector_store_unavailable", f"Qdrant unavailable: {exc}") from None
 
 
+def _timestamp(unix_seconds: int) -> str | None:
+    if unix_seconds <= 0:
+        return None
+    return datetime.fromtimestamp(unix_seconds, UTC).isoformat().replace("+00:00", "Z")
+
+
+def _result(ranked: ranking.Ranked) -> dict[str, Any]:
+    f = ranked.features
+    return {
+        "repo_url": f.repo_url,
+        "file_path": f.file_path,
+        "language": f.language,
+        "score": round(ranked.score, 6),
+        "reasons": {
+            "structure": round(f.structure, 6),
+            "text": round(f.text, 6),
+            "shared_identifiers": list(f.shared_identifiers),
+            "commits_together": f.commits,
+            "last_changed_together": _timestamp(f.last_changed) if f.commits else None,
+            "import_relation": f.import_relation,
+            "same_directory": f.same_directory,
+            "history": round(f.history, 6),
+        },
+    }
+
+
 @router.get(
     "/similar",
     response_model=SimilarFiles,
     responses=errors(400, 401, 404, 422, 503),
-    summary="Files that play the same structural role as one file",
+    summary="Files a developer will likely change with one file, and why",
 )
 async def similar(
     request: Request,
@@ -42,30 +72,74 @@ async def similar(
     file_path: Annotated[str, Query(min_length=1, max_length=1024)],
     limit: Annotated[int, Query(ge=1, le=100)] = 5,
     same_repo: bool = True,
+    mode: Annotated[
+        ranking.Mode,
+        Query(
+            description="hybrid (all signals fused), structure (embedding cosine), "
+            "text (shared identifiers) or history (past commits together)"
+        ),
+    ] = "hybrid",
 ) -> dict[str, Any]:
     canonical = canonical_repo_url(repo_url, request.app.state.settings)
     with _vector_store_errors():
-        hits = await vectors.similar_files(
+        found = await vectors.related_files(
             request.app.state.store,
             repo_url=canonical,
             file_path=file_path,
             limit=limit,
             same_repo=same_repo,
         )
-    if hits is None:
+    if found is None:
         raise ApiError(404, "file_not_found", f"{file_path} has no embedding in {canonical}")
+    query, candidates = found
+    ranked = ranking.rank(ranking.candidate_features(query, candidates), mode, limit)
     return {
         "repo_url": canonical,
         "file_path": file_path,
-        "results": [
-            {
-                "repo_url": h.repo_url,
-                "file_path": h.file_path,
-                "language": h.language,
-                "score": round(h.score, 6),
-            }
-            for h in hits
-        ],
+        "mode": mode,
+        "history": query.history,
+        "results": [_result(r) for r in ranked],
+    }
+
+
+@router.get(
+    "/search",
+    response_model=SearchResults,
+    responses=errors(400, 401, 404, 422, 503),
+    summary="Files whose identifiers match free text, and why",
+)
+async def search(
+    request: Request,
+    repo_url: Annotated[str, Query(max_length=512)],
+    q: Annotated[
+        str,
+        Query(
+            min_length=1,
+            max_length=200,
+            description="words or identifiers in any case style (split like identifiers)",
+        ),
+    ],
+    limit: Annotated[int, Query(ge=1, le=100)] = 10,
+) -> dict[str, Any]:
+    canonical = canonical_repo_url(repo_url, request.app.state.settings)
+    words = ranking.query_words(q)
+    if not words:
+        raise ApiError(
+            422, "invalid_request", "query.q: no word of two or more letters to search for"
+        )
+    with _vector_store_errors():
+        hits = await vectors.identifier_matches(
+            request.app.state.store,
+            repo_url=canonical,
+            words=words,
+            limit=max(limit, vectors.IDENTIFIER_TOP),
+        )
+    if hits is None:
+        raise ApiError(404, "repository_not_found", f"{canonical} has no embeddings")
+    return {
+        "repo_url": canonical,
+        "q": q,
+        "results": [_result(r) for r in ranking.search_rank(hits, words, limit)],
     }
 
 

@@ -5,6 +5,11 @@ gateway then never imports qdrant-client, whose models alone take about 48 MB. L
 mode (no `QDRANT_URL`) has no HTTP API, so `LocalQdrant` runs the same operations on
 qdrant-client's embedded engine, parsing the same JSON with qdrant-client's own models.
 Both return what the REST API returns (`Record` / `ScoredPoint` as JSON objects).
+
+A collection may have named vectors (dense and sparse): a query then names the one it
+searches (`using`), its query being a dense list of floats or a sparse
+`{"indices", "values"}` object; `with_vector` / `with_payload` take `True`, `False` or
+the names of the vectors / payload fields to return.
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ from typing import Any, ParamSpec, Protocol, TypeVar
 import httpx
 
 Json = dict[str, Any]
+Selector = bool | list[str]
+"""`with_vector` / `with_payload`: all, none, or these names."""
 TIMEOUT_SECONDS = 10.0
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -31,7 +38,9 @@ class QdrantApi(Protocol):
 
     async def collections(self) -> list[str]: ...
 
-    async def create_collection(self, name: str, *, size: int, distance: str) -> None: ...
+    async def create_collection(self, name: str, config: Json) -> None:
+        """`config`: the REST body, e.g. {"vectors": {...}, "sparse_vectors": {...}}."""
+        ...
 
     async def create_keyword_index(self, name: str, field: str) -> None: ...
 
@@ -39,14 +48,40 @@ class QdrantApi(Protocol):
 
     async def delete(self, name: str, filter: Json) -> None: ...
 
-    async def retrieve(self, name: str, ids: list[str]) -> list[Json]: ...
+    async def retrieve(
+        self,
+        name: str,
+        ids: list[str],
+        *,
+        with_payload: Selector = True,
+        with_vector: Selector = True,
+    ) -> list[Json]:
+        """The points found among `ids` (missing ids are skipped)."""
+        ...
 
     async def query(
-        self, name: str, vector: list[float], filter: Json, limit: int
-    ) -> list[Json]: ...
+        self,
+        name: str,
+        query: list[float] | Json,
+        filter: Json,
+        limit: int,
+        *,
+        using: str | None = None,
+        with_payload: Selector = True,
+        with_vector: Selector = False,
+    ) -> list[Json]:
+        """Nearest points to a dense (list) or sparse ({"indices", "values"}) query, best first."""
+        ...
 
     async def scroll(
-        self, name: str, filter: Json, limit: int, offset: str | int | None
+        self,
+        name: str,
+        filter: Json,
+        limit: int,
+        offset: str | int | None,
+        *,
+        with_payload: Selector = True,
+        with_vector: Selector = True,
     ) -> tuple[list[Json], str | int | None]: ...
 
     async def close(self) -> None: ...
@@ -79,10 +114,8 @@ class RestQdrant:
         result = await self._call("GET", "/collections")
         return [c["name"] for c in result["collections"]]
 
-    async def create_collection(self, name: str, *, size: int, distance: str) -> None:
-        await self._call(
-            "PUT", f"/collections/{name}", {"vectors": {"size": size, "distance": distance}}
-        )
+    async def create_collection(self, name: str, config: Json) -> None:
+        await self._call("PUT", f"/collections/{name}", config)
 
     async def create_keyword_index(self, name: str, field: str) -> None:
         body = {"field_name": field, "field_schema": "keyword"}
@@ -95,18 +128,55 @@ class RestQdrant:
         body = {"filter": filter}
         await self._call("POST", f"/collections/{name}/points/delete", body, wait=True)
 
-    async def retrieve(self, name: str, ids: list[str]) -> list[Json]:
-        body = {"ids": ids, "with_payload": True, "with_vector": True}
+    async def retrieve(
+        self,
+        name: str,
+        ids: list[str],
+        *,
+        with_payload: Selector = True,
+        with_vector: Selector = True,
+    ) -> list[Json]:
+        body = {"ids": ids, "with_payload": with_payload, "with_vector": with_vector}
         return list(await self._call("POST", f"/collections/{name}/points", body))
 
-    async def query(self, name: str, vector: list[float], filter: Json, limit: int) -> list[Json]:
-        body = {"query": vector, "filter": filter, "limit": limit, "with_payload": True}
+    async def query(
+        self,
+        name: str,
+        query: list[float] | Json,
+        filter: Json,
+        limit: int,
+        *,
+        using: str | None = None,
+        with_payload: Selector = True,
+        with_vector: Selector = False,
+    ) -> list[Json]:
+        body: Json = {
+            "query": query,
+            "filter": filter,
+            "limit": limit,
+            "with_payload": with_payload,
+            "with_vector": with_vector,
+        }
+        if using is not None:
+            body["using"] = using
         return list((await self._call("POST", f"/collections/{name}/points/query", body))["points"])
 
     async def scroll(
-        self, name: str, filter: Json, limit: int, offset: str | int | None
+        self,
+        name: str,
+        filter: Json,
+        limit: int,
+        offset: str | int | None,
+        *,
+        with_payload: Selector = True,
+        with_vector: Selector = True,
     ) -> tuple[list[Json], str | int | None]:
-        body: Json = {"filter": filter, "limit": limit, "with_payload": True, "with_vector": True}
+        body: Json = {
+            "filter": filter,
+            "limit": limit,
+            "with_payload": with_payload,
+            "with_vector": with_vector,
+        }
         if offset is not None:
             body["offset"] = offset
         result = await self._call("POST", f"/collections/{name}/points/scroll", body)
@@ -137,8 +207,10 @@ class LocalQdrant:
 
     def __init__(self, path: str) -> None:
         from qdrant_client import AsyncQdrantClient, models
+        from qdrant_client.http import models as rest
 
         self._models = models
+        self._rest = rest
         self._client = AsyncQdrantClient(path=path)
 
     @_as_qdrant_error
@@ -146,9 +218,11 @@ class LocalQdrant:
         return [c.name for c in (await self._client.get_collections()).collections]
 
     @_as_qdrant_error
-    async def create_collection(self, name: str, *, size: int, distance: str) -> None:
-        config = self._models.VectorParams(size=size, distance=self._models.Distance(distance))
-        await self._client.create_collection(name, vectors_config=config)
+    async def create_collection(self, name: str, config: Json) -> None:
+        body = self._rest.CreateCollection.model_validate(config)
+        await self._client.create_collection(
+            name, vectors_config=body.vectors, sparse_vectors_config=body.sparse_vectors
+        )
 
     @_as_qdrant_error
     async def create_keyword_index(self, name: str, field: str) -> None:
@@ -169,32 +243,62 @@ class LocalQdrant:
         await self._client.delete(name, points_selector=selector, wait=True)
 
     @_as_qdrant_error
-    async def retrieve(self, name: str, ids: list[str]) -> list[Json]:
-        found = await self._client.retrieve(name, ids, with_payload=True, with_vectors=True)
+    async def retrieve(
+        self,
+        name: str,
+        ids: list[str],
+        *,
+        with_payload: Selector = True,
+        with_vector: Selector = True,
+    ) -> list[Json]:
+        found = await self._client.retrieve(
+            name, ids, with_payload=with_payload, with_vectors=with_vector
+        )
         return [r.model_dump(mode="json") for r in found]
 
     @_as_qdrant_error
-    async def query(self, name: str, vector: list[float], filter: Json, limit: int) -> list[Json]:
+    async def query(
+        self,
+        name: str,
+        query: list[float] | Json,
+        filter: Json,
+        limit: int,
+        *,
+        using: str | None = None,
+        with_payload: Selector = True,
+        with_vector: Selector = False,
+    ) -> list[Json]:
         hits = await self._client.query_points(
             name,
-            query=vector,
+            query=self._models.SparseVector.model_validate(query)
+            if isinstance(query, dict)
+            else query,
+            using=using,
             query_filter=self._models.Filter.model_validate(filter),
             limit=limit,
-            with_payload=True,
+            with_payload=with_payload,
+            with_vectors=with_vector,
         )
         return [p.model_dump(mode="json") for p in hits.points]
 
     @_as_qdrant_error
     async def scroll(
-        self, name: str, filter: Json, limit: int, offset: str | int | None
+        self,
+        name: str,
+        filter: Json,
+        limit: int,
+        offset: str | int | None,
+        *,
+        with_payload: Selector = True,
+        with_vector: Selector = True,
     ) -> tuple[list[Json], str | int | None]:
         page, next_offset = await self._client.scroll(
             name,
             scroll_filter=self._models.Filter.model_validate(filter),
             limit=limit,
             offset=offset,
-            with_payload=True,
-            with_vectors=True,
+            with_payload=with_payload,
+            with_vectors=with_vector,
         )
         return [r.model_dump(mode="json") for r in page], next_offset  # type: ignore[return-value]
 

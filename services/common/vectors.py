@@ -1,9 +1,20 @@
-"""The structural-embedding collection in Qdrant: ids, payload, writes and search.
+"""The file collection in Qdrant: one point per file, its ids, payload, writes and reads.
 
 Point id = UUIDv5(UUIDv5(URL, repo_url), file_path), so re-ingesting a repository
 overwrites its points; `delete_other_jobs` then removes files that no longer exist.
 Qdrant is reached over its REST API at `QDRANT_URL`, or runs in-process on a path in
 LOCAL mode (one process per path); `services/common/qdrant_api.py` has both backends.
+
+Each point has two named vectors: `structure`, the 64-d Node2Vec embedding (cosine),
+and `identifiers`, the file's tf-idf identifier terms as a sparse vector (index =
+`token_index(token)`, values L2-normalised so that a dot product is a cosine; a file
+without terms has none). Its payload: repo_url, file_path, dir ("" at the root),
+language, imports (repository paths), terms (the tokens, strongest first), cochange
+(the strongest co-change partners: file_path, weight, commits, last_changed in unix
+seconds), history (what the repository's history was, e.g. "2000 commits"), commit,
+job_id, embedding_type, model. The collection of earlier releases
+(`code_structure_embeddings`, one unnamed vector) is left alone; re-ingesting a
+repository moves it over.
 """
 
 from __future__ import annotations
@@ -11,9 +22,11 @@ from __future__ import annotations
 import asyncio
 import functools
 import logging
+import math
 import uuid
+import zlib
 from collections import Counter
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -24,14 +37,34 @@ from services.common.qdrant_api import Json, LocalQdrant, QdrantApi, RestQdrant
 
 log = logging.getLogger(__name__)
 
-COLLECTION = "code_structure_embeddings"
+COLLECTION = "code_files"
 DIMENSIONS = 64
+STRUCTURE = "structure"  # the dense vector's name
+IDENTIFIERS = "identifiers"  # the sparse vector's name
+KEYWORD_FIELDS = ("repo_url", "file_path", "dir", "imports")
 BATCH_SIZE = 100
 SCROLL_PAGE = 1000
 RETRIES = 3
+# The bounded candidate sets `related_files` reads for one queried file.
+STRUCTURE_TOP = 50  # nearest by structure (at least `limit`)
+IDENTIFIER_TOP = 50  # nearest by identifiers (at least `limit`)
+IMPORTERS_MAX = 50  # files importing it
+DIRECTORY_MAX = 50  # files in its directory
+IMPORTS_MAX = 100  # files it imports
+CANDIDATE_FIELDS = ["repo_url", "file_path", "language", "dir", "imports"]
 UPLOAD_RETRIES = prometheus_client.Counter(
     "alexandria_upload_retries", "Qdrant writes retried after a failure"
 )
+
+
+@dataclass(frozen=True)
+class Partner:
+    """A file changed together with another in past commits."""
+
+    file_path: str
+    weight: float  # logical coupling: the sum of 1 / (files in the commit - 1)
+    commits: int  # commits that changed both
+    last_changed: int  # the newest such commit's time, unix seconds
 
 
 @dataclass(frozen=True)
@@ -40,6 +73,8 @@ class FileVector:
     language: str
     vector: Sequence[float]
     imports: Sequence[str] = ()  # repository paths of the files this one imports
+    terms: Sequence[tuple[str, float]] = ()  # identifier tokens, tf-idf weight, strongest first
+    cochange: Sequence[Partner] = ()  # strongest first
 
 
 @dataclass(frozen=True)
@@ -49,11 +84,19 @@ class StoredRepository:
 
 
 @dataclass(frozen=True)
-class Neighbour:
+class StoredFile:
+    """One point as read back: what the ranking needs of a file."""
+
     repo_url: str
     file_path: str
     language: str
-    score: float
+    dir: str
+    imports: tuple[str, ...]
+    structure: tuple[float, ...]
+    identifiers: Mapping[int, float]  # token_index -> weight (empty: no terms)
+    terms: tuple[str, ...] = ()  # read for the queried file only
+    cochange: tuple[Partner, ...] = ()  # read for the queried file only
+    history: str = ""  # read for the queried file only
 
 
 def open_vector_store(settings: Settings) -> QdrantApi:
@@ -67,17 +110,84 @@ def point_id(repo_url: str, file_path: str) -> str:
     return str(uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_URL, repo_url), file_path))
 
 
+def token_index(token: str) -> int:
+    """An identifier token's dimension in the sparse vector."""
+    return zlib.crc32(token.encode()) & 0x7FFFFFFF
+
+
+def parent_dir(file_path: str) -> str:
+    """The file's directory, "" at the repository root."""
+    return file_path.rpartition("/")[0]
+
+
+def sparse_vector(weights: Mapping[int, float]) -> Json:
+    """Qdrant's sparse vector JSON, indices ascending."""
+    indices = sorted(weights)
+    return {"indices": indices, "values": [weights[i] for i in indices]}
+
+
+def term_weights(terms: Sequence[tuple[str, float]]) -> dict[int, float]:
+    """index -> weight of the positive terms (a colliding later token is dropped)."""
+    weights: dict[int, float] = {}
+    for token, weight in terms:
+        if weight > 0:
+            weights.setdefault(token_index(token), round(float(weight), 6))
+    return weights
+
+
 async def ensure_collection(client: QdrantApi) -> None:
-    """Create the collection (64-d, cosine) and its keyword indexes unless it exists."""
+    """Create the collection (named dense and sparse vectors) and its keyword indexes."""
     if COLLECTION in await client.collections():
         return
-    await client.create_collection(COLLECTION, size=DIMENSIONS, distance="Cosine")
-    for field in ("repo_url", "file_path"):
+    await client.create_collection(
+        COLLECTION,
+        {
+            "vectors": {STRUCTURE: {"size": DIMENSIONS, "distance": "Cosine"}},
+            "sparse_vectors": {IDENTIFIERS: {}},
+        },
+    )
+    for field in KEYWORD_FIELDS:
         await client.create_keyword_index(COLLECTION, field)
 
 
 def _match(key: str, value: str) -> Json:
     return {"key": key, "match": {"value": value}}
+
+
+def point_body(
+    f: FileVector, *, repo_url: str, commit: str, job_id: str, history: str = ""
+) -> Json:
+    """One file's point, as upserted."""
+    weights = term_weights(f.terms)
+    vector: Json = {STRUCTURE: [float(x) for x in f.vector]}
+    if weights:
+        vector[IDENTIFIERS] = sparse_vector(weights)
+    return {
+        "id": point_id(repo_url, f.file_path),
+        "vector": vector,
+        "payload": {
+            "repo_url": repo_url,
+            "file_path": f.file_path,
+            "dir": parent_dir(f.file_path),
+            "language": f.language,
+            "imports": list(f.imports),
+            "terms": [token for token, weight in f.terms if weight > 0],
+            "cochange": [
+                {
+                    "file_path": p.file_path,
+                    "weight": round(float(p.weight), 6),
+                    "commits": int(p.commits),
+                    "last_changed": int(p.last_changed),
+                }
+                for p in f.cochange
+            ],
+            "history": history,
+            "commit": commit,
+            "job_id": job_id,
+            "embedding_type": "structural",
+            "model": "node2vec",
+        },
+    }
 
 
 async def upsert_file_vectors(
@@ -87,26 +197,17 @@ async def upsert_file_vectors(
     commit: str,
     job_id: str,
     files: Sequence[FileVector],
+    history: str = "",
     on_batch: Callable[[int], None] | None = None,
 ) -> int:
-    """Write every file's vector in batches of 100, each retried 3 times with backoff."""
+    """Write every file's point in batches of 100, each retried 3 times with backoff.
+
+    `history`: what the repository's history gave, e.g. "2000 commits" or
+    "no history: a one-commit snapshot", stored with every point."""
     written = 0
     for start in range(0, len(files), BATCH_SIZE):
-        batch: list[Json] = [
-            {
-                "id": point_id(repo_url, f.file_path),
-                "vector": [float(x) for x in f.vector],
-                "payload": {
-                    "repo_url": repo_url,
-                    "file_path": f.file_path,
-                    "language": f.language,
-                    "imports": list(f.imports),
-                    "commit": commit,
-                    "job_id": job_id,
-                    "embedding_type": "structural",
-                    "model": "node2vec",
-                },
-            }
+        batch = [
+            point_body(f, repo_url=repo_url, commit=commit, job_id=job_id, history=history)
             for f in files[start : start + BATCH_SIZE]
         ]
         await _with_retries(functools.partial(client.upsert, COLLECTION, batch))
@@ -122,28 +223,143 @@ async def delete_other_jobs(client: QdrantApi, *, repo_url: str, job_id: str) ->
     await _with_retries(functools.partial(client.delete, COLLECTION, older))
 
 
-async def similar_files(
-    client: QdrantApi, *, repo_url: str, file_path: str, limit: int, same_repo: bool
-) -> list[Neighbour] | None:
-    """The files nearest to one file, best first; None when that file has no vector."""
+def _dense(point: Json) -> list[float]:
+    vector = point.get("vector")
+    if isinstance(vector, dict):
+        return [float(x) for x in vector.get(STRUCTURE) or []]
+    return [float(x) for x in vector or []]
+
+
+def _sparse(point: Json) -> dict[int, float]:
+    vector = point.get("vector")
+    sparse = vector.get(IDENTIFIERS) if isinstance(vector, dict) else None
+    if not sparse:
+        return {}
+    return dict(zip(sparse["indices"], map(float, sparse["values"]), strict=True))
+
+
+def stored_file(point: Json) -> StoredFile:
+    """A point (REST JSON, with payload and vectors) as a StoredFile."""
+    payload = point.get("payload") or {}
+    file_path = payload.get("file_path", "")
+    return StoredFile(
+        repo_url=payload.get("repo_url", ""),
+        file_path=file_path,
+        language=payload.get("language", ""),
+        dir=payload.get("dir", parent_dir(file_path)),
+        imports=tuple(payload.get("imports") or ()),
+        structure=tuple(_dense(point)),
+        identifiers=_sparse(point),
+        terms=tuple(payload.get("terms") or ()),
+        cochange=tuple(
+            Partner(
+                file_path=p["file_path"],
+                weight=float(p.get("weight", 0.0)),
+                commits=int(p.get("commits", 0)),
+                last_changed=int(p.get("last_changed", 0)),
+            )
+            for p in payload.get("cochange") or ()
+        ),
+        history=str(payload.get("history", "")),
+    )
+
+
+async def _scroll_page(client: QdrantApi, filter: Json, limit: int) -> list[Json]:
+    page, _ = await client.scroll(
+        COLLECTION, filter, limit, None, with_payload=CANDIDATE_FIELDS, with_vector=True
+    )
+    return page
+
+
+async def related_files(
+    client: QdrantApi, *, repo_url: str, file_path: str, limit: int, same_repo: bool = True
+) -> tuple[StoredFile, list[StoredFile]] | None:
+    """The queried file and its candidates, with vectors; None when it has no point.
+
+    Candidates (in this order, possibly repeated, never the queried file): the
+    `max(STRUCTURE_TOP, limit)` nearest by structure and by identifiers (in every
+    repository unless `same_repo`), its co-change partners and the files it imports,
+    the files importing it and the files in its directory. Two round trips: the file,
+    then the candidate sets concurrently."""
     own_id = point_id(repo_url, file_path)
-    found = await client.retrieve(COLLECTION, [own_id])
-    if not found:
+    found = await client.retrieve(COLLECTION, [own_id], with_payload=True, with_vector=True)
+    if not found or not found[0].get("payload"):
         return None
-    others: Json = {"must_not": [{"has_id": [own_id]}]}
-    if same_repo:
-        others["must"] = [_match("repo_url", repo_url)]
-    hits = await client.query(COLLECTION, found[0]["vector"], others, limit)
-    return [
-        Neighbour(
-            repo_url=p["payload"]["repo_url"],
-            file_path=p["payload"]["file_path"],
-            language=p["payload"].get("language", ""),
-            score=float(p["score"]),
+    query = stored_file(found[0])
+    not_self: list[Json] = [{"has_id": [own_id]}]
+    repo = [_match("repo_url", repo_url)]
+    scope: Json = {"must": repo, "must_not": not_self} if same_repo else {"must_not": not_self}
+    reads: list[Awaitable[list[Json]]] = []
+    if query.structure:
+        reads.append(
+            client.query(
+                COLLECTION,
+                list(query.structure),
+                scope,
+                max(STRUCTURE_TOP, limit),
+                using=STRUCTURE,
+                with_payload=CANDIDATE_FIELDS,
+                with_vector=True,
+            )
         )
-        for p in hits
-        if p.get("payload")
-    ]
+    if query.identifiers:
+        reads.append(
+            client.query(
+                COLLECTION,
+                sparse_vector(query.identifiers),
+                scope,
+                max(IDENTIFIER_TOP, limit),
+                using=IDENTIFIERS,
+                with_payload=CANDIDATE_FIELDS,
+                with_vector=True,
+            )
+        )
+    linked = dict.fromkeys(
+        [p.file_path for p in query.cochange] + list(query.imports[:IMPORTS_MAX])
+    )
+    linked.pop(file_path, None)
+    if linked:
+        reads.append(
+            client.retrieve(
+                COLLECTION,
+                [point_id(repo_url, path) for path in linked],
+                with_payload=CANDIDATE_FIELDS,
+                with_vector=True,
+            )
+        )
+    importers = {"must": [*repo, _match("imports", file_path)], "must_not": not_self}
+    reads.append(_scroll_page(client, importers, IMPORTERS_MAX))
+    neighbours = {"must": [*repo, _match("dir", query.dir)], "must_not": not_self}
+    reads.append(_scroll_page(client, neighbours, DIRECTORY_MAX))
+    pages = await asyncio.gather(*reads)
+    candidates = [stored_file(p) for page in pages for p in page if p.get("payload")]
+    return query, candidates
+
+
+async def identifier_matches(
+    client: QdrantApi, *, repo_url: str, words: Sequence[str], limit: int
+) -> list[tuple[StoredFile, float]] | None:
+    """The repository's files whose identifiers best match `words` (each weighing the
+    same), with the match score, best first; None when the repository has no points."""
+    indices = {token_index(word): 0.0 for word in words}
+    for index in indices:
+        indices[index] = 1.0 / math.sqrt(len(indices))
+    repo = {"must": [_match("repo_url", repo_url)]}
+    hits = await client.query(
+        COLLECTION,
+        sparse_vector(indices),
+        repo,
+        limit,
+        using=IDENTIFIERS,
+        with_payload=CANDIDATE_FIELDS,
+        with_vector=True,
+    )
+    if not hits:
+        page, _ = await client.scroll(
+            COLLECTION, repo, 1, None, with_payload=False, with_vector=False
+        )
+        return None if not page else []
+    return [(stored_file(p), float(p["score"])) for p in hits if p.get("payload")]
 
 
 async def repository_files(
@@ -153,11 +369,17 @@ async def repository_files(
     found: list[tuple[dict[str, Any], list[float]]] = []
     offset: str | int | None = None
     repo = {"must": [_match("repo_url", repo_url)]}
+    fields = ["file_path", "language", "imports", "commit"]
     while len(found) < limit:
         page, offset = await client.scroll(
-            COLLECTION, repo, min(SCROLL_PAGE, limit - len(found)), offset
+            COLLECTION,
+            repo,
+            min(SCROLL_PAGE, limit - len(found)),
+            offset,
+            with_payload=fields,
+            with_vector=[STRUCTURE],
         )
-        found.extend((p["payload"], p["vector"]) for p in page if p.get("payload"))
+        found.extend((p["payload"], _dense(p)) for p in page if p.get("payload"))
         if offset is None:
             break
     if not found:

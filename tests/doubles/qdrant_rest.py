@@ -78,7 +78,11 @@ class QdrantRestDouble:
 
     async def _create_collection(self, request: Request) -> JSONResponse:
         body = models.CreateCollection.model_validate(await request.json())
-        self.engine.create_collection(request.path_params["name"], vectors_config=body.vectors)
+        self.engine.create_collection(
+            request.path_params["name"],
+            vectors_config=body.vectors,
+            sparse_vectors_config=body.sparse_vectors,
+        )
         return _ok(True)
 
     async def _create_index(self, request: Request) -> JSONResponse:
@@ -115,9 +119,11 @@ class QdrantRestDouble:
         hits = self.engine.query_points(
             request.path_params["name"],
             query=body.query,  # type: ignore[arg-type]
+            using=body.using,
             query_filter=body.filter,
             limit=body.limit or 10,
             with_payload=body.with_payload if body.with_payload is not None else False,
+            with_vectors=body.with_vector or False,
         )
         return _ok(hits.model_dump(mode="json"))
 

@@ -1,8 +1,11 @@
-"""The people-facing CLI (`ingest --wait`, `jobs`, `status`, `similar`, `doctor`) as a
-user runs it: separate processes against one running local stack."""
+"""The people-facing CLI (`ingest --wait`, `jobs`, `status`, `similar`, `search`, `doctor`)
+as a user runs it: separate processes against one running local stack; then `similar` and
+`search` against a real gateway whose store holds a hand-made repository with known answers."""
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import json
 import os
 import subprocess
@@ -13,9 +16,24 @@ from typing import Any
 
 import pytest
 from git_repos import SAMPLE_PYTHON_REPO, make_git_repo
+from queue_helpers import flush
+from related_helpers import (
+    ALWAYS_TOGETHER,
+    COMMIT,
+    HISTORY,
+    ONCE_TOGETHER,
+    QUERY,
+    RARE_WORDS,
+    REPO,
+    known_files,
+)
+from serving import serve_asgi
 
 from alexandria import output
+from alexandria.cli import main
 from alexandria.stack import LocalStack, free_port
+from gateway.app import create_app
+from services.common import vectors
 from services.common.config import Settings
 
 pytestmark = pytest.mark.slow
@@ -110,15 +128,73 @@ def test_status_reports_health_and_the_worker(cli: Cli) -> None:
     assert "ok (database ok, qdrant ok, redis ok)" in text and "Idle" in text
 
 
-def test_similar_prints_nearest_files(cli: Cli, repo: Path, finished_job: dict[str, Any]) -> None:
+REASONS = {
+    "structure",
+    "text",
+    "shared_identifiers",
+    "commits_together",
+    "last_changed_together",
+    "import_relation",
+    "same_directory",
+}
+
+
+def test_similar_prints_related_files(cli: Cli, repo: Path, finished_job: dict[str, Any]) -> None:
     body = cli.json("similar", str(repo), "app/models.py", "-k", "3")
-    assert [r["file_path"] for r in body["results"]] != []
+    assert body["mode"] == "hybrid"
+    assert body["history"].startswith("no history")  # the fixture is one commit
     assert len(body["results"]) == 3
     assert "app/models.py" not in [r["file_path"] for r in body["results"]]
+    assert all(set(r["reasons"]) >= REASONS for r in body["results"])
     table = cli("similar", str(repo), "app/models.py", "-k", "2").stdout.splitlines()
-    assert table[1].split() == ["score", "file", "language"] and len(table) == 4
+    assert table[0].startswith("related to app/models.py in file://") and "(hybrid)" in table[0]
+    assert table[1].split() == ["score", "file", "language"] and len(table) == 5
+    assert all(len(row.split()[0].partition(".")[2]) == 3 for row in table[2:4])  # 0.812
+    assert table[4] == body["history"]  # printed once
     missing = cli("similar", str(repo), "no/such/file.py")
     assert missing.returncode == output.FAILED and "404" in missing.stderr
+
+
+def test_similar_why_says_why_in_each_mode(
+    cli: Cli, repo: Path, finished_job: dict[str, Any]
+) -> None:
+    # app/main.py imports models, views and billing: hybrid ranks them with their reasons.
+    done = cli("similar", str(repo), "app/main.py", "--why", "-k", "8")
+    assert done.returncode == output.OK, done.stderr
+    header, *rows = done.stdout.splitlines()[1:-1]
+    assert header.split() == ["score", "file", "language", "why"]
+    assert all(" structure " in row for row in rows)
+    by_file = {row.split()[1]: row for row in rows}
+    assert "imported by main.py" in by_file["app/models.py"]
+    assert "same dir" in by_file["app/models.py"]
+    for mode in ("structure", "text", "history"):
+        body = cli.json("similar", str(repo), "app/main.py", "--mode", mode)
+        assert body["mode"] == mode
+        results = body["results"]
+        assert "app/main.py" not in [r["file_path"] for r in results]
+        if mode == "history":
+            assert results == []  # one commit: no file was ever changed with another
+        if mode == "text":
+            assert all(r["reasons"]["text"] > 0 for r in results)
+    usage = cli("similar", str(repo), "app/main.py", "--mode", "fuzzy")
+    assert usage.returncode == output.USAGE and "--mode" in usage.stderr
+
+
+def test_search_lists_files_by_their_identifiers(
+    cli: Cli, repo: Path, finished_job: dict[str, Any]
+) -> None:
+    body = cli.json("search", str(repo), "Invoice session")
+    assert body["q"] == "Invoice session"
+    assert body["results"][0]["file_path"] == "app/services/billing.py"
+    assert "invoice" in body["results"][0]["reasons"]["shared_identifiers"]
+    done = cli("search", str(repo), "invoice", "-k", "2")
+    assert done.returncode == output.OK, done.stderr
+    title, header, first, *_ = done.stdout.splitlines()
+    assert title.startswith("files matching 'invoice' in file://")
+    assert header.split() == ["score", "file", "language", "matches"]
+    assert first.split()[1:] == ["app/services/billing.py", "python", "invoice"]
+    nothing = cli("search", str(repo), "-")
+    assert nothing.returncode == output.FAILED and "422" in nothing.stderr
 
 
 def test_doctor_sees_every_service_of_the_running_stack(cli: Cli) -> None:
@@ -141,3 +217,126 @@ def test_exit_codes_follow_conventions(cli: Cli, repo: Path) -> None:
     assert bad_config.returncode == output.USAGE and "MAX_QUEUE_SIZE" in bad_config.stderr
     usage = cli("similar", str(repo))
     assert usage.returncode == output.USAGE
+
+
+# --- `similar` and `search` against a real gateway with known answers (no ingest) -------
+
+SNAPSHOT = "https://github.com/known/snapshot"  # the same files, without history
+NO_HISTORY = "no history: a one-commit snapshot"
+
+
+async def seed_known_answers(settings: Settings) -> None:
+    store = vectors.open_vector_store(settings)
+    try:
+        await vectors.ensure_collection(store)
+        await vectors.upsert_file_vectors(
+            store, repo_url=REPO, commit=COMMIT, job_id="j1", files=known_files(), history=HISTORY
+        )
+        await vectors.upsert_file_vectors(
+            store,
+            repo_url=SNAPSHOT,
+            commit=COMMIT,
+            job_id="j2",
+            files=[dataclasses.replace(f, cochange=()) for f in known_files()],
+            history=NO_HISTORY,
+        )
+    finally:
+        await store.close()
+
+
+@pytest.fixture(scope="module")
+def known_gateway(
+    tmp_path_factory: pytest.TempPathFactory, embedded_redis_url: str
+) -> Iterator[str]:
+    settings = Settings(
+        alexandria_data_dir=tmp_path_factory.mktemp("known-gateway"),
+        redis_url=flush(embedded_redis_url),
+    )
+    asyncio.run(seed_known_answers(settings))
+    with serve_asgi(create_app(settings)) as url:
+        yield url
+
+
+@pytest.fixture
+def run_cli(
+    known_gateway: str,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> Any:
+    """`alexandria ARGS --gateway URL` in this process: (exit code, stdout lines)."""
+    monkeypatch.setenv("ALEXANDRIA_DATA_DIR", str(tmp_path / "cli-data"))
+    for name in ("MODE", "GATEWAY_URL", "PHAROS_ADMIN_TOKEN", "PHAROS_READ_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+
+    def run(*args: str) -> tuple[int, list[str]]:
+        code = main([*args, "--gateway", known_gateway])
+        return code, capsys.readouterr().out.splitlines()
+
+    return run
+
+
+def rows_by_file(lines: list[str]) -> dict[str, str]:
+    return {line.split()[1]: line for line in lines[2:] if len(line.split()) > 2}
+
+
+def test_history_mode_why_names_commits_together_and_the_import(run_cli: Any) -> None:
+    code, lines = run_cli("similar", REPO, QUERY, "--mode", "history", "--why")
+    assert code == output.OK
+    assert lines[0] == f"related to {QUERY} in {REPO} (history):"
+    assert lines[1].split() == ["score", "file", "language", "why"]
+    assert [line.split()[1] for line in lines[2:]] == [ALWAYS_TOGETHER, ONCE_TOGETHER]
+    rows = rows_by_file(lines)
+    assert (
+        "  8 commits together (last 2025-11-24) · shares: self · structure 0.000"
+        in (rows[ALWAYS_TOGETHER])
+    )
+    assert (
+        "imported by session.py · 1 commit together (last 2025-11-23) · shares: session, self"
+        " · same dir · structure 0.287 · text "
+    ) in rows[ONCE_TOGETHER]
+    assert NO_HISTORY not in lines  # the history was read
+
+
+def test_text_mode_why_names_the_shared_rare_identifiers(run_cli: Any) -> None:
+    code, lines = run_cli("similar", REPO, QUERY, "--mode", "text", "--why", "-k", "3")
+    assert code == output.OK and len(lines) == 5
+    first = lines[2]
+    assert first.split()[1] == RARE_WORDS
+    assert "shares: frobnicate, widget, self" in first and " · text 0." in first
+
+
+def test_hybrid_is_the_default_and_prints_every_score_alike(run_cli: Any) -> None:
+    code, lines = run_cli("similar", REPO, QUERY, "-k", "7")
+    assert code == output.OK
+    assert lines[0].endswith("(hybrid):") and lines[1].split() == ["score", "file", "language"]
+    scores = [line.split()[0] for line in lines[2:]]
+    assert len(scores) == 7 and all(len(s.partition(".")[2]) == 3 for s in scores)
+    assert QUERY not in rows_by_file(lines)
+    code, lines = run_cli("similar", REPO, QUERY, "-k", "7", "--json")
+    body = json.loads("\n".join(lines))
+    assert (body["mode"], body["history"], len(body["results"])) == ("hybrid", HISTORY, 7)
+    assert [f"{r['score']:.3f}" for r in body["results"]] == scores
+
+
+def test_a_repository_without_history_says_so_once(run_cli: Any) -> None:
+    code, lines = run_cli("similar", SNAPSHOT, QUERY, "--why")
+    assert code == output.OK
+    assert lines.count(NO_HISTORY) == 1 and lines[-1] == NO_HISTORY
+    assert not any("commits together" in line for line in lines)
+    code, lines = run_cli("similar", SNAPSHOT, QUERY, "--mode", "history")
+    assert lines[2:] == [NO_HISTORY]  # no partners, and the reason why
+
+
+def test_search_lists_files_with_the_words_they_matched(run_cli: Any) -> None:
+    code, lines = run_cli("search", REPO, "Frobnicate widgets", "-k", "3")
+    assert code == output.OK
+    assert lines[0] == f"files matching 'Frobnicate widgets' in {REPO}:"
+    assert lines[1].split() == ["score", "file", "language", "matches"]
+    rows = rows_by_file(lines)
+    assert {QUERY, RARE_WORDS} <= set(rows)
+    assert all("frobnicate" in row for path, row in rows.items() if path in (QUERY, RARE_WORDS))
+    code, lines = run_cli("search", REPO, "frobnicate", "--json")
+    body = json.loads("\n".join(lines))
+    assert body["q"] == "frobnicate" and body["results"][0]["reasons"]["shared_identifiers"]
+    assert run_cli("search", REPO, "-")[0] == output.FAILED  # no word: the gateway's 422

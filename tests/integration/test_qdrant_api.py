@@ -52,7 +52,7 @@ async def api(
         if request.param == "local"
         else RestQdrant(served[0], KEY)
     )
-    await backend.create_collection(NAME, size=4, distance="Cosine")
+    await backend.create_collection(NAME, {"vectors": {"size": 4, "distance": "Cosine"}})
     await backend.create_keyword_index(NAME, "repo_url")
     yield backend
     await backend.close()
@@ -89,6 +89,63 @@ async def test_delete_by_filter(api: QdrantApi) -> None:
     assert [p["payload"]["repo_url"] for p in page] == ["b"]
 
 
+NAMED = "named"
+NAMED_CONFIG = {
+    "vectors": {"dense": {"size": 4, "distance": "Cosine"}},
+    "sparse_vectors": {"words": {}},
+}
+
+
+def _named(i: int, words: dict[int, float] | None) -> dict[str, object]:
+    dense = [0.0] * 4
+    dense[i % 4] = 1.0
+    vector: dict[str, object] = {"dense": dense}
+    if words:
+        vector["words"] = {"indices": sorted(words), "values": [words[k] for k in sorted(words)]}
+    return {
+        "id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"named/{i}")),
+        "vector": vector,
+        "payload": {"repo_url": "a", "file_path": f"f{i}.py", "dir": "d" if i < 2 else ""},
+    }
+
+
+async def test_named_dense_and_sparse_vectors_query_retrieve_and_scroll(api: QdrantApi) -> None:
+    await api.create_collection(NAMED, NAMED_CONFIG)
+    await api.create_keyword_index(NAMED, "dir")
+    points = [
+        _named(0, {7: 1.0}),
+        _named(1, {7: 0.6, 9: 0.8}),
+        _named(2, {9: 1.0}),
+        _named(3, None),  # no sparse vector
+    ]
+    await api.upsert(NAMED, points)
+    dense = await api.query(
+        NAMED, [0.0, 1.0, 0.0, 0.0], _repo("a"), 2, using="dense", with_vector=["dense"]
+    )
+    assert dense[0]["payload"]["file_path"] == "f1.py"
+    assert set(dense[0]["vector"]) == {"dense"}
+    sparse = await api.query(
+        NAMED,
+        {"indices": [9], "values": [1.0]},
+        _repo("a"),
+        5,
+        using="words",
+        with_payload=["file_path"],
+        with_vector=True,
+    )
+    assert [h["payload"] for h in sparse] == [{"file_path": "f2.py"}, {"file_path": "f1.py"}]
+    assert sparse[0]["score"] == pytest.approx(1.0) and sparse[1]["score"] == pytest.approx(0.8)
+    assert sparse[1]["vector"]["words"] == {"indices": [7, 9], "values": pytest.approx([0.6, 0.8])}
+    ids = [str(p["id"]) for p in points] + [str(uuid.uuid5(uuid.NAMESPACE_URL, "missing"))]
+    found = await api.retrieve(NAMED, ids, with_payload=["file_path"], with_vector=["dense"])
+    assert sorted(p["payload"]["file_path"] for p in found) == [f"f{i}.py" for i in range(4)]
+    assert all(set(p["vector"]) == {"dense"} for p in found)
+    in_d = {"must": [{"key": "dir", "match": {"value": "d"}}]}
+    page, offset = await api.scroll(NAMED, in_d, 10, None, with_payload=False, with_vector=False)
+    assert len(page) == 2 and offset is None
+    assert all(not p.get("payload") and not p.get("vector") for p in page)
+
+
 async def test_errors_are_qdrant_errors(api: QdrantApi) -> None:
     with pytest.raises(QdrantError):
         await api.query("missing", [1.0, 0.0, 0.0, 0.0], {}, 1)
@@ -107,7 +164,7 @@ async def test_the_rest_client_reports_a_wrong_key_a_dead_server_and_a_bad_body(
         await dead.collections()
     await dead.close()
     client = RestQdrant(url, KEY)
-    await client.create_collection(NAME, size=4, distance="Cosine")
+    await client.create_collection(NAME, {"vectors": {"size": 4, "distance": "Cosine"}})
     with pytest.raises(QdrantError, match="400"):  # the double parses with Qdrant's models
         await client.upsert(NAME, [{"id": 1, "vectr": [0.0] * 4}])
     await client.close()

@@ -1,6 +1,7 @@
 """The `alexandria show` page in headless Chromium (Debian's, driven by Playwright; no
 browser is downloaded): it loads with no console errors and fetches nothing, draws every
-file, names a file on hover, lists the nearest files on click and recolours on the toggle."""
+file, names a file on hover, lists the nearest files with their reasons on click and
+recolours on the toggle."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 import numpy as np
 import pytest
 from environment import IN_CI
-from show_helpers import gateway_answer, sample_files
+from show_helpers import IMPORTS, gateway_answer, sample_files
 
 from alexandria.show_page import build_page, page_data
 
@@ -76,10 +77,71 @@ def answer() -> dict[str, Any]:
     return gateway_answer(sample_files())
 
 
+LAST_CHANGED = 1_790_000_000  # 2026-09-21 UTC
+
+
+def with_terms_and_partners(answer: dict[str, Any]) -> dict[str, Any]:
+    """The answer as a gateway that sends each file's identifier terms and co-change
+    partners gives it: terms from the path's words; each import also changed together,
+    stored on the importing side only."""
+    files = []
+    for f in answer["files"]:
+        words = f["file_path"].replace(".", "/").replace("_", "/").split("/")
+        partners = [
+            {"file_path": t, "weight": 1.0, "commits": len(t) % 4 + 1, "last_changed": LAST_CHANGED}
+            for t in IMPORTS[f["file_path"]]
+        ]
+        terms = [w for w in words if w and w not in ("py", "ts")]
+        files.append({**f, "terms": terms, "cochange": partners})
+    return {**answer, "files": files}
+
+
+def expected_reasons(answer: dict[str, Any], path: str, other: str) -> str:
+    """What the panel should say about `other` listed for `path` (the CLI's --why words)."""
+    by_path = {f["file_path"]: f for f in answer["files"]}
+    mine, theirs = by_path[path], by_path[other]
+    name = path.rpartition("/")[2]
+    parts = []
+    imports, imported = other in mine["imports"], path in theirs["imports"]
+    if imports and imported:
+        parts.append(f"imports and is imported by {name}")
+    elif imports or imported:
+        parts.append(f"imported by {name}" if imports else f"imports {name}")
+    pairs = [
+        p
+        for a, b in ((mine, other), (theirs, path))
+        for p in a.get("cochange", [])
+        if p["file_path"] == b
+    ]
+    if pairs:
+        commits = pairs[0]["commits"]
+        parts.append(f"{commits} commit{'' if commits == 1 else 's'} together (last 2026-09-21)")
+    shared = [t for t in mine.get("terms", []) if t in theirs.get("terms", [])][:3]
+    if shared:
+        parts.append("shares: " + ", ".join(shared))
+    if path.rpartition("/")[0] == other.rpartition("/")[0]:
+        parts.append("same dir")
+    return " · ".join(parts)
+
+
 @pytest.fixture
 def loaded(browser: Browser, answer: dict[str, Any], tmp_path: Path) -> Iterator[Loaded]:
     path = tmp_path / "graph.html"
     path.write_text(build_page(answer, color_by="directory"), encoding="utf-8")
+    opened = Loaded(browser, path)
+    yield opened
+    opened.page.close()
+
+
+@pytest.fixture
+def rich_answer(answer: dict[str, Any]) -> dict[str, Any]:
+    return with_terms_and_partners(answer)
+
+
+@pytest.fixture
+def loaded_rich(browser: Browser, rich_answer: dict[str, Any], tmp_path: Path) -> Iterator[Loaded]:
+    path = tmp_path / "rich.html"
+    path.write_text(build_page(rich_answer, color_by="directory"), encoding="utf-8")
     opened = Loaded(browser, path)
     yield opened
     opened.page.close()
@@ -145,12 +207,39 @@ def test_hover_names_the_file_and_click_lists_its_nearest(
         "(items) => items.map((i) => i.dataset.path)"
     )
     assert listed == nearest_by_cosine(answer, path)
-    scores = [float(s) for s in loaded.page.locator("#nearest .score").all_inner_texts()]
+    score_texts = loaded.page.locator("#nearest .score").all_inner_texts()
+    scores = [float(s) for s in score_texts]
     assert scores == sorted(scores, reverse=True)
+    assert all(len(s.partition(".")[2]) == 3 for s in score_texts)  # the CLI's score format
+    reasons = loaded.page.locator("#nearest .why").all_inner_texts()
+    assert reasons == [expected_reasons(answer, path, other) for other in listed]
+    assert "no identifiers or history in this data" in loaded.page.inner_text("#signals")
     assert loaded.page.locator("#graph").get_attribute("data-selected") == path
     loaded.page.mouse.move(1, 1)
     assert not tooltip.is_visible()
     assert loaded.errors == []
+
+
+def test_a_click_names_shared_identifiers_and_commits_together_when_the_data_has_them(
+    loaded_rich: Loaded, rich_answer: dict[str, Any]
+) -> None:
+    page = loaded_rich.page
+    for path in ("app/services/billing.py", "web/index.ts", "tests/test_billing.py"):
+        page.evaluate("(p) => window.graphView.select(p)", path)
+        assert page.locator("#graph").get_attribute("data-selected") == path
+        listed = page.locator("#nearest li").evaluate_all(LISTED_PATHS)
+        assert listed == nearest_by_cosine(rich_answer, path)
+        reasons = page.locator("#nearest .why").all_inner_texts()
+        assert reasons == [expected_reasons(rich_answer, path, other) for other in listed]
+    # billing.py imports models.py and db.py, and mail.py, views.py, main.py and the test
+    # import it: the panel must have said so, with the commits recorded on either side.
+    page.evaluate("(p) => window.graphView.select(p)", "app/services/billing.py")
+    text = page.inner_text("#nearest")
+    assert "imported by billing.py · 2 commits together (last 2026-09-21)" in text
+    assert "imports billing.py" in text and "shares: app, services" in text
+    assert "identifiers" in page.inner_text("#signals")
+    assert "no " not in page.inner_text("#signals")
+    assert loaded_rich.errors == []
 
 
 def test_the_toggle_colours_by_language(loaded: Loaded) -> None:

@@ -313,3 +313,42 @@ def test_p17_no_valid_token_is_401_and_nothing_queued(
     reply = ingest(client, "github.com/a/b", headers=headers or {})
     assert reply.status_code == 401 and reply.json()["error"] == "unauthorized"
     assert pending(client) == 0
+
+
+bad_graph_params = st.one_of(
+    st.tuples(
+        st.just("similar"),
+        st.just("mode"),
+        st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=20).filter(
+            lambda m: m not in {"hybrid", "structure", "text", "history"}
+        ),
+    ),
+    st.tuples(
+        st.sampled_from(["similar", "search"]),
+        st.just("limit"),
+        st.one_of(st.integers(max_value=0), st.integers(min_value=101)).map(str),
+    ),
+    st.tuples(st.just("search"), st.just("q"), st.text(min_size=201, max_size=300)),
+    st.tuples(st.just("search"), st.just("q"), st.just("")),
+    st.tuples(  # nothing to search for: no word of two or more letters
+        st.just("search"),
+        st.just("q"),
+        st.one_of(
+            st.text(string.digits + " !?.,-_", min_size=1, max_size=200),
+            st.sampled_from(["a b c", "x_1_y", "Q9Z", "i-j-k"]),
+        ),
+    ),
+)
+
+
+@EXAMPLES
+@given(bad=bad_graph_params)
+def test_a_bad_similar_or_search_parameter_is_422_naming_it(
+    client: Served, bad: tuple[str, str, str]
+) -> None:
+    route, name, value = bad
+    params = {"repo_url": "github.com/a/b", "file_path": "x.py", "q": "session", name: value}
+    reply = client.http.get(f"/api/v1/graph/{route}", params=params)
+    assert reply.status_code == 422, (params, reply.text)
+    body = reply.json()
+    assert body["error"] == "invalid_request" and f"query.{name}" in body["detail"]

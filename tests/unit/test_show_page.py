@@ -79,3 +79,35 @@ def test_the_page_is_self_contained() -> None:
 def test_an_unknown_colouring_is_refused() -> None:
     with pytest.raises(ValueError, match="color_by"):
         build_page(files_response(["a.py"]), color_by="size")
+
+
+def test_page_data_carries_terms_and_partners_when_the_answer_has_them() -> None:
+    response = files_response(["a.py", "b.py", "pkg/c.py"])
+    a, b, c = response["files"]
+    a["terms"] = ["session", "redirect"]
+    b["terms"] = [{"token": "redirect", "weight": 0.7}]  # tokens, or tokens with weights
+    c["terms"] = []
+    a["cochange"] = [
+        {"file_path": "b.py", "weight": 1.5, "commits": 3, "last_changed": 1_790_000_000},
+        {"file_path": "gone.py", "weight": 1.0, "commits": 1, "last_changed": 1_790_000_000},
+        {"file_path": "a.py", "weight": 1.0, "commits": 9, "last_changed": 0},
+    ]
+    b["cochange"] = [
+        {"file_path": "pkg/c.py", "commits": 1, "last_changed": "2026-10-02T23:00:00-02:00"}
+    ]
+    c["cochange"] = [{"file_path": "a.py", "weight": 0.5, "commits": 2, "last_changed": None}]
+    data = page_data(response, color_by="directory")
+    assert data["signals"] == {"identifiers": True, "history": True}
+    assert [n["terms"] for n in data["nodes"]] == [["session", "redirect"], ["redirect"], []]
+    # [partner's index, commits together, last date (UTC)]; unknown and self partners dropped
+    assert [n["cochange"] for n in data["nodes"]] == [
+        [[1, 3, "2026-09-21"]],
+        [[2, 1, "2026-10-03"]],
+        [[0, 2, ""]],
+    ]
+
+
+def test_page_data_without_terms_or_partners_says_so() -> None:
+    data = page_data(files_response(["a.py", "b.py"]), color_by="directory")
+    assert data["signals"] == {"identifiers": False, "history": False}
+    assert all("terms" not in n and "cochange" not in n for n in data["nodes"])

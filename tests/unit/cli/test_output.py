@@ -65,3 +65,20 @@ def test_progress_prints_one_line_per_change_elsewhere() -> None:
         "running parse 40%",
         "running parse 100%",
     ]
+
+
+@pytest.mark.parametrize(
+    ("moment", "day"),
+    [
+        (1_790_000_000, "2026-09-21"),
+        ("2026-10-02T21:14:03Z", "2026-10-02"),
+        ("2026-10-02T23:00:00-02:00", "2026-10-03"),  # the UTC date
+        ("2026-10-02", "2026-10-02"),
+        ("soon", "soon"),
+        (0, ""),
+        ("", ""),
+        (None, ""),
+    ],
+)
+def test_times_print_as_their_utc_day(moment: float | str | None, day: str) -> None:
+    assert output.utc_day(moment) == day

@@ -1,0 +1,250 @@
+"""Ranking the files related to one file, and files matching free text: pure functions.
+
+`candidate_features` measures every signal between the queried file and each candidate
+(as read by `services.common.vectors.related_files`); `rank` orders them by one mode:
+
+- `structure`: the cosine of the structural (Node2Vec) embeddings;
+- `text`: the cosine of the tf-idf identifier vectors (files sharing no identifier are
+  left out);
+- `history`: the logical-coupling weight of past commits together (files never changed
+  together are left out);
+- `hybrid` (the default): `fuse`, a weighted sum of the signals, each divided by its
+  largest value among this query's candidates, with the weights `HYBRID_WEIGHTS`.
+
+Every result carries every signal's evidence whatever the mode. Ties are broken by path,
+so a ranking is deterministic; a result is never the queried file and never repeats a
+file. `fuse` takes the weights as an argument, so a benchmark can fit them offline.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Literal, get_args
+
+from services.common.vectors import StoredFile, token_index
+
+Mode = Literal["hybrid", "structure", "text", "history"]
+MODES: tuple[Mode, ...] = get_args(Mode)
+ImportRelation = Literal["none", "imports", "imported_by", "both"]
+SHARED_IDENTIFIERS = 5  # identifiers shown per result
+_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\W\d_A-Za-z]+")
+"""An acronym, a (capitalised) word, a number, or a run of non-ASCII letters: the
+parser's split (services/parser/identifiers.py, which the gateway does not import)."""
+
+
+@dataclass(frozen=True)
+class Features:
+    """Every signal between the queried file and one candidate."""
+
+    repo_url: str
+    file_path: str
+    language: str
+    structure: float  # cosine of the structural embeddings
+    text: float  # cosine of the identifier vectors
+    history: float  # logical-coupling weight (0 when never changed together)
+    commits: int  # past commits that changed both
+    last_changed: int  # the newest of them, unix seconds (0 when none)
+    import_relation: ImportRelation  # "imports": the queried file imports the candidate
+    same_directory: bool
+    proximity: float  # 1 / (1 + steps between the two directories in the tree)
+    shared_identifiers: tuple[str, ...]  # the queried file's terms the candidate has too
+
+
+@dataclass(frozen=True)
+class HybridWeights:
+    """The weight of each max-normalised signal in the hybrid score."""
+
+    structure: float
+    text: float
+    history: float
+    imports: float  # 1 when either file imports the other
+    directory: float  # directory proximity
+
+
+HYBRID_WEIGHTS = HybridWeights(structure=0.15, text=0.35, history=0.35, imports=0.1, directory=0.05)
+"""Placeholders until fitted on the dev repositories (benchmarks/README.md)."""
+
+
+@dataclass(frozen=True)
+class Ranked:
+    score: float
+    features: Features
+
+
+def cosine(a: Sequence[float], b: Sequence[float]) -> float:
+    """Cosine similarity; 0 when either is empty, zero or their lengths differ."""
+    if not a or len(a) != len(b):
+        return 0.0
+    dot = sum(x * y for x, y in zip(a, b, strict=True))
+    norms = math.sqrt(sum(x * x for x in a)) * math.sqrt(sum(y * y for y in b))
+    return dot / norms if norms > 0 else 0.0
+
+
+def sparse_cosine(a: Mapping[int, float], b: Mapping[int, float]) -> float:
+    """Cosine similarity of two sparse vectors (index -> value); 0 when either is empty."""
+    if len(b) < len(a):
+        a, b = b, a
+    dot = sum(v * b[i] for i, v in a.items() if i in b)
+    if dot == 0.0:
+        return 0.0
+    norms = math.sqrt(sum(v * v for v in a.values())) * math.sqrt(sum(v * v for v in b.values()))
+    return dot / norms
+
+
+def proximity(dir_a: str, dir_b: str) -> float:
+    """1 in the same directory, 1/2 for a parent or child, 1/3 for siblings, ..."""
+    a = dir_a.split("/") if dir_a else []
+    b = dir_b.split("/") if dir_b else []
+    common = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        common += 1
+    return 1.0 / (1 + len(a) + len(b) - 2 * common)
+
+
+def _relation(query: StoredFile, candidate: StoredFile) -> ImportRelation:
+    if candidate.repo_url != query.repo_url:
+        return "none"
+    imports = candidate.file_path in query.imports
+    imported_by = query.file_path in candidate.imports
+    if imports and imported_by:
+        return "both"
+    return "imports" if imports else "imported_by" if imported_by else "none"
+
+
+def shared_identifiers(
+    terms: Sequence[str], identifiers: Mapping[int, float], top: int = SHARED_IDENTIFIERS
+) -> tuple[str, ...]:
+    """The first `top` of `terms` (in order) that `identifiers` holds."""
+    shared = [t for t in dict.fromkeys(terms) if token_index(t) in identifiers]
+    return tuple(shared[:top])
+
+
+def candidate_features(query: StoredFile, candidates: Iterable[StoredFile]) -> list[Features]:
+    """Each distinct candidate (the first of repeats), never the queried file, measured."""
+    partners = {p.file_path: p for p in query.cochange}
+    seen = {(query.repo_url, query.file_path)}
+    measured = []
+    for c in candidates:
+        if (c.repo_url, c.file_path) in seen:
+            continue
+        seen.add((c.repo_url, c.file_path))
+        same_repo = c.repo_url == query.repo_url
+        partner = partners.get(c.file_path) if same_repo else None
+        measured.append(
+            Features(
+                repo_url=c.repo_url,
+                file_path=c.file_path,
+                language=c.language,
+                structure=cosine(query.structure, c.structure),
+                text=sparse_cosine(query.identifiers, c.identifiers),
+                history=partner.weight if partner else 0.0,
+                commits=partner.commits if partner else 0,
+                last_changed=partner.last_changed if partner else 0,
+                import_relation=_relation(query, c),
+                same_directory=same_repo and c.dir == query.dir,
+                proximity=proximity(query.dir, c.dir) if same_repo else 0.0,
+                shared_identifiers=shared_identifiers(query.terms, c.identifiers),
+            )
+        )
+    return measured
+
+
+def _signals(f: Features) -> tuple[float, float, float, float, float]:
+    """The hybrid signals, in HybridWeights' order, none negative."""
+    return (
+        max(f.structure, 0.0),
+        max(f.text, 0.0),
+        max(f.history, 0.0),
+        0.0 if f.import_relation == "none" else 1.0,
+        f.proximity,
+    )
+
+
+def fuse(features: Sequence[Features], weights: HybridWeights) -> list[float]:
+    """Each candidate's hybrid score: the weighted sum of its signals, each divided by
+    that signal's largest value among `features` (a signal all zero counts 0)."""
+    signals = [_signals(f) for f in features]
+    tops = [max(column, default=0.0) for column in zip(*signals, strict=False)]
+    w = (weights.structure, weights.text, weights.history, weights.imports, weights.directory)
+    return [
+        sum(wi * (si / top if top > 0 else 0.0) for wi, si, top in zip(w, s, tops, strict=True))
+        for s in signals
+    ]
+
+
+def mode_scores(
+    features: Sequence[Features], mode: Mode, weights: HybridWeights = HYBRID_WEIGHTS
+) -> list[float | None]:
+    """Each candidate's score in `mode`; None when the mode leaves it out."""
+    if mode == "hybrid":
+        return list(fuse(features, weights))
+    if mode == "structure":
+        return [f.structure for f in features]
+    if mode == "text":
+        return [f.text if f.text > 0 else None for f in features]
+    return [f.history if f.commits > 0 else None for f in features]
+
+
+def rank(
+    features: Sequence[Features],
+    mode: Mode,
+    limit: int,
+    weights: HybridWeights = HYBRID_WEIGHTS,
+) -> list[Ranked]:
+    """The best `limit` candidates in `mode`, best first, ties by path."""
+    scored = [
+        Ranked(score, f)
+        for score, f in zip(mode_scores(features, mode, weights), features, strict=True)
+        if score is not None
+    ]
+    scored.sort(key=lambda r: (-r.score, r.features.file_path, r.features.repo_url))
+    return scored[:limit]
+
+
+def query_words(text: str) -> list[str]:
+    """Free text as identifier tokens: split at case changes, digits and anything else,
+    lower-cased, two characters or more and not all digits, each once, in order."""
+    parts = _WORD.findall(text)
+    return list(dict.fromkeys(p.lower() for p in parts if len(p) >= 2 and not p.isdigit()))
+
+
+def search_rank(
+    hits: Sequence[tuple[StoredFile, float]], words: Sequence[str], limit: int
+) -> list[Ranked]:
+    """Identifier-search hits (file, match score), best first: by match score (to 6
+    decimals), then by structure (the cosine to the best match's embedding), then path.
+    reasons: `text` is the match score, `structure` that cosine, and
+    `shared_identifiers` the words the file's identifiers hold."""
+    unique: dict[tuple[str, str], tuple[StoredFile, float]] = {}
+    for stored, score in hits:
+        unique.setdefault((stored.repo_url, stored.file_path), (stored, score))
+    if not unique:
+        return []
+    best = min(unique.values(), key=lambda h: (-h[1], h[0].file_path))[0]
+    ranked = [
+        Ranked(
+            round(score, 6),
+            Features(
+                repo_url=stored.repo_url,
+                file_path=stored.file_path,
+                language=stored.language,
+                structure=cosine(best.structure, stored.structure),
+                text=score,
+                history=0.0,
+                commits=0,
+                last_changed=0,
+                import_relation="none",
+                same_directory=False,
+                proximity=0.0,
+                shared_identifiers=shared_identifiers(words, stored.identifiers, len(words)),
+            ),
+        )
+        for stored, score in unique.values()
+    ]
+    ranked.sort(key=lambda r: (-r.score, -r.features.structure, r.features.file_path))
+    return ranked[:limit]
