@@ -9,7 +9,10 @@
 - `history`: the logical-coupling weight of past commits together (files never changed
   together are left out);
 - `hybrid` (the default): `fuse`, a weighted sum of the signals, each divided by its
-  largest value among this query's candidates, with the weights `HYBRID_WEIGHTS`.
+  largest value among this query's candidates, with the weights `HYBRID_WEIGHTS`. Beside
+  the four signals it counts the commits together (log-scaled) and how recent the last
+  one was, an import either way, directory proximity, and a shared file-name stem
+  (`client.go` and `client_test.go`).
 
 Every result carries every signal's evidence whatever the mode. Ties are broken by path,
 so a ranking is deterministic; a result is never the queried file and never repeats a
@@ -21,18 +24,21 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import astuple, dataclass, fields
 from typing import Literal, get_args
 
+from services.common.tokens import split_identifier
 from services.common.vectors import StoredFile, token_index
 
 Mode = Literal["hybrid", "structure", "text", "history"]
 MODES: tuple[Mode, ...] = get_args(Mode)
 ImportRelation = Literal["none", "imports", "imported_by", "both"]
 SHARED_IDENTIFIERS = 5  # identifiers shown per result
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+|[^\W\d_A-Za-z]+")
-"""An acronym, a (capitalised) word, a number, or a run of non-ASCII letters: the
-parser's split (services/parser/identifiers.py, which the gateway does not import)."""
+RECENCY_DAYS = 180.0
+"""Co-change `RECENCY_DAYS` older than a query's newest counts 1/e as much as it."""
+_TEST_AFFIX = re.compile(r"^[Tt]ests?_|_tests?$|[_-](test|spec)$|^[Tt]est(?=[A-Z])|Tests?$")
+"""What makes a test's file name out of its subject's: test_x, x_test, x.test, x.spec,
+TestX, XTest, XTests."""
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,7 @@ class Features:
     same_directory: bool
     proximity: float  # 1 / (1 + steps between the two directories in the tree)
     shared_identifiers: tuple[str, ...]  # the queried file's terms the candidate has too
+    same_name: bool = False  # the file names share a stem once test affixes are removed
 
 
 @dataclass(frozen=True)
@@ -59,13 +66,28 @@ class HybridWeights:
 
     structure: float
     text: float
-    history: float
+    history: float  # the coupling weight
+    commits: float  # log(1 + commits together)
+    recency: float  # exp(-days the last commit together is older than the query's newest / 180)
     imports: float  # 1 when either file imports the other
     directory: float  # directory proximity
+    name: float  # 1 for a shared file-name stem
 
 
-HYBRID_WEIGHTS = HybridWeights(structure=0.15, text=0.35, history=0.35, imports=0.1, directory=0.05)
-"""Placeholders until fitted on the dev repositories (benchmarks/README.md)."""
+SIGNALS: tuple[str, ...] = tuple(f.name for f in fields(HybridWeights))
+"""The hybrid signals' names, in the weights' order."""
+
+HYBRID_WEIGHTS = HybridWeights(
+    structure=0.0,
+    text=0.1,
+    history=4.0,
+    commits=1.0,
+    recency=0.5,
+    imports=0.1,
+    directory=0.0,
+    name=1.0,
+)
+"""Fitted on the tune repositories by `benchmarks/fit_fusion.py` (benchmarks/README.md)."""
 
 
 @dataclass(frozen=True)
@@ -106,6 +128,12 @@ def proximity(dir_a: str, dir_b: str) -> float:
     return 1.0 / (1 + len(a) + len(b) - 2 * common)
 
 
+def name_stem(path: str) -> str:
+    """A file's name without directory, extension and test affixes, lower-cased."""
+    name = path.rpartition("/")[2].partition(".")[0]
+    return _TEST_AFFIX.sub("", name).lower()
+
+
 def _relation(query: StoredFile, candidate: StoredFile) -> ImportRelation:
     if candidate.repo_url != query.repo_url:
         return "none"
@@ -127,6 +155,7 @@ def shared_identifiers(
 def candidate_features(query: StoredFile, candidates: Iterable[StoredFile]) -> list[Features]:
     """Each distinct candidate (the first of repeats), never the queried file, measured."""
     partners = {p.file_path: p for p in query.cochange}
+    stem = name_stem(query.file_path)
     seen = {(query.repo_url, query.file_path)}
     measured = []
     for c in candidates:
@@ -149,28 +178,35 @@ def candidate_features(query: StoredFile, candidates: Iterable[StoredFile]) -> l
                 same_directory=same_repo and c.dir == query.dir,
                 proximity=proximity(query.dir, c.dir) if same_repo else 0.0,
                 shared_identifiers=shared_identifiers(query.terms, c.identifiers),
+                same_name=bool(stem) and name_stem(c.file_path) == stem,
             )
         )
     return measured
 
 
-def _signals(f: Features) -> tuple[float, float, float, float, float]:
-    """The hybrid signals, in HybridWeights' order, none negative."""
+def _signals(f: Features, newest: int) -> tuple[float, ...]:
+    """The hybrid signals, in HybridWeights' order, none negative; `newest` is the
+    latest commit together among the query's candidates."""
+    recency = math.exp(-(newest - f.last_changed) / (86400 * RECENCY_DAYS)) if f.commits else 0.0
     return (
         max(f.structure, 0.0),
         max(f.text, 0.0),
         max(f.history, 0.0),
+        math.log1p(f.commits),
+        recency,
         0.0 if f.import_relation == "none" else 1.0,
         f.proximity,
+        1.0 if f.same_name else 0.0,
     )
 
 
 def fuse(features: Sequence[Features], weights: HybridWeights) -> list[float]:
     """Each candidate's hybrid score: the weighted sum of its signals, each divided by
     that signal's largest value among `features` (a signal all zero counts 0)."""
-    signals = [_signals(f) for f in features]
+    newest = max((f.last_changed for f in features if f.commits), default=0)
+    signals = [_signals(f, newest) for f in features]
     tops = [max(column, default=0.0) for column in zip(*signals, strict=False)]
-    w = (weights.structure, weights.text, weights.history, weights.imports, weights.directory)
+    w = astuple(weights)
     return [
         sum(wi * (si / top if top > 0 else 0.0) for wi, si, top in zip(w, s, tops, strict=True))
         for s in signals
@@ -207,10 +243,9 @@ def rank(
 
 
 def query_words(text: str) -> list[str]:
-    """Free text as identifier tokens: split at case changes, digits and anything else,
-    lower-cased, two characters or more and not all digits, each once, in order."""
-    parts = _WORD.findall(text)
-    return list(dict.fromkeys(p.lower() for p in parts if len(p) >= 2 and not p.isdigit()))
+    """Free text as identifier tokens, split as the parser splits identifiers (case
+    changes, digits and anything not a letter), each once, in order."""
+    return list(dict.fromkeys(split_identifier(text)))
 
 
 def search_rank(

@@ -170,6 +170,10 @@ class SimilarityReasons(BaseModel):
         description="logical coupling: the sum of 1 / (files changed - 1) over the past "
         "commits that changed both files"
     )
+    same_name: bool = Field(
+        description="the file names share a stem once test affixes are removed "
+        "(client.go and client_test.go)"
+    )
 
 
 class SimilarFile(BaseModel):
@@ -191,6 +195,7 @@ _REASONS = {
     "import_relation": "imports",
     "same_directory": True,
     "history": 3.516667,
+    "same_name": False,
 }
 
 
@@ -242,6 +247,7 @@ class SearchResults(BaseModel):
                         "import_relation": "none",
                         "same_directory": False,
                         "history": 0.0,
+                        "same_name": False,
                     },
                 }
             ],

@@ -56,6 +56,7 @@ def _result(ranked: ranking.Ranked) -> dict[str, Any]:
             "import_relation": f.import_relation,
             "same_directory": f.same_directory,
             "history": round(f.history, 6),
+            "same_name": f.same_name,
         },
     }
 

@@ -91,8 +91,19 @@ class Settings(BaseSettings):
     shutdown_grace_seconds: float = Field(default=10.0, ge=0)
     max_repo_bytes: int = Field(default=1 << 30, ge=1)
     max_repo_files: int = Field(default=200_000, ge=1)
+    # The clone brings the file lists (not the contents) of this many recent commits
+    # for the co-change signal (0: none); commits touching more files are ignored.
+    history_max_commits: int = Field(default=2000, ge=0)
+    cochange_max_files: int = Field(default=15, ge=2)
     embedder_device: Literal["auto", "cpu", "cuda"] = "auto"
     train_epochs: int = Field(default=10, ge=1, le=1000)
+    # Node2Vec's walk for the structure signal (benchmarks/README.md: how they were chosen).
+    train_walk_length: int = Field(default=20, ge=1, le=1000)
+    train_context_size: int = Field(default=10, ge=1, le=1000)
+    train_p: float = Field(default=1.0, gt=0)
+    train_q: float = Field(default=1.0, gt=0)
+    # Co-change pairs join the import edges in the graph the walks run on.
+    train_cochange_edges: bool = True
     # auto: JSON lines for `serve` processes and when stderr is not a terminal, else text.
     log_format: Literal["auto", "json", "text"] = "auto"
     # Each edge process serves Prometheus metrics on its own port (0: not served).

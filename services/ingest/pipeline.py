@@ -1,5 +1,10 @@
 """One ingestion job: parse over gRPC, train over gRPC, write vectors to Qdrant.
 
+The parser returns the import graph with each file's identifier terms and the
+repository's co-change pairs; the walks train on the import edges, joined by the
+co-change pairs unless `train_cochange_edges` is off; each file's point carries its
+structure vector, its identifier terms and its strongest co-change partners.
+
 Progress is reported as (phase, percent of the whole job): parse 0-30 %, train
 30-90 %, upload 90-100 %.
 """
@@ -7,6 +12,7 @@ Progress is reported as (phase, percent of the whole job): parse 0-30 %, train
 from __future__ import annotations
 
 import contextlib
+import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 
@@ -19,11 +25,13 @@ from services.common.config import Settings
 from services.common.qdrant_api import QdrantApi
 from services.embedder.client import train_remote
 from services.ingest.metrics import timed_phase
-from services.parser.client import fetch_graph
+from services.parser.client import ParsedGraph, fetch_graph
 
 ProgressFn = Callable[[str, float], None]
 
 PARSE_SHARE, TRAIN_SHARE = 30.0, 60.0
+COCHANGE_PARTNERS = 20
+"""Each file's point keeps this many co-change partners, strongest first."""
 
 
 @dataclass(frozen=True)
@@ -52,8 +60,12 @@ async def run_pipeline(
     train_parameters: embedder_service_pb2.TrainParameters,
     progress: ProgressFn,
     deadlines: Deadlines = Deadlines(),
+    cochange_edges: bool = True,
 ) -> PipelineResult:
-    """Run the job end to end; vectors of files no longer in the repo are removed."""
+    """Run the job end to end; vectors of files no longer in the repo are removed.
+
+    `cochange_edges`: the co-change pairs join the import edges in the walk graph.
+    """
 
     def on_parse(event: parser_service_pb2.ParseProgress) -> None:
         share = event.files_done / event.files_total if event.files_total else 0.0
@@ -72,8 +84,9 @@ async def run_pipeline(
     params.CopyFrom(train_parameters)
     params.num_nodes = len(graph.nodes)
     params.job_id = job_id
-    pairs = np.array([(s, t) for s, t, _ in graph.edges], dtype=np.int64).reshape(-1, 2)
-    edges = (pairs[:, 0], pairs[:, 1])
+    if not params.seed:
+        params.seed = training_seed(repo_url, graph.commit)
+    edges = walk_edges(graph, cochange_edges=cochange_edges)
     with timed_phase("train"):
         trained = await train_remote(
             embedder,
@@ -84,18 +97,7 @@ async def run_pipeline(
             on_progress=on_train,
         )
     upload_start = PARSE_SHARE + TRAIN_SHARE
-    imports: list[set[str]] = [set() for _ in graph.nodes]
-    for source, target, _ in graph.edges:
-        imports[source].add(graph.nodes[target].path)
-    files = [
-        vectors.FileVector(
-            file_path=node.path,
-            language=graph_pb2.Language.Name(node.language).removeprefix("LANGUAGE_").lower(),
-            vector=trained.embeddings[i],
-            imports=sorted(imports[i]),
-        )
-        for i, node in enumerate(graph.nodes)
-    ]
+    files = file_vectors(graph, trained.embeddings)
     progress("upload", upload_start)
     with timed_phase("upload"):
         await vectors.ensure_collection(store)
@@ -105,6 +107,7 @@ async def run_pipeline(
             commit=graph.commit,
             job_id=job_id,
             files=files,
+            history=history_summary(graph.stats),
             on_batch=lambda n: progress("upload", upload_start + 10.0 * n / max(len(files), 1)),
         )
         await vectors.delete_other_jobs(store, repo_url=repo_url, job_id=job_id)
@@ -114,6 +117,54 @@ async def run_pipeline(
         embeddings_generated=written,
         final_loss=trained.final_loss,
     )
+
+
+def training_seed(repo_url: str, commit: str) -> int:
+    """A seed fixed by repository and commit, so that re-training gives the same vectors."""
+    digest = hashlib.blake2b(f"{repo_url}\0{commit}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") >> 1 or 1
+
+
+def walk_edges(graph: ParsedGraph, *, cochange_edges: bool) -> tuple[np.ndarray, np.ndarray]:
+    """The edges the walks run on: imports, and co-change pairs when asked."""
+    pairs = [(s, t) for s, t, _ in graph.edges]
+    if cochange_edges:
+        pairs.extend((s, t) for s, t, *_ in graph.cochanges)
+    array = np.array(pairs, dtype=np.int64).reshape(-1, 2)
+    return array[:, 0], array[:, 1]
+
+
+def history_summary(stats: graph_pb2.GraphStats) -> str:
+    """What the ranking says about the repository's history, e.g. "2000 commits"."""
+    if stats.history_commits:
+        return f"{stats.history_commits} commits"
+    return stats.history_note or "no history: none was read"
+
+
+def file_vectors(graph: ParsedGraph, embeddings: np.ndarray) -> list[vectors.FileVector]:
+    """One point per node: vector, imports, identifier terms, strongest co-change partners."""
+    imports: list[set[str]] = [set() for _ in graph.nodes]
+    for source, target, _ in graph.edges:
+        imports[source].add(graph.nodes[target].path)
+    partners: list[list[vectors.Partner]] = [[] for _ in graph.nodes]
+    for source, target, weight, commits, last_changed in graph.cochanges:
+        for one, other in ((source, target), (target, source)):
+            partners[one].append(
+                vectors.Partner(graph.nodes[other].path, weight, commits, last_changed)
+            )
+    return [
+        vectors.FileVector(
+            file_path=node.path,
+            language=graph_pb2.Language.Name(node.language).removeprefix("LANGUAGE_").lower(),
+            vector=embeddings[i],
+            imports=sorted(imports[i]),
+            terms=[(term.token, term.weight) for term in node.terms],
+            cochange=sorted(partners[i], key=lambda p: (-p.weight, p.file_path))[
+                :COCHANGE_PARTNERS
+            ],
+        )
+        for i, node in enumerate(graph.nodes)
+    ]
 
 
 @contextlib.asynccontextmanager
@@ -133,8 +184,15 @@ async def edge_pipeline(
                 parser=parser,
                 embedder=embedder,
                 store=store,
-                train_parameters=embedder_service_pb2.TrainParameters(epochs=settings.train_epochs),
+                train_parameters=embedder_service_pb2.TrainParameters(
+                    epochs=settings.train_epochs,
+                    walk_length=settings.train_walk_length,
+                    context_size=settings.train_context_size,
+                    p=settings.train_p,
+                    q=settings.train_q,
+                ),
                 progress=progress,
+                cochange_edges=settings.train_cochange_edges,
             )
 
         yield run

@@ -2,17 +2,19 @@
 
 A file's extraction depends only on its bytes, its extension (which picks the
 grammar) and the extractor, so the key is `<fingerprint>:<extension>:<blob id>`;
-the fingerprint hashes the extractor module's source and the installed tree-sitter
-packages, so upgrading either invalidates the entries it affects without any
-version to bump by hand. Entries live in one SQLite file under the data dir (WAL,
-safe for concurrent jobs); past `max_entries` the oldest are dropped. The cache is
-an optimisation only: when its file is unusable a warning is logged and the build
-goes on without it.
+the fingerprint hashes the extractor module's source, the modules every extractor
+shares (`SHARED_MODULES`: identifier tokens, tree-sitter plumbing, the records) and
+the installed tree-sitter packages, so changing any of them invalidates the entries
+it affects without any version to bump by hand. Entries live in one SQLite file
+under the data dir (WAL, safe for concurrent jobs); past `max_entries` the oldest
+are dropped. The cache is an optimisation only: when its file is unusable a warning
+is logged and the build goes on without it.
 """
 
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.metadata
 import io
 import logging
@@ -31,6 +33,12 @@ log = logging.getLogger(__name__)
 PARSE_CACHE_FILE = "parse-cache.sqlite3"
 """The cache's file name under the data dir."""
 DEFAULT_MAX_ENTRIES = 2_000_000
+SHARED_MODULES = (
+    "services.parser.identifiers",
+    "services.parser.records",
+    "services.parser.treesitter",
+)
+"""Modules whose code shapes every extraction, whatever the language."""
 _BATCH = 500
 _SCHEMA = "CREATE TABLE IF NOT EXISTS extraction (key TEXT PRIMARY KEY, value BLOB NOT NULL)"
 
@@ -61,9 +69,13 @@ def _grammar_versions() -> str:
 
 @cache
 def fingerprint(module_name: str) -> str:
-    """A short hash of extractor module `module_name`'s source and the grammar versions."""
-    source = Path(sys.modules[module_name].__file__ or "").read_bytes()
-    digest = hashlib.sha256(source + _grammar_versions().encode())
+    """A short hash of extractor module `module_name`'s source, the shared modules'
+    sources and the grammar versions."""
+    digest = hashlib.sha256()
+    for name in (module_name, *SHARED_MODULES):
+        module = sys.modules.get(name) or importlib.import_module(name)
+        digest.update(Path(module.__file__ or "").read_bytes())
+    digest.update(_grammar_versions().encode())
     return digest.hexdigest()[:16]
 
 

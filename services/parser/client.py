@@ -21,12 +21,18 @@ class GraphStreamError(ValueError):
 
 @dataclass(slots=True)
 class ParsedGraph:
-    """A repository's graph as the parser sent it; indices refer to `nodes`."""
+    """A repository's graph as the parser sent it; indices refer to `nodes`.
+
+    `cochanges` are `(source, target, weight, commits, last_changed)`: files changed
+    together in recent commits, `last_changed` the newest such commit's time (unix
+    seconds); `nodes[i].terms` are each file's weighted identifier tokens.
+    """
 
     repo_url: str
     commit: str
     nodes: list[graph_pb2.FileNode] = field(default_factory=list)
     edges: list[tuple[int, int, int]] = field(default_factory=list)
+    cochanges: list[tuple[int, int, float, int, int]] = field(default_factory=list)
     unresolved: list[tuple[int, str]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     stats: graph_pb2.GraphStats = field(default_factory=graph_pb2.GraphStats)
@@ -39,6 +45,12 @@ def _append_chunk(graph: ParsedGraph, chunk: graph_pb2.GraphChunk) -> None:
         if not (0 <= edge.source < count and 0 <= edge.target < count):
             raise GraphStreamError(f"edge {edge.source}->{edge.target} names an unsent node")
         graph.edges.append((edge.source, edge.target, edge.kind))
+    for pair in chunk.cochanges:
+        if not (0 <= pair.source < count and 0 <= pair.target < count):
+            raise GraphStreamError(f"co-change {pair.source}-{pair.target} names an unsent node")
+        graph.cochanges.append(
+            (pair.source, pair.target, pair.weight, pair.commits, pair.last_changed.seconds)
+        )
     for item in chunk.unresolved:
         if not 0 <= item.source < count:
             raise GraphStreamError(f"unresolved import of unsent node {item.source}")

@@ -6,11 +6,20 @@ filters, no submodules, no credential prompts and an allow-list of transports
 Each clone gets a fresh 0700 directory (P13), deleted when the `with` block ends
 however it ends (P14). Transient network failures are retried within the timeout.
 
-Size is bounded twice: the download is watched while git runs (the pack may not
+Size is bounded twice: the download is watched while git runs (the packs may not
 exceed `max_bytes`), and before anything is checked out the HEAD tree is listed
 (`git ls-tree -l`) and refused when its files together exceed `max_bytes` or
 number more than `max_files`. That listing also gives every file's blob id, the
 content hash the parse cache is keyed by.
+
+With `history_commits` (N ≥ 2) the clone is partial: `--depth N --filter=blob:none`
+brings the last N commits and their trees but no file contents; HEAD's blobs are
+then fetched in one batch (the file count is checked before, the download watched
+during), and the file lists of those commits are read with `git log` for the
+co-change signal (`history.py`). No old file content is ever fetched, and after the
+clone no git command may use any transport (`protocol.allow=never`), so nothing can
+lazily fetch behind our back. A history that cannot be read leaves the checkout
+usable, with no history and a note saying why.
 """
 
 from __future__ import annotations
@@ -31,6 +40,7 @@ from pathlib import Path
 from typing import IO
 
 from services.common.repo_url import is_local
+from services.parser.history import History, parse_log
 
 log = logging.getLogger(__name__)
 
@@ -39,6 +49,13 @@ DEFAULT_MAX_BYTES = 1 << 30
 DEFAULT_MAX_FILES = 200_000
 ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 1.0
+MAX_LOG_BYTES = 64 << 20
+"""The history's `git log` output is read up to this size (newest commits first)."""
+_LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
+"""A local source's upload-pack refuses `--filter` unless allowed (https hosts allow it)."""
+_NOT_ASKED = History(note="no history: not asked for")
+_NO_NETWORK = ("-c", "core.hooksPath=/dev/null", "-c", "protocol.allow=never")
+"""For git commands after the clone: no hooks, no transport (so no lazy fetch)."""
 _PASSED_ENV = (
     "PATH",
     "LANG",
@@ -100,11 +117,13 @@ class CloneTooLarge(CloneError):
 
 @dataclass(frozen=True, slots=True)
 class ClonedRepository:
-    """A checkout, the full hash of its HEAD commit, and each regular file's blob id."""
+    """A checkout, the full hash of its HEAD commit, each regular file's blob id, and
+    the file lists of its recent commits (empty, with a note, when not asked for)."""
 
     path: Path
     commit: str
     blobs: Mapping[str, str]
+    history: History = _NOT_ASKED
 
 
 def _env(home: str) -> dict[str, str]:
@@ -122,18 +141,25 @@ def _env(home: str) -> dict[str, str]:
     return env
 
 
-def _git_command(canonical_url: str, destination: Path) -> list[str]:
+def _transport_options(canonical_url: str) -> list[str]:
     config = [*_SAFE_CONFIG]
     if is_local(canonical_url):
         config.append("protocol.file.allow=always")
-    options = [arg for item in config for arg in ("-c", item)]
+    return [arg for item in config for arg in ("-c", item)]
+
+
+def _git_command(canonical_url: str, destination: Path, history_commits: int = 0) -> list[str]:
+    depth = ["--depth", "1"]
+    if history_commits >= 2:
+        depth = ["--depth", str(history_commits), "--filter=blob:none"]
+        if is_local(canonical_url):
+            depth += ["--upload-pack", _LOCAL_UPLOAD_PACK]
     return [
         "git",
-        *options,
+        *_transport_options(canonical_url),
         "clone",
         "--quiet",
-        "--depth",
-        "1",
+        *depth,
         "--single-branch",
         "--no-tags",
         "--no-recurse-submodules",
@@ -161,6 +187,7 @@ def _run(
     cancel: threading.Event | None,
     stdout: IO[bytes] | None = None,
     watch: Callable[[], None] | None = None,
+    stdin: IO[bytes] | None = None,
 ) -> tuple[int, bytes]:
     """Run git in its own process group; kill the whole group on timeout, on cancel, or
     when `watch` (called every 0.2 s) raises."""
@@ -170,7 +197,7 @@ def _run(
                 command,
                 cwd=cwd,
                 env=env,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else stdin,
                 stdout=subprocess.DEVNULL if stdout is None else stdout,
                 stderr=stderr,
                 start_new_session=True,
@@ -214,6 +241,19 @@ def _directory_bytes(path: Path) -> int:
         return 0
 
 
+def _download_watch(url: str, checkout: Path, max_bytes: int) -> Callable[[], None]:
+    """Raises CloneTooLarge once the checkout's packs pass `max_bytes`."""
+
+    def watch() -> None:
+        if _directory_bytes(checkout / ".git" / "objects" / "pack") > max_bytes:
+            raise CloneTooLarge(
+                f"git clone {url}: download passed the {max_bytes}-byte limit "
+                "(MAX_REPO_BYTES); the repository is too large"
+            )
+
+    return watch
+
+
 def _clone_once(
     url: str,
     workdir: Path,
@@ -221,23 +261,16 @@ def _clone_once(
     deadline: float,
     cancel: threading.Event | None,
     max_bytes: int,
+    history_commits: int,
 ) -> Path:
     destination = workdir / f"checkout-{attempt}"
-
-    def watch() -> None:
-        if _directory_bytes(destination / ".git" / "objects" / "pack") > max_bytes:
-            raise CloneTooLarge(
-                f"git clone {url}: download passed the {max_bytes}-byte limit "
-                "(MAX_REPO_BYTES); the repository is too large"
-            )
-
     code, stderr = _run(
-        _git_command(url, destination),
+        _git_command(url, destination, history_commits),
         env=_env(str(workdir)),
         cwd=str(workdir),
         deadline=deadline,
         cancel=cancel,
-        watch=watch,
+        watch=_download_watch(url, destination, max_bytes),
     )
     if code != 0:
         shutil.rmtree(destination, ignore_errors=True)
@@ -250,8 +283,8 @@ def _clone_once(
 def _git_output(
     checkout: Path, workdir: Path, args: list[str], deadline: float, cancel: threading.Event | None
 ) -> bytes:
-    """Run a local git command in the checkout (hooks off) and return its stdout."""
-    command = ["git", "-c", "core.hooksPath=/dev/null", *args]
+    """Run a local git command in the checkout (no hooks, no network) and return its stdout."""
+    command = ["git", *_NO_NETWORK, *args]
     with tempfile.TemporaryFile(dir=workdir) as out:
         code, stderr = _run(
             command,
@@ -315,6 +348,136 @@ def _head_blobs(
     return blobs
 
 
+def _fetch_head_blobs(
+    url: str,
+    checkout: Path,
+    workdir: Path,
+    deadline: float,
+    cancel: threading.Event | None,
+    *,
+    max_bytes: int,
+    max_files: int,
+) -> None:
+    """Fetch every blob of HEAD's tree in one batch (a partial clone has none yet),
+    refusing a tree of more than `max_files` files before, and a download over
+    `max_bytes` during."""
+    listing = _git_output(
+        checkout, workdir, ["ls-tree", "-r", "-z", "--full-tree", "HEAD"], deadline, cancel
+    )
+    wanted: dict[bytes, None] = {}
+    files = 0
+    for entry in listing.split(b"\0"):
+        meta = entry.partition(b"\t")[0].split()
+        if len(meta) == 3 and meta[1] == b"blob":
+            wanted[meta[2]] = None
+            files += meta[0] != b"120000"
+    if files > max_files:
+        raise CloneTooLarge(f"{url} is too large: over {max_files} files (MAX_REPO_FILES) at HEAD")
+    if not wanted:
+        return
+    command = [
+        "git",
+        *_transport_options(url),
+        "-c",
+        "fetch.negotiationAlgorithm=noop",
+        "fetch",
+        "--quiet",
+        "--no-tags",
+        "--no-write-fetch-head",
+        "--recurse-submodules=no",
+        *(["--upload-pack", _LOCAL_UPLOAD_PACK] if is_local(url) else []),
+        "--stdin",
+        "origin",
+    ]
+    with tempfile.TemporaryFile(dir=workdir) as oids:
+        oids.write(b"".join(oid + b"\n" for oid in wanted))
+        oids.seek(0)
+        code, stderr = _run(
+            command,
+            env=_env(str(workdir)),
+            cwd=str(checkout),
+            deadline=deadline,
+            cancel=cancel,
+            watch=_download_watch(url, checkout, max_bytes),
+            stdin=oids,
+        )
+    if code != 0:
+        message = f"git fetch of {url}'s files failed: {_clean_stderr(stderr)}"
+        raise (CloneUnavailable if _TRANSIENT.search(message) else CloneError)(message)
+
+
+def _read_history(
+    checkout: Path,
+    workdir: Path,
+    deadline: float,
+    cancel: threading.Event | None,
+    max_commits: int,
+) -> History:
+    """The file lists of HEAD's last `max_commits` non-merge commits (`history.py`).
+
+    Exact renames only (`-M100%`): finding them compares blob ids, so no content is
+    needed. Raises CloneCancelled on cancel; any other failure, the timeout included,
+    gives no history and a note.
+    """
+    command = [
+        "git",
+        *_NO_NETWORK,
+        "log",
+        "--no-merges",
+        f"--max-count={max_commits}",
+        "--name-status",
+        "-M100%",
+        "--no-ext-diff",
+        "--no-textconv",
+        "-z",
+        "--format=%x01%H %ct",
+        "HEAD",
+        "--",
+    ]
+    try:
+        shallow = (checkout / ".git" / "shallow").read_bytes().split()
+    except FileNotFoundError:
+        shallow = []
+    except OSError as exc:
+        return History(note=f"no history: cannot read .git/shallow: {exc.strerror or exc}")
+    truncated = False
+    with tempfile.TemporaryFile(dir=workdir) as out:
+
+        def watch() -> None:
+            nonlocal truncated
+            if os.fstat(out.fileno()).st_size > MAX_LOG_BYTES:
+                truncated = True
+                raise _LogTooLong
+
+        try:
+            code, stderr = _run(
+                command,
+                env=_env(str(workdir)),
+                cwd=str(checkout),
+                deadline=deadline,
+                cancel=cancel,
+                stdout=out,
+                watch=watch,
+            )
+        except CloneCancelled:
+            raise
+        except CloneTimeout:
+            return History(note="no history: reading it passed the clone timeout")
+        except CloneError as exc:  # cannot run git at all
+            return History(note=f"no history: {exc}")
+        except _LogTooLong:
+            code, stderr = 0, b""
+        if code != 0:
+            return History(note=f"no history: git log failed: {_clean_stderr(stderr)}")
+        out.seek(0)
+        raw = out.read(MAX_LOG_BYTES)
+    return parse_log(raw, frozenset(shallow), complete=not truncated)
+
+
+class _LogTooLong(Exception):
+    """The history's log passed MAX_LOG_BYTES: what was read so far is used."""
+
+
 @contextmanager
 def cloned_repository(
     canonical_url: str,
@@ -323,8 +486,10 @@ def cloned_repository(
     cancel: threading.Event | None = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_files: int = DEFAULT_MAX_FILES,
+    history_commits: int = 0,
 ) -> Iterator[ClonedRepository]:
-    """Shallow-clone `canonical_url` (already canonicalised) and yield the checkout.
+    """Shallow-clone `canonical_url` (already canonicalised) and yield the checkout,
+    with the file lists of its last `history_commits` commits when that is 2 or more.
 
     Raises CloneTimeout past `timeout_seconds` (all attempts together), CloneNotFound
     when git says the repository does not exist, CloneTooLarge over `max_bytes`
@@ -333,10 +498,23 @@ def cloned_repository(
     """
     deadline = time.monotonic() + timeout_seconds
     workdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    partial = history_commits >= 2
     try:
         try:
-            checkout = _clone_with_retries(canonical_url, workdir, deadline, cancel, max_bytes)
+            checkout = _clone_with_retries(
+                canonical_url, workdir, deadline, cancel, max_bytes, history_commits
+            )
             commit = _head_commit(checkout, workdir, deadline)
+            if partial:
+                _fetch_head_blobs(
+                    canonical_url,
+                    checkout,
+                    workdir,
+                    deadline,
+                    cancel,
+                    max_bytes=max_bytes,
+                    max_files=max_files,
+                )
             blobs = _head_blobs(
                 checkout,
                 workdir,
@@ -353,7 +531,11 @@ def cloned_repository(
             raise CloneTimeout(
                 f"git clone {canonical_url} did not finish within {timeout_seconds:g} s"
             ) from None
-        yield ClonedRepository(path=checkout, commit=commit, blobs=blobs)
+        if partial:
+            history = _read_history(checkout, workdir, deadline, cancel, history_commits)
+        else:
+            history = History(note=f"no history: HISTORY_MAX_COMMITS is {history_commits}")
+        yield ClonedRepository(path=checkout, commit=commit, blobs=blobs, history=history)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         if workdir.exists():
@@ -361,12 +543,17 @@ def cloned_repository(
 
 
 def _clone_with_retries(
-    url: str, workdir: Path, deadline: float, cancel: threading.Event | None, max_bytes: int
+    url: str,
+    workdir: Path,
+    deadline: float,
+    cancel: threading.Event | None,
+    max_bytes: int,
+    history_commits: int,
 ) -> Path:
     """Clone, retrying transient network failures (not timeouts, limits or a missing repo)."""
     for attempt in range(1, ATTEMPTS):
         try:
-            return _clone_once(url, workdir, attempt, deadline, cancel, max_bytes)
+            return _clone_once(url, workdir, attempt, deadline, cancel, max_bytes, history_commits)
         except (CloneNotFound, CloneTimeout, CloneCancelled, CloneTooLarge):
             raise
         except CloneError as exc:
@@ -376,7 +563,7 @@ def _clone_with_retries(
             backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
             time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
     try:
-        return _clone_once(url, workdir, ATTEMPTS, deadline, cancel, max_bytes)
+        return _clone_once(url, workdir, ATTEMPTS, deadline, cancel, max_bytes, history_commits)
     except CloneError as exc:
         if type(exc) is CloneError and _TRANSIENT.search(str(exc)):
             raise CloneUnavailable(str(exc)) from None

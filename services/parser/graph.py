@@ -4,6 +4,8 @@ The walk and the resolution run in this process; reading and parsing files (the
 expensive part, and the dangerous one) runs in worker processes (`workers.py`).
 Files whose content was parsed before come from the parse cache (`cache.py`).
 A file that cannot be read or parsed is recorded in `errors` and the rest go on.
+Each node carries its strongest identifier tokens, weighted over the repository
+(`identifiers.py`), and the clone's recent commits give co-change pairs (`history.py`).
 """
 
 from __future__ import annotations
@@ -17,20 +19,26 @@ from typing import Any
 
 from neo_alexandria.v1 import graph_pb2
 from services.parser.cache import ParseCache, fingerprint
+from services.parser.history import CoChangePair, History, cochanges
+from services.parser.identifiers import Terms, weigh_terms
 from services.parser.plugins import PLUGINS, Resolver
 from services.parser.records import Extraction, RepoIndex
 from services.parser.walk import DEFAULT_MAX_FILE_BYTES, SourceFile, walk_sources
 from services.parser.workers import Outcome, extract_files
 
 Progress = Callable[[int, int], None]
+DEFAULT_COCHANGE_MAX_FILES = 15
+NO_HISTORY = History(note="no history: none was read")
 
 
 @dataclass(slots=True)
 class RepoGraph:
-    """Nodes in walk order; edges `(source, target, EdgeKind)` and unresolved by node index."""
+    """Nodes in walk order; edges `(source, target, EdgeKind)`, co-change pairs
+    `(source, target, weight, commits, last_changed)` and unresolved by node index."""
 
     nodes: list[graph_pb2.FileNode] = field(default_factory=list)
     edges: list[tuple[int, int, int]] = field(default_factory=list)
+    cochanges: list[CoChangePair] = field(default_factory=list)
     unresolved: list[tuple[int, str]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     stats: graph_pb2.GraphStats = field(default_factory=graph_pb2.GraphStats)
@@ -115,13 +123,16 @@ def build_graph(
     on_progress: Progress | None = None,
     blobs: Mapping[str, str] | None = None,
     cache: ParseCache | None = None,
+    history: History = NO_HISTORY,
+    cochange_max_files: int = DEFAULT_COCHANGE_MAX_FILES,
 ) -> RepoGraph:
     """Walk, parse and resolve the repository at `root`.
 
     `on_progress(files_done, files_total)` is called from this thread as files are
     parsed; an exception it raises aborts the build (that is how a job is cancelled).
     With a `cache` and the checkout's `blobs` (path → git blob id), files whose
-    content was parsed before are not parsed again.
+    content was parsed before are not parsed again. The clone's `history` gives the
+    co-change pairs (commits touching more than `cochange_max_files` nodes are ignored).
     """
     started = time.perf_counter()
     walked = walk_sources(root, max_file_bytes=max_file_bytes)
@@ -137,6 +148,7 @@ def build_graph(
 
     graph = RepoGraph(errors=list(walked.skipped))
     facts: dict[Resolver, dict[int, Any]] = {}
+    counted: list[Terms] = []
     for source in walked.files:
         outcome = outcomes.get(source.path, Extraction())
         if isinstance(outcome, str):
@@ -146,10 +158,13 @@ def build_graph(
         graph.nodes.append(
             graph_pb2.FileNode(path=source.path, language=source.language, size_bytes=source.size)
         )
+        counted.append(outcome.terms)
         if outcome.error:
             graph.errors.append((source.path, outcome.error))
         if outcome.facts is not None:
             facts.setdefault(PLUGINS[source.language].resolve, {})[index] = outcome.facts
+    for node, terms in zip(graph.nodes, weigh_terms(counted), strict=True):
+        node.terms.extend(graph_pb2.IdentifierTerm(token=t, weight=w) for t, w in terms)
     repo = RepoIndex([node.path for node in graph.nodes], walked.manifests, root)
     for resolve in _resolvers_in_order():
         if resolve in facts:
@@ -157,6 +172,7 @@ def build_graph(
             graph.edges.extend(resolution.edges)
             graph.unresolved.extend(resolution.unresolved)
     graph.errors.sort()
+    graph.cochanges = cochanges(history, repo.paths, max_files=cochange_max_files)
     graph.stats.CopyFrom(
         graph_pb2.GraphStats(
             files_seen=walked.seen,
@@ -166,6 +182,8 @@ def build_graph(
             unresolved=len(graph.unresolved),
             parse_seconds=time.perf_counter() - started,
             files_cached=cached,
+            history_commits=len(history.commits),
+            history_note=history.note,
         )
     )
     return graph
@@ -176,14 +194,16 @@ def to_chunks(
 ) -> Iterator[graph_pb2.GraphChunk]:
     """The graph as GraphChunk messages, each far below gRPC's 4 MB default.
 
-    All nodes are sent first, then edges, unresolved imports and errors, so every
-    index in a chunk refers to a node of this or an earlier chunk. Per chunk: at most
-    `max_nodes` nodes (and errors), `max_edges` edges (and unresolved imports), and
-    about `max_bytes` of payload. An empty graph yields no chunk.
+    All nodes are sent first, then edges, co-change pairs, unresolved imports and
+    errors, so every index in a chunk refers to a node of this or an earlier chunk.
+    Per chunk: at most `max_nodes` nodes (and errors), `max_edges` edges (and co-change
+    pairs, and unresolved imports), and about `max_bytes` of payload. An empty graph
+    yields no chunk.
     """
     sections: tuple[tuple[Sequence[Any], int, Callable[[Any], int], Callable[..., None]], ...] = (
-        (graph.nodes, max_nodes, lambda n: len(n.path.encode()) + 16, _add_node),
+        (graph.nodes, max_nodes, _node_bytes, _add_node),
         (graph.edges, max_edges, lambda _: 16, _add_edge),
+        (graph.cochanges, max_edges, lambda _: 48, _add_cochange),
         (graph.unresolved, max_edges, lambda u: len(u[1].encode()) + 16, _add_unresolved),
         (
             graph.errors,
@@ -208,12 +228,22 @@ def to_chunks(
         yield chunk
 
 
+def _node_bytes(node: graph_pb2.FileNode) -> int:
+    return len(node.path.encode()) + 16 + sum(len(term.token.encode()) + 12 for term in node.terms)
+
+
 def _add_node(chunk: graph_pb2.GraphChunk, node: graph_pb2.FileNode) -> None:
     chunk.nodes.append(node)
 
 
 def _add_edge(chunk: graph_pb2.GraphChunk, edge: tuple[int, int, int]) -> None:
     chunk.edges.add(source=edge[0], target=edge[1], kind=edge[2])
+
+
+def _add_cochange(chunk: graph_pb2.GraphChunk, pair: CoChangePair) -> None:
+    source, target, weight, commits, last_changed = pair
+    added = chunk.cochanges.add(source=source, target=target, weight=weight, commits=commits)
+    added.last_changed.seconds = last_changed
 
 
 def _add_unresolved(chunk: graph_pb2.GraphChunk, item: tuple[int, str]) -> None:

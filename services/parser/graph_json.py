@@ -20,6 +20,7 @@ class GraphLike(Protocol):
 
     nodes: list[graph_pb2.FileNode]
     edges: list[tuple[int, int, int]]
+    cochanges: list[tuple[int, int, float, int, int]]
     unresolved: list[tuple[int, str]]
     errors: list[tuple[str, str]]
     stats: graph_pb2.GraphStats
@@ -30,8 +31,10 @@ def _enum_name(enum: Any, value: int, prefix: str) -> str:
 
 
 def graph_document(repo: str, commit: str, graph: GraphLike) -> dict[str, Any]:
-    """`{"repo", "commit", "nodes", "edges", "unresolved", "errors", "stats"}`, with every
-    path relative to the repository root, languages and edge kinds as lower-case names."""
+    """`{"repo", "commit", "nodes", "edges", "cochanges", "unresolved", "errors", "stats"}`,
+    with every path relative to the repository root, languages and edge kinds as
+    lower-case names, each node's identifier `terms` strongest first, and co-change
+    `last_changed` in unix seconds."""
     paths: Sequence[str] = [node.path for node in graph.nodes]
     return {
         "repo": repo,
@@ -41,6 +44,7 @@ def graph_document(repo: str, commit: str, graph: GraphLike) -> dict[str, Any]:
                 "path": node.path,
                 "language": _enum_name(graph_pb2.Language, node.language, "LANGUAGE_"),
                 "size_bytes": node.size_bytes,
+                "terms": [{"token": term.token, "weight": term.weight} for term in node.terms],
             }
             for node in graph.nodes
         ],
@@ -51,6 +55,16 @@ def graph_document(repo: str, commit: str, graph: GraphLike) -> dict[str, Any]:
                 "kind": _enum_name(graph_pb2.EdgeKind, kind, "EDGE_KIND_"),
             }
             for source, target, kind in graph.edges
+        ],
+        "cochanges": [
+            {
+                "source": paths[source],
+                "target": paths[target],
+                "weight": weight,
+                "commits": commits,
+                "last_changed": last_changed,
+            }
+            for source, target, weight, commits, last_changed in graph.cochanges
         ],
         "unresolved": [
             {"source": paths[source], "specifier": specifier}

@@ -36,6 +36,7 @@ from dataclasses import dataclass
 import tree_sitter_java
 from tree_sitter import Language, Node, Query
 
+from services.parser.identifiers import count_terms
 from services.parser.records import Extraction
 from services.parser.treesitter import parse, run_query, syntax_note
 
@@ -180,7 +181,8 @@ def _references(captures: dict[str, list[Node]], chains: list[str], declared: se
 
 
 def extract(path: str, source: bytes) -> Extraction:
-    """The `JavaFile` of one Java file and a syntax-error note if any. `path` is unused."""
+    """The `JavaFile` of one Java file, a syntax-error note if any, and its identifier
+    tokens."""
     tree = parse(LANGUAGE, source)
     captures = run_query(_QUERY, tree.root_node)
     packages = captures.get("package", [])
@@ -196,4 +198,5 @@ def extract(path: str, source: bytes) -> Extraction:
         references=tuple(sorted(_references(captures, chains, declared))),
         qualified=tuple(sorted(qualified)),
     )
-    return Extraction(facts, syntax_note(tree.root_node))
+    terms = count_terms(LANGUAGE, "java", tree.root_node, path, source)
+    return Extraction(facts, syntax_note(tree.root_node), terms)

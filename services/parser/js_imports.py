@@ -34,6 +34,7 @@ import tree_sitter_typescript
 from tree_sitter import Language, Node, Query
 
 from neo_alexandria.v1 import graph_pb2
+from services.parser.identifiers import count_terms
 from services.parser.records import MAX_SPECIFIER, Extraction
 from services.parser.treesitter import (
     flat_error_tree,
@@ -239,12 +240,15 @@ def _keyword_matches(root: Node, source: bytes) -> list[Match]:
 
 def extract(path: str, source: bytes) -> Extraction:
     """The imports of one JavaScript/TypeScript file (a tuple of `JsImport` in source
-    order, each (specifier, kind) once) and a syntax-error note if any."""
+    order, each (specifier, kind) once), a syntax-error note if any, and its identifier
+    tokens."""
     language = _language_of(path)
     typed = language is not _JAVASCRIPT
     tree = parse(language, source)
+    grammar = "typescript" if typed else "javascript"
+    terms = count_terms(language, grammar, tree.root_node, path, source)
     if not tree.root_node.has_error and not any(word in source for word in _KEYWORDS):
-        return Extraction(())  # nothing to find: skip the query's walk over the tree
+        return Extraction((), None, terms)  # no import to find: skip the query's walk
     flat = flat_error_tree(tree.root_node)
     if flat:
         matches = run_matches(_QUERIES[language], tree.root_node)
@@ -259,4 +263,4 @@ def extract(path: str, source: bytes) -> Extraction:
             found.append((written.start_byte, JsImport(specifier, kind)))
     found.sort(key=lambda item: item[0])
     facts = tuple(dict.fromkeys(record for _, record in found))
-    return Extraction(facts, syntax_note(tree.root_node))
+    return Extraction(facts, syntax_note(tree.root_node), terms)

@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import tree_sitter_python
 from tree_sitter import Language, Node
 
+from services.parser.identifiers import count_terms
 from services.parser.records import Extraction
 from services.parser.treesitter import keyword_nodes, parse, syntax_note, text
 
@@ -107,8 +108,9 @@ def _type_checking_blocks(root: Node, source: bytes) -> list[tuple[int, int]]:
 
 
 def extract(path: str, source: bytes) -> Extraction:
-    """The imports of one Python file (a tuple of `PythonImport`, in source order) and a
-    syntax-error note if any. Every import of a stub (`.pyi`, never executed) is type-only."""
+    """The imports of one Python file (a tuple of `PythonImport`, in source order), a
+    syntax-error note if any, and its identifier tokens. Every import of a stub (`.pyi`,
+    never executed) is type-only."""
     root = parse(LANGUAGE, source).root_node
     stub = path.endswith(".pyi")
     guarded = _type_checking_blocks(root, source)
@@ -121,4 +123,5 @@ def extract(path: str, source: bytes) -> Extraction:
         if records is not None:
             start = statement.start_byte
             found.extend(records(statement, stub or any(s <= start < e for s, e in guarded)))
-    return Extraction(tuple(found), syntax_note(root))
+    terms = count_terms(LANGUAGE, "python", root, path, source)
+    return Extraction(tuple(found), syntax_note(root), terms)

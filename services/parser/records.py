@@ -53,10 +53,12 @@ def read_regular_file(path: str, limit: int) -> bytes:
 
 @dataclass(frozen=True, slots=True)
 class Extraction:
-    """One file's facts for its resolver (None when it has none) and a parse note, if any."""
+    """One file's facts for its resolver (None when it has none), a parse note, if any,
+    and its identifier tokens with their counts (`identifiers.py`), sorted by token."""
 
     facts: Any = None
     error: str | None = None
+    terms: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,7 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
             cancel=cancel,
             max_bytes=self._settings.max_repo_bytes,
             max_files=self._settings.max_repo_files,
+            history_commits=self._settings.history_max_commits,
         ) as repo:
             report("walk", 0, 0)
             graph = build_graph(
@@ -102,6 +103,8 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
                 on_progress=on_progress,
                 blobs=repo.blobs,
                 cache=self._cache,
+                history=repo.history,
+                cochange_max_files=self._settings.cochange_max_files,
             )
         return repo.commit, graph
 

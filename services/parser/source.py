@@ -3,7 +3,7 @@
 A URL is validated and cloned like the service does; a local git repository is
 cloned from `file://` too, so the graph is of its HEAD commit (uncommitted changes
 are not in it) and the parse cache applies; a local directory that is not a git
-repository is parsed in place (no commit, no cache).
+repository is parsed in place (no commit, no cache, no history).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from services.common.repo_url import canonicalize
 from services.parser.cache import PARSE_CACHE_FILE, ParseCache
 from services.parser.clone import cloned_repository
 from services.parser.graph import Progress, RepoGraph, build_graph
+from services.parser.history import NOT_A_REPOSITORY
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +44,9 @@ def graph_of(
     path = Path(source)
     if "://" not in source and path.is_dir() and not (path / ".git").exists():
         root = path.resolve()
-        graph = build_graph(root, workers=workers, on_progress=on_progress)
+        graph = build_graph(
+            root, workers=workers, on_progress=on_progress, history=NOT_A_REPOSITORY
+        )
         return SourceGraph(str(root), "", graph)
     if "://" not in source and path.exists():
         source = str(path.resolve())
@@ -54,8 +57,15 @@ def graph_of(
         timeout_seconds=settings.clone_timeout_seconds,
         max_bytes=settings.max_repo_bytes,
         max_files=settings.max_repo_files,
+        history_commits=settings.history_max_commits,
     ) as repo:
         graph = build_graph(
-            repo.path, workers=workers, on_progress=on_progress, blobs=repo.blobs, cache=cache
+            repo.path,
+            workers=workers,
+            on_progress=on_progress,
+            blobs=repo.blobs,
+            cache=cache,
+            history=repo.history,
+            cochange_max_files=settings.cochange_max_files,
         )
     return SourceGraph(url, repo.commit, graph)

@@ -252,6 +252,7 @@ def test_the_routes_answer_alike_on_both_backends_with_reasons(
         "import_relation": "none",
         "same_directory": False,
         "history": 4.0,
+        "same_name": False,
     }
     models = history["results"][1]["reasons"]
     assert (models["import_relation"], models["same_directory"]) == ("imports", True)

@@ -8,6 +8,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from services.common.tokens import split_identifier
 from services.parser.graph import build_graph
 from services.parser.languages import language_of
 
@@ -53,3 +54,39 @@ def test_every_source_file_becomes_exactly_one_node(files: dict[str, str]) -> No
         assert source != target and kind > 0
     assert len({(s, t) for s, t, _ in graph.edges}) == len(graph.edges)
     assert all(0 <= source < count for source, _ in graph.unresolved)
+
+
+# --- identifier tokens ------------------------------------------------------------------
+
+word = st.text(alphabet="abcdefghijklmnopqrstuvwxyz", min_size=2, max_size=8)
+STYLES = {
+    "snake": lambda words: "_".join(words),
+    "screaming": lambda words: "_".join(w.upper() for w in words),
+    "camel": lambda words: words[0] + "".join(w.capitalize() for w in words[1:]),
+    "pascal": lambda words: "".join(w.capitalize() for w in words),
+    "dunder": lambda words: "__" + "_".join(words) + "__",
+}
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(word, min_size=1, max_size=5),
+    st.sampled_from(sorted(STYLES)),
+    st.integers(0, 999),
+)
+def test_identifier_splitting_recovers_the_words(words: list[str], style: str, number: int) -> None:
+    name = STYLES[style](words)
+    assert split_identifier(name) == words
+    # A number at a boundary splits off and is dropped; an acronym before a word splits.
+    assert split_identifier(f"{name}{number}") == words
+    assert split_identifier(f"HTTP{STYLES['pascal'](words)}") == ["http", *words]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=40))
+def test_identifier_tokens_are_lower_case_words_of_the_name(name: str) -> None:
+    lowered = name.lower()
+    for token in split_identifier(name):
+        assert token == token.lower() and len(token) >= 2 and not token.isdigit()
+        assert token in lowered
+        assert "_" not in token and "$" not in token

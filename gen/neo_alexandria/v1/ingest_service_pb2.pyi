@@ -125,7 +125,7 @@ class FindSimilarFilesRequest(_message.Message):
     def __init__(self, repo_url: _Optional[str] = ..., file_path: _Optional[str] = ..., limit: _Optional[int] = ..., same_repo: _Optional[bool] = ..., mode: _Optional[str] = ...) -> None: ...
 
 class SimilarityReasons(_message.Message):
-    __slots__ = ("structure", "text", "shared_identifiers", "commits_together", "last_changed_together", "import_relation", "same_directory", "history")
+    __slots__ = ("structure", "text", "shared_identifiers", "commits_together", "last_changed_together", "import_relation", "same_directory", "history", "same_name")
     STRUCTURE_FIELD_NUMBER: _ClassVar[int]
     TEXT_FIELD_NUMBER: _ClassVar[int]
     SHARED_IDENTIFIERS_FIELD_NUMBER: _ClassVar[int]
@@ -134,6 +134,7 @@ class SimilarityReasons(_message.Message):
     IMPORT_RELATION_FIELD_NUMBER: _ClassVar[int]
     SAME_DIRECTORY_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    SAME_NAME_FIELD_NUMBER: _ClassVar[int]
     structure: float
     text: float
     shared_identifiers: _containers.RepeatedScalarFieldContainer[str]
@@ -142,7 +143,8 @@ class SimilarityReasons(_message.Message):
     import_relation: ImportRelation
     same_directory: bool
     history: float
-    def __init__(self, structure: _Optional[float] = ..., text: _Optional[float] = ..., shared_identifiers: _Optional[_Iterable[str]] = ..., commits_together: _Optional[int] = ..., last_changed_together: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., import_relation: _Optional[_Union[ImportRelation, str]] = ..., same_directory: _Optional[bool] = ..., history: _Optional[float] = ...) -> None: ...
+    same_name: bool
+    def __init__(self, structure: _Optional[float] = ..., text: _Optional[float] = ..., shared_identifiers: _Optional[_Iterable[str]] = ..., commits_together: _Optional[int] = ..., last_changed_together: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., import_relation: _Optional[_Union[ImportRelation, str]] = ..., same_directory: _Optional[bool] = ..., history: _Optional[float] = ..., same_name: _Optional[bool] = ...) -> None: ...
 
 class SimilarFile(_message.Message):
     __slots__ = ("repo_url", "file_path", "language", "score", "reasons")

@@ -46,20 +46,17 @@ def test_query_words_split_like_identifiers() -> None:
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "words"),
     [
-        "HTTPServer2_config",
-        "parseJSON body",
-        "XMLHttpRequest",
-        "café_Straße ünïcode",
-        "a_b C9D",
-        "İstanbul İİ",
+        ("HTTPServer2_config", ["http", "server", "config"]),
+        ("parseJSON body body", ["parse", "json", "body"]),
+        ("XMLHttpRequest", ["xml", "http", "request"]),
+        ("café_Straße ünïcode", ["café", "straße", "ünïcode"]),
+        ("a_b C9D", []),
     ],
 )
-def test_query_words_split_as_the_parser_splits_identifiers(text: str) -> None:
-    from services.parser.identifiers import split_identifier
-
-    assert ranking.query_words(text) == list(dict.fromkeys(split_identifier(text)))
+def test_query_words_split_as_identifiers_are(text: str, words: list[str]) -> None:
+    assert ranking.query_words(text) == words
 
 
 @pytest.mark.parametrize(
@@ -125,12 +122,56 @@ def test_fusion_normalises_each_signal_by_its_largest_value() -> None:
     )
     found = [stored("h.py", (0.0, 1.0)), stored("s.py", (1.0, 0.0), identifiers=words("alpha"))]
     measured = ranking.candidate_features(query, found)
-    weights = ranking.HybridWeights(structure=1, text=1, history=1, imports=0, directory=0)
+    weights = ranking.HybridWeights(
+        structure=1, text=1, history=1, commits=0, recency=0, imports=0, directory=0, name=0
+    )
     h, s = ranking.fuse(measured, weights)
     assert h == pytest.approx(1.0)  # history 4/4
     assert s == pytest.approx(1.0 + 1.0 + 0.5)  # structure 1/1, text 1/1, history 2/4
     ranked = ranking.rank(measured, "hybrid", 5, weights)
     assert [r.features.file_path for r in ranked] == ["s.py", "h.py"]
+
+
+@pytest.mark.parametrize(
+    ("path", "stem"),
+    [
+        ("pkg/client.go", "client"),
+        ("pkg/client_test.go", "client"),
+        ("tests/test_client.py", "client"),
+        ("src/client.test.ts", "client"),
+        ("src/client.spec.js", "client"),
+        ("src/main/java/a/Client.java", "client"),
+        ("src/test/java/a/ClientTest.java", "client"),
+        ("src/test/java/a/TestClient.java", "client"),
+        ("test.py", "test"),
+        ("contest.py", "contest"),
+    ],
+)
+def test_name_stem_drops_test_affixes(path: str, stem: str) -> None:
+    assert ranking.name_stem(path) == stem
+
+
+def test_commits_recency_and_name_signals() -> None:
+    day = 86400
+    query = stored(
+        "pkg/client.go",
+        cochange=(
+            Partner("pkg/old.go", 1.0, 1, 1000 * day),
+            Partner("pkg/new.go", 1.0, 3, 1180 * day),
+        ),
+    )
+    found = [stored(p) for p in ("pkg/old.go", "pkg/new.go", "pkg/client_test.go")]
+    measured = ranking.candidate_features(query, found)
+    assert [f.same_name for f in measured] == [False, False, True]
+    only = {
+        name: ranking.HybridWeights(**{f: float(f == name) for f in ranking.SIGNALS})
+        for name in ("commits", "recency", "name")
+    }
+    old, new, test = ranking.fuse(measured, only["commits"])
+    assert (old, new, test) == (pytest.approx(math.log(2) / math.log(4)), 1.0, 0.0)
+    old, new, test = ranking.fuse(measured, only["recency"])
+    assert (old, new, test) == (pytest.approx(math.exp(-1)), 1.0, 0.0)  # 180 days older
+    assert ranking.fuse(measured, only["name"]) == [0.0, 0.0, 1.0]
 
 
 def test_ties_are_broken_by_path() -> None:

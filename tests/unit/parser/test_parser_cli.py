@@ -36,10 +36,28 @@ def test_json_document_of_a_local_repository(
     done = _graph(tmp_path / "data", str(repo), "--json")
     assert done.returncode == 0, done.stderr
     document = json.loads(done.stdout)
-    assert set(document) == {"repo", "commit", "nodes", "edges", "unresolved", "errors", "stats"}
+    assert set(document) == {
+        "repo",
+        "commit",
+        "nodes",
+        "edges",
+        "cochanges",
+        "unresolved",
+        "errors",
+        "stats",
+    }
     assert document["repo"] == f"file://{repo.resolve()}"
     assert document["commit"] == git(repo, "rev-parse", "HEAD")
-    assert document["nodes"][1] == {"path": "app/main.py", "language": "python", "size_bytes": 37}
+    main = document["nodes"][1]
+    assert main == {
+        "path": "app/main.py",
+        "language": "python",
+        "size_bytes": 37,
+        "terms": main["terms"],
+    }
+    assert main["terms"] == []  # the only file with identifiers: no token tells it apart
+    assert document["cochanges"] == []  # one commit: no history
+    assert document["stats"]["history_note"] == "no history: the repository has one commit"
     assert document["edges"] == [
         {"source": "app/main.py", "target": "app/util.py", "kind": "import"}
     ]
@@ -53,6 +71,7 @@ def test_a_plain_directory_is_parsed_in_place(tmp_path: Path) -> None:
     document = json.loads(done.stdout)
     assert (document["repo"], document["commit"]) == (str(tree.resolve()), "")
     assert document["edges"] == [{"source": "a.py", "target": "b.py", "kind": "import"}]
+    assert document["stats"]["history_note"] == "no history: not a git repository"
 
 
 def test_summary_without_json(make_repo: Callable[..., Path], tmp_path: Path) -> None:

@@ -84,7 +84,7 @@ def test_only_https_and_local_file_transports_are_allowed(tmp_path: Path) -> Non
 
 
 def test_timeout_kills_git_and_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow_command(url: str, destination: Path) -> list[str]:
+    def slow_command(url: str, destination: Path, history_commits: int = 0) -> list[str]:
         return ["sh", "-c", f"mkdir -p '{destination}' && sleep 30"]
 
     monkeypatch.setattr(clone_module, "_git_command", slow_command)
@@ -100,7 +100,7 @@ def test_timeout_kills_git_and_cleans_up(monkeypatch: pytest.MonkeyPatch) -> Non
 
 
 def test_cancel_stops_the_clone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clone_module, "_git_command", lambda url, dest: ["sleep", "30"])
+    monkeypatch.setattr(clone_module, "_git_command", lambda url, dest, *_: ["sleep", "30"])
     cancel = threading.Event()
     cancel.set()
     with (

@@ -168,7 +168,7 @@ def test_a_job_abandoned_by_its_client_removes_its_clone(
     local: Settings, make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     repo = make_repo({"a.py": ""})
-    monkeypatch.setattr(clone_module, "_git_command", lambda url, dest: ["sleep", "30"])
+    monkeypatch.setattr(clone_module, "_git_command", lambda url, dest, *_: ["sleep", "30"])
     before = _clones()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         _parse(local, str(repo), timeout=1)
