@@ -1,5 +1,6 @@
 """`make demo`: start the local stack, ingest a repository through the REST API, show
-progress, then print each of a few central files' 5 structurally nearest files."""
+progress, then print, for a few central files, the 5 files most related to each (the
+default hybrid ranking) with why."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import time
 from collections import Counter
 
 from alexandria.gateway_client import GatewayClient
-from alexandria.gateway_commands import repo_argument, wait_for_job
+from alexandria.gateway_commands import repo_argument, wait_for_job, why_text
+from alexandria.output import score_text
 from alexandria.stack import LocalStack, free_port
 from services.common.config import Settings
 
@@ -55,8 +57,9 @@ def run_demo(settings: Settings, *, repo: str, gateway_port: int = 0) -> int:
             similar = client.get(
                 "/api/v1/graph/similar", repo_url=repo_url, file_path=path, limit=NEIGHBOURS
             )
-            print(f"\nFiles structurally nearest to {path}:")
+            print(f"\nFiles most related to {path} ({similar['history']}):")
             for hit in similar["results"]:
-                print(f"  {hit['score']:+.3f}  {hit['file_path']}")
+                why = why_text(hit.get("reasons"), path)
+                print(f"  {score_text(hit['score'])}  {hit['file_path']}  ({why})")
     print(f"\nDone in {time.monotonic() - started:.1f}s; the stack is stopped.")
     return 0

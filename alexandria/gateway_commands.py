@@ -237,6 +237,8 @@ def why_text(reasons: Mapping[str, Any] | None, queried: str) -> str:
     shared = list(reasons.get("shared_identifiers") or [])[:IDENTIFIERS_SHOWN]
     if shared:
         parts.append("shares: " + ", ".join(shared))
+    if reasons.get("same_name"):
+        parts.append("same name")
     if reasons.get("same_directory"):
         parts.append("same dir")
     parts.append(f"structure {output.score_text(float(reasons.get('structure') or 0.0))}")

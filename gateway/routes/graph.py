@@ -5,6 +5,7 @@ repository with its vector and imports (the picture `alexandria show` draws)."""
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -21,6 +22,11 @@ from services.common import vectors
 from services.common.qdrant_api import QdrantError
 
 MAX_FILES = 20_000
+SIMILAR_SLOTS = 8
+"""`similar` requests reading and ranking at once; the others wait their turn. Each
+holds its ~130 candidates' vectors (~0.4 MB of JSON, a few MB parsed): 50 at once took
+the gateway past 150 MB (benchmarks/gateway_load.py), while the work is CPU-bound, so
+fewer at once costs no throughput."""
 
 router = APIRouter(prefix="/api/v1/graph", tags=["graph"], dependencies=[Depends(require_reader)])
 
@@ -82,6 +88,21 @@ async def similar(
     ] = "hybrid",
 ) -> dict[str, Any]:
     canonical = canonical_repo_url(repo_url, request.app.state.settings)
+    state = request.app.state
+    if getattr(state, "similar_slots", None) is None:
+        state.similar_slots = asyncio.Semaphore(SIMILAR_SLOTS)
+    async with state.similar_slots:
+        return await _similar(request, canonical, file_path, limit, same_repo, mode)
+
+
+async def _similar(
+    request: Request,
+    canonical: str,
+    file_path: str,
+    limit: int,
+    same_repo: bool,
+    mode: ranking.Mode,
+) -> dict[str, Any]:
     with _vector_store_errors():
         found = await vectors.related_files(
             request.app.state.store,
@@ -89,6 +110,7 @@ async def similar(
             file_path=file_path,
             limit=limit,
             same_repo=same_repo,
+            mode=mode,
         )
     if found is None:
         raise ApiError(404, "file_not_found", f"{file_path} has no embedding in {canonical}")

@@ -11,8 +11,10 @@ and `identifiers`, the file's tf-idf identifier terms as a sparse vector (index 
 without terms has none). Its payload: repo_url, file_path, dir ("" at the root),
 language, imports (repository paths), terms (the tokens, strongest first), cochange
 (the strongest co-change partners: file_path, weight, commits, last_changed in unix
-seconds), history (what the repository's history was, e.g. "2000 commits"), commit,
-job_id, embedding_type, model. The collection of earlier releases
+seconds), candidates (the paths hybrid `similar` ranks besides the file's imports and
+co-change partners, computed by the job: services/ingest/candidates.py), history (what
+the repository's history was, e.g. "2000 commits"), commit, job_id, embedding_type,
+model. The collection of earlier releases
 (`code_structure_embeddings`, one unnamed vector) is left alone; re-ingesting a
 repository moves it over.
 """
@@ -28,7 +30,7 @@ import zlib
 from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import prometheus_client
 
@@ -37,6 +39,7 @@ from services.common.qdrant_api import Json, LocalQdrant, QdrantApi, RestQdrant
 
 log = logging.getLogger(__name__)
 
+Mode = Literal["hybrid", "structure", "text", "history"]  # as gateway.ranking.Mode
 COLLECTION = "code_files"
 DIMENSIONS = 64
 STRUCTURE = "structure"  # the dense vector's name
@@ -75,6 +78,9 @@ class FileVector:
     imports: Sequence[str] = ()  # repository paths of the files this one imports
     terms: Sequence[tuple[str, float]] = ()  # identifier tokens, tf-idf weight, strongest first
     cochange: Sequence[Partner] = ()  # strongest first
+    # Hybrid `similar`'s candidates besides imports and partners; None: not computed
+    # (the point has no `candidates`, and `similar` queries Qdrant for them).
+    candidates: Sequence[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +103,7 @@ class StoredFile:
     terms: tuple[str, ...] = ()  # read for the queried file only
     cochange: tuple[Partner, ...] = ()  # read for the queried file only
     history: str = ""  # read for the queried file only
+    candidates: tuple[str, ...] | None = None  # read for the queried file only
 
 
 def open_vector_store(settings: Settings) -> QdrantApi:
@@ -110,8 +117,10 @@ def point_id(repo_url: str, file_path: str) -> str:
     return str(uuid.uuid5(uuid.uuid5(uuid.NAMESPACE_URL, repo_url), file_path))
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def token_index(token: str) -> int:
-    """An identifier token's dimension in the sparse vector."""
+    """An identifier token's dimension in the sparse vector (cached: the ranking looks up
+    the queried file's terms for every candidate)."""
     return zlib.crc32(token.encode()) & 0x7FFFFFFF
 
 
@@ -162,32 +171,31 @@ def point_body(
     vector: Json = {STRUCTURE: [float(x) for x in f.vector]}
     if weights:
         vector[IDENTIFIERS] = sparse_vector(weights)
-    return {
-        "id": point_id(repo_url, f.file_path),
-        "vector": vector,
-        "payload": {
-            "repo_url": repo_url,
-            "file_path": f.file_path,
-            "dir": parent_dir(f.file_path),
-            "language": f.language,
-            "imports": list(f.imports),
-            "terms": [token for token, weight in f.terms if weight > 0],
-            "cochange": [
-                {
-                    "file_path": p.file_path,
-                    "weight": round(float(p.weight), 6),
-                    "commits": int(p.commits),
-                    "last_changed": int(p.last_changed),
-                }
-                for p in f.cochange
-            ],
-            "history": history,
-            "commit": commit,
-            "job_id": job_id,
-            "embedding_type": "structural",
-            "model": "node2vec",
-        },
+    payload: Json = {
+        "repo_url": repo_url,
+        "file_path": f.file_path,
+        "dir": parent_dir(f.file_path),
+        "language": f.language,
+        "imports": list(f.imports),
+        "terms": [token for token, weight in f.terms if weight > 0],
+        "cochange": [
+            {
+                "file_path": p.file_path,
+                "weight": round(float(p.weight), 6),
+                "commits": int(p.commits),
+                "last_changed": int(p.last_changed),
+            }
+            for p in f.cochange
+        ],
+        "history": history,
+        "commit": commit,
+        "job_id": job_id,
+        "embedding_type": "structural",
+        "model": "node2vec",
     }
+    if f.candidates is not None:
+        payload["candidates"] = list(f.candidates)
+    return {"id": point_id(repo_url, f.file_path), "vector": vector, "payload": payload}
 
 
 async def upsert_file_vectors(
@@ -223,11 +231,11 @@ async def delete_other_jobs(client: QdrantApi, *, repo_url: str, job_id: str) ->
     await _with_retries(functools.partial(client.delete, COLLECTION, older))
 
 
-def _dense(point: Json) -> list[float]:
+def _dense(point: Json) -> tuple[float, ...]:
     vector = point.get("vector")
     if isinstance(vector, dict):
-        return [float(x) for x in vector.get(STRUCTURE) or []]
-    return [float(x) for x in vector or []]
+        vector = vector.get(STRUCTURE)
+    return tuple(vector or ())  # JSON numbers: floats (an int only for an exact 0 or 1)
 
 
 def _sparse(point: Json) -> dict[int, float]:
@@ -235,7 +243,7 @@ def _sparse(point: Json) -> dict[int, float]:
     sparse = vector.get(IDENTIFIERS) if isinstance(vector, dict) else None
     if not sparse:
         return {}
-    return dict(zip(sparse["indices"], map(float, sparse["values"]), strict=True))
+    return dict(zip(sparse["indices"], sparse["values"], strict=True))
 
 
 def stored_file(point: Json) -> StoredFile:
@@ -248,7 +256,7 @@ def stored_file(point: Json) -> StoredFile:
         language=payload.get("language", ""),
         dir=payload.get("dir", parent_dir(file_path)),
         imports=tuple(payload.get("imports") or ()),
-        structure=tuple(_dense(point)),
+        structure=_dense(point),
         identifiers=_sparse(point),
         terms=tuple(payload.get("terms") or ()),
         cochange=tuple(
@@ -261,6 +269,7 @@ def stored_file(point: Json) -> StoredFile:
             for p in payload.get("cochange") or ()
         ),
         history=str(payload.get("history", "")),
+        candidates=None if "candidates" not in payload else tuple(payload["candidates"] or ()),
     )
 
 
@@ -272,15 +281,29 @@ async def _scroll_page(client: QdrantApi, filter: Json, limit: int) -> list[Json
 
 
 async def related_files(
-    client: QdrantApi, *, repo_url: str, file_path: str, limit: int, same_repo: bool = True
+    client: QdrantApi,
+    *,
+    repo_url: str,
+    file_path: str,
+    limit: int,
+    same_repo: bool = True,
+    mode: Mode = "hybrid",
 ) -> tuple[StoredFile, list[StoredFile]] | None:
-    """The queried file and its candidates, with vectors; None when it has no point.
+    """The queried file and the candidates `mode` ranks, with vectors; None when it has
+    no point. Candidates may repeat and are never the queried file.
 
-    Candidates (in this order, possibly repeated, never the queried file): the
-    `max(STRUCTURE_TOP, limit)` nearest by structure and by identifiers (in every
-    repository unless `same_repo`), its co-change partners and the files it imports,
-    the files importing it and the files in its directory. Two round trips: the file,
-    then the candidate sets concurrently."""
+    - structure / text: the `max(STRUCTURE_TOP, limit)` nearest by structure / by
+      identifiers (Qdrant's dense / sparse query, in every repository unless
+      `same_repo`): the exact top of that one signal;
+    - history: its co-change partners;
+    - hybrid: its co-change partners, the files it imports and its stored `candidates`
+      (the nearest by structure and by identifiers, files importing it, files in its
+      directory: services/ingest/candidates.py), all read in one retrieve by id; plus
+      the dense and sparse queries when `limit` exceeds the stored tops or when other
+      repositories count (`same_repo` false). A point without stored candidates (written
+      before they were) gets them from the queries and two filtered scrolls instead.
+
+    Two round trips: the file, then its candidates (concurrently when several reads)."""
     own_id = point_id(repo_url, file_path)
     found = await client.retrieve(COLLECTION, [own_id], with_payload=True, with_vector=True)
     if not found or not found[0].get("payload"):
@@ -289,8 +312,10 @@ async def related_files(
     not_self: list[Json] = [{"has_id": [own_id]}]
     repo = [_match("repo_url", repo_url)]
     scope: Json = {"must": repo, "must_not": not_self} if same_repo else {"must_not": not_self}
+    stored = query.candidates is not None
+    searched = not stored or not same_repo or limit > min(STRUCTURE_TOP, IDENTIFIER_TOP)
     reads: list[Awaitable[list[Json]]] = []
-    if query.structure:
+    if query.structure and (mode == "structure" or (mode == "hybrid" and searched)):
         reads.append(
             client.query(
                 COLLECTION,
@@ -302,7 +327,7 @@ async def related_files(
                 with_vector=True,
             )
         )
-    if query.identifiers:
+    if query.identifiers and (mode == "text" or (mode == "hybrid" and searched)):
         reads.append(
             client.query(
                 COLLECTION,
@@ -314,23 +339,21 @@ async def related_files(
                 with_vector=True,
             )
         )
-    linked = dict.fromkeys(
-        [p.file_path for p in query.cochange] + list(query.imports[:IMPORTS_MAX])
-    )
-    linked.pop(file_path, None)
-    if linked:
+    linked: list[str] = []
+    if mode in ("history", "hybrid"):
+        linked = [p.file_path for p in query.cochange]
+    if mode == "hybrid":
+        linked += [*query.imports[:IMPORTS_MAX], *(query.candidates or ())]
+    ids = [point_id(repo_url, path) for path in dict.fromkeys(linked) if path != file_path]
+    if ids:
         reads.append(
-            client.retrieve(
-                COLLECTION,
-                [point_id(repo_url, path) for path in linked],
-                with_payload=CANDIDATE_FIELDS,
-                with_vector=True,
-            )
+            client.retrieve(COLLECTION, ids, with_payload=CANDIDATE_FIELDS, with_vector=True)
         )
-    importers = {"must": [*repo, _match("imports", file_path)], "must_not": not_self}
-    reads.append(_scroll_page(client, importers, IMPORTERS_MAX))
-    neighbours = {"must": [*repo, _match("dir", query.dir)], "must_not": not_self}
-    reads.append(_scroll_page(client, neighbours, DIRECTORY_MAX))
+    if mode == "hybrid" and not stored:
+        importers = {"must": [*repo, _match("imports", file_path)], "must_not": not_self}
+        reads.append(_scroll_page(client, importers, IMPORTERS_MAX))
+        neighbours = {"must": [*repo, _match("dir", query.dir)], "must_not": not_self}
+        reads.append(_scroll_page(client, neighbours, DIRECTORY_MAX))
     pages = await asyncio.gather(*reads)
     candidates = [stored_file(p) for page in pages for p in page if p.get("payload")]
     return query, candidates
@@ -379,7 +402,7 @@ async def repository_files(
             with_payload=fields,
             with_vector=[STRUCTURE],
         )
-        found.extend((p["payload"], _dense(p)) for p in page if p.get("payload"))
+        found.extend((p["payload"], list(_dense(p))) for p in page if p.get("payload"))
         if offset is None:
             break
     if not found:

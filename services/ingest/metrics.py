@@ -22,7 +22,7 @@ JOBS = Counter(
 )
 PHASE_SECONDS = Histogram(
     "alexandria_job_phase_seconds",
-    "Time spent in each phase of a job: parse, train, upload",
+    "Time spent in each phase of a job: parse, train, candidates, upload",
     ["phase"],
     buckets=DURATION_BUCKETS,
 )

@@ -24,6 +24,7 @@ from services.common import vectors
 from services.common.config import Settings
 from services.common.qdrant_api import QdrantApi
 from services.embedder.client import train_remote
+from services.ingest import candidates
 from services.ingest.metrics import timed_phase
 from services.parser.client import ParsedGraph, fetch_graph
 
@@ -97,7 +98,7 @@ async def run_pipeline(
             on_progress=on_train,
         )
     upload_start = PARSE_SHARE + TRAIN_SHARE
-    files = file_vectors(graph, trained.embeddings)
+    files = file_vectors(graph, trained.embeddings, repo_url=repo_url)
     progress("upload", upload_start)
     with timed_phase("upload"):
         await vectors.ensure_collection(store)
@@ -141,8 +142,11 @@ def history_summary(stats: graph_pb2.GraphStats) -> str:
     return stats.history_note or "no history: none was read"
 
 
-def file_vectors(graph: ParsedGraph, embeddings: np.ndarray) -> list[vectors.FileVector]:
-    """One point per node: vector, imports, identifier terms, strongest co-change partners."""
+def file_vectors(
+    graph: ParsedGraph, embeddings: np.ndarray, *, repo_url: str
+) -> list[vectors.FileVector]:
+    """One point per node: vector, imports, identifier terms, strongest co-change
+    partners, and hybrid `similar`'s candidates (services/ingest/candidates.py)."""
     imports: list[set[str]] = [set() for _ in graph.nodes]
     for source, target, _ in graph.edges:
         imports[source].add(graph.nodes[target].path)
@@ -152,16 +156,30 @@ def file_vectors(graph: ParsedGraph, embeddings: np.ndarray) -> list[vectors.Fil
             partners[one].append(
                 vectors.Partner(graph.nodes[other].path, weight, commits, last_changed)
             )
+    paths = [node.path for node in graph.nodes]
+    imported = [sorted(i) for i in imports]
+    terms = [[(term.token, term.weight) for term in node.terms] for node in graph.nodes]
+    strongest = [
+        sorted(p, key=lambda p: (-p.weight, p.file_path))[:COCHANGE_PARTNERS] for p in partners
+    ]
+    with timed_phase("candidates"):
+        found = candidates.file_candidates(
+            repo_url=repo_url,
+            paths=paths,
+            embeddings=embeddings,
+            terms=terms,
+            imports=imported,
+            partners=[[p.file_path for p in s] for s in strongest],
+        )
     return [
         vectors.FileVector(
             file_path=node.path,
             language=graph_pb2.Language.Name(node.language).removeprefix("LANGUAGE_").lower(),
             vector=embeddings[i],
-            imports=sorted(imports[i]),
-            terms=[(term.token, term.weight) for term in node.terms],
-            cochange=sorted(partners[i], key=lambda p: (-p.weight, p.file_path))[
-                :COCHANGE_PARTNERS
-            ],
+            imports=imported[i],
+            terms=terms[i],
+            cochange=strongest[i],
+            candidates=found[i],
         )
         for i, node in enumerate(graph.nodes)
     ]

@@ -12,14 +12,17 @@ exceed `max_bytes`), and before anything is checked out the HEAD tree is listed
 number more than `max_files`. That listing also gives every file's blob id, the
 content hash the parse cache is keyed by.
 
-With `history_commits` (N ≥ 2) the clone is partial: `--depth N --filter=blob:none`
-brings the last N commits and their trees but no file contents; HEAD's blobs are
-then fetched in one batch (the file count is checked before, the download watched
-during), and the file lists of those commits are read with `git log` for the
-co-change signal (`history.py`). No old file content is ever fetched, and after the
+With `history_commits` (N ≥ 2) the file lists of the last N commits are read with
+`git log` for the co-change signal (`history.py`). A remote clone is then partial:
+`--depth N --filter=blob:none` brings those commits and their trees but no file
+contents; HEAD's blobs are fetched in one batch (the file count is checked before,
+the download watched during). No old file content is ever fetched, and after the
 clone no git command may use any transport (`protocol.allow=never`), so nothing can
-lazily fetch behind our back. A history that cannot be read leaves the checkout
-usable, with no history and a note saying why.
+lazily fetch behind our back. A local source (LOCAL mode's `file:///` URLs) is
+cloned at depth 1 as before and its log is read in place, at the cloned commit: a deep
+partial clone costs more than the parse (sympy, 2,000 commits: 14 s against 2.5 s at
+depth 1), while reading the source's log takes a fraction of a second. A history that
+cannot be read leaves the checkout usable, with no history and a note saying why.
 """
 
 from __future__ import annotations
@@ -407,13 +410,15 @@ def _fetch_head_blobs(
 
 
 def _read_history(
-    checkout: Path,
+    repository: Path,
     workdir: Path,
     deadline: float,
     cancel: threading.Event | None,
     max_commits: int,
+    revision: str = "HEAD",
 ) -> History:
-    """The file lists of HEAD's last `max_commits` non-merge commits (`history.py`).
+    """The file lists of `revision`'s last `max_commits` non-merge commits in the git
+    repository at `repository` (`history.py`).
 
     Exact renames only (`-M100%`): finding them compares blob ids, so no content is
     needed. Raises CloneCancelled on cancel; any other failure, the timeout included,
@@ -431,11 +436,12 @@ def _read_history(
         "--no-textconv",
         "-z",
         "--format=%x01%H %ct",
-        "HEAD",
+        revision,
         "--",
     ]
     try:
-        shallow = (checkout / ".git" / "shallow").read_bytes().split()
+        git_dir = repository / ".git" if (repository / ".git").is_dir() else repository
+        shallow = (git_dir / "shallow").read_bytes().split()
     except FileNotFoundError:
         shallow = []
     except OSError as exc:
@@ -453,7 +459,7 @@ def _read_history(
             code, stderr = _run(
                 command,
                 env=_env(str(workdir)),
-                cwd=str(checkout),
+                cwd=str(repository),
                 deadline=deadline,
                 cancel=cancel,
                 stdout=out,
@@ -487,9 +493,12 @@ def cloned_repository(
     max_bytes: int = DEFAULT_MAX_BYTES,
     max_files: int = DEFAULT_MAX_FILES,
     history_commits: int = 0,
+    history_in_place: bool | None = None,
 ) -> Iterator[ClonedRepository]:
     """Shallow-clone `canonical_url` (already canonicalised) and yield the checkout,
-    with the file lists of its last `history_commits` commits when that is 2 or more.
+    with the file lists of its last `history_commits` commits when that is 2 or more:
+    read in the source itself when `history_in_place` (default: for a local source),
+    else from a partial clone.
 
     Raises CloneTimeout past `timeout_seconds` (all attempts together), CloneNotFound
     when git says the repository does not exist, CloneTooLarge over `max_bytes`
@@ -498,11 +507,12 @@ def cloned_repository(
     """
     deadline = time.monotonic() + timeout_seconds
     workdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
-    partial = history_commits >= 2
+    in_place = is_local(canonical_url) if history_in_place is None else history_in_place
+    partial = history_commits >= 2 and not in_place
     try:
         try:
             checkout = _clone_with_retries(
-                canonical_url, workdir, deadline, cancel, max_bytes, history_commits
+                canonical_url, workdir, deadline, cancel, max_bytes, history_commits * partial
             )
             commit = _head_commit(checkout, workdir, deadline)
             if partial:
@@ -533,6 +543,9 @@ def cloned_repository(
             ) from None
         if partial:
             history = _read_history(checkout, workdir, deadline, cancel, history_commits)
+        elif history_commits >= 2:
+            source = Path(canonical_url.removeprefix("file://"))
+            history = _read_history(source, workdir, deadline, cancel, history_commits, commit)
         else:
             history = History(note=f"no history: HISTORY_MAX_COMMITS is {history_commits}")
         yield ClonedRepository(path=checkout, commit=commit, blobs=blobs, history=history)

@@ -157,5 +157,6 @@ def test_demo_command_prints_nearest_files(tmp_path: Path, sample_repo: Path) ->
         timeout=600,
     )
     assert out.returncode == 0, out.stdout + out.stderr
-    assert "Files structurally nearest to" in out.stdout
-    assert out.stdout.count("  +") + out.stdout.count("  -") >= 5
+    assert "Files most related to" in out.stdout
+    rows = [line for line in out.stdout.splitlines() if line.startswith("  ") and "(" in line]
+    assert len(rows) >= 5 and all(line.split()[0].count(".") == 1 for line in rows)

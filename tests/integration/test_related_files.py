@@ -25,6 +25,7 @@ from related_helpers import (
     elsewhere_files,
     known_files,
     plain_cosine_order,
+    with_candidates,
 )
 
 from gateway import ranking
@@ -37,9 +38,13 @@ KEY = "qdrant-test-key"
 TOKEN = "test-admin-token-0123456789"
 
 
-async def seed(store: QdrantApi) -> None:
+async def seed(store: QdrantApi, *, stored: bool = True) -> None:
+    """Both repositories; `stored`: with the candidates a job stores (else none, as
+    points written before they were)."""
     await vectors.ensure_collection(store)
     for repo, files in ((REPO, known_files()), (OTHER_REPO, elsewhere_files())):
+        if stored:
+            files = with_candidates(repo, files)
         await vectors.upsert_file_vectors(
             store, repo_url=repo, commit=COMMIT, job_id="j1", files=files, history=HISTORY
         )
@@ -74,7 +79,7 @@ async def ranked(
     store: QdrantApi, mode: ranking.Mode, limit: int = 10, same_repo: bool = True
 ) -> list[ranking.Ranked]:
     found = await vectors.related_files(
-        store, repo_url=REPO, file_path=QUERY, limit=limit, same_repo=same_repo
+        store, repo_url=REPO, file_path=QUERY, limit=limit, same_repo=same_repo, mode=mode
     )
     assert found is not None
     query, candidates = found
@@ -152,22 +157,69 @@ async def test_the_files_listing_reads_the_new_collection(store: QdrantApi) -> N
     assert by_path[QUERY].imports == [ONCE_TOGETHER] and len(by_path[QUERY].vector) == 64
 
 
-def test_similar_reads_in_two_round_trips(double: tuple[str, QdrantRestDouble]) -> None:
+RETRIEVE, QUERY_ROUTE, SCROLL = (
+    f"POST /collections/{{name}}/points{tail}" for tail in ("", "/query", "/scroll")
+)
+
+
+@pytest.mark.parametrize(
+    ("stored", "mode", "limit", "same_repo", "reads"),
+    [
+        # hybrid: the file, then its partners, imports and stored candidates by id
+        (True, "hybrid", 5, True, {RETRIEVE: 2}),
+        (True, "hybrid", 50, True, {RETRIEVE: 2}),
+        # beyond the stored tops, or across repositories: the dense and sparse queries too
+        (True, "hybrid", 51, True, {RETRIEVE: 2, QUERY_ROUTE: 2}),
+        (True, "hybrid", 5, False, {RETRIEVE: 2, QUERY_ROUTE: 2}),
+        # one signal: its exact top from Qdrant
+        (True, "structure", 5, True, {RETRIEVE: 1, QUERY_ROUTE: 1}),
+        (True, "text", 5, True, {RETRIEVE: 1, QUERY_ROUTE: 1}),
+        (True, "history", 5, True, {RETRIEVE: 2}),
+        # points without stored candidates: queries and filtered scrolls, as before
+        (False, "hybrid", 5, True, {RETRIEVE: 2, QUERY_ROUTE: 2, SCROLL: 2}),
+    ],
+)
+def test_similar_reads_in_two_round_trips(
+    double: tuple[str, QdrantRestDouble],
+    stored: bool,
+    mode: ranking.Mode,
+    limit: int,
+    same_repo: bool,
+    reads: dict[str, int],
+) -> None:
     url, server = double
 
     async def go() -> None:
         store = RestQdrant(url, KEY)
-        await seed(store)
+        await seed(store, stored=stored)
         server.requests.clear()
-        await vectors.related_files(store, repo_url=REPO, file_path=QUERY, limit=5)
+        found = await vectors.related_files(
+            store, repo_url=REPO, file_path=QUERY, limit=limit, same_repo=same_repo, mode=mode
+        )
+        assert found is not None and (found[0].candidates is not None) == stored
         await store.close()
 
     asyncio.run(go())
-    assert server.requests == {
-        "POST /collections/{name}/points": 2,  # the file, then its partners and imports
-        "POST /collections/{name}/points/query": 2,  # structure and identifiers
-        "POST /collections/{name}/points/scroll": 2,  # importers and same directory
-    }
+    assert server.requests == reads
+
+
+@pytest.mark.anyio
+@pytest.mark.parametrize("same_repo", [True, False])
+async def test_stored_candidates_rank_as_the_queries_did(
+    store: QdrantApi, tmp_path: Path, same_repo: bool
+) -> None:
+    """Every mode and limit answers the same from stored candidates as from points
+    without them (whose candidates come from Qdrant's queries and scrolls)."""
+    legacy = LocalQdrant(str(tmp_path / "legacy"))
+    try:
+        await seed(legacy, stored=False)
+        for mode in ranking.MODES:
+            for limit in (1, 3, 10, 60):
+                new = await ranked(store, mode, limit, same_repo)
+                old = await ranked(legacy, mode, limit, same_repo)
+                assert new == old, (mode, limit)
+    finally:
+        await legacy.close()
 
 
 # The routes, on both backends.

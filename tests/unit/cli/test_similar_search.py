@@ -54,6 +54,7 @@ SIMILAR = {
                 "import_relation": "imported_by",
                 "same_directory": False,
                 "history": 0.5,
+                "same_name": True,
             },
         },
     ],
@@ -152,7 +153,9 @@ def test_why_adds_each_files_reasons_in_a_few_words(capsys: pytest.CaptureFixtur
         "imported by sessions.py · 7 commits together (last 2026-10-02) · "
         "shares: session, redirect, proxies · same dir · structure 0.812 · text 0.410"
     )
-    assert lines[3].endswith("imports sessions.py · 1 commit together · structure -0.120")
+    assert lines[3].endswith(
+        "imports sessions.py · 1 commit together · same name · structure -0.120"
+    )
     assert len(lines) == 4  # history was read: no note
 
 

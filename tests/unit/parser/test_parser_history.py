@@ -1,4 +1,5 @@
-"""Co-change history: a partial clone's commit file lists, coupled pairs, and no history."""
+"""Co-change history: commit file lists (a partial clone's, or a local source's read in
+place), coupled pairs, and no history."""
 
 from __future__ import annotations
 
@@ -60,9 +61,13 @@ def _pairs(graph: RepoGraph) -> dict[tuple[str, str], tuple[float, int, int]]:
     return {(paths[s], paths[t]): (w, c, last) for s, t, w, c, last in graph.cochanges}
 
 
-def test_coupled_files_renames_and_huge_commits(history_repo: Path) -> None:
+@pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "partial-clone"])
+def test_coupled_files_renames_and_huge_commits(history_repo: Path, in_place: bool) -> None:
     with cloned_repository(
-        f"file://{history_repo}", timeout_seconds=60, history_commits=100
+        f"file://{history_repo}",
+        timeout_seconds=60,
+        history_commits=100,
+        history_in_place=in_place,
     ) as repo:
         assert repo.history.note == ""
         assert len(repo.history.commits) == 9
@@ -81,8 +86,9 @@ def test_coupled_files_renames_and_huge_commits(history_repo: Path) -> None:
 
 
 def test_the_partial_clone_fetches_no_old_file_contents(history_repo: Path) -> None:
+    # A file:// source read through upload-pack with filters allowed stands in for a forge.
     with cloned_repository(
-        f"file://{history_repo}", timeout_seconds=60, history_commits=100
+        f"file://{history_repo}", timeout_seconds=60, history_commits=100, history_in_place=False
     ) as repo:
         listing = git(repo.path, "rev-list", "--objects", "--all", "--missing=print")
         missing = {line[1:] for line in listing.splitlines() if line.startswith("?")}
@@ -100,11 +106,22 @@ def test_the_partial_clone_fetches_no_old_file_contents(history_repo: Path) -> N
 
 
 def test_a_shallow_boundary_is_not_a_commit(history_repo: Path) -> None:
-    with cloned_repository(f"file://{history_repo}", timeout_seconds=60, history_commits=3) as repo:
+    with cloned_repository(
+        f"file://{history_repo}", timeout_seconds=60, history_commits=3, history_in_place=False
+    ) as repo:
         assert (repo.path / ".git" / "shallow").exists()
         commits = repo.history.commits
     # depth 3 brings bulk, a+b2 and the rename; the rename commit is the boundary
     assert [c.time - T0 for c in commits] == [7_000, 6_000]
+
+
+def test_a_local_source_is_cloned_at_depth_one_and_its_log_read_in_place(
+    history_repo: Path,
+) -> None:
+    with cloned_repository(f"file://{history_repo}", timeout_seconds=60, history_commits=3) as repo:
+        assert git(repo.path, "rev-list", "--count", "HEAD") == "1"
+        # the source is not shallow: its last three commits all count
+        assert [c.time - T0 for c in repo.history.commits] == [7_000, 6_000, 5_000]
 
 
 def test_one_commit_gives_no_history_and_says_so(
