@@ -1,7 +1,9 @@
 """Ranking the files related to one file, and files matching free text: pure functions.
 
 `candidate_features` measures every signal between the queried file and each candidate
-(as read by `services.common.vectors.related_files`); `rank` orders them by one mode:
+read with its vectors (`services.common.vectors.candidate_files`); `stored_features`
+takes them from the candidates the job measured and stored in the queried file's point
+(`StoredFile.candidates`). `rank` orders them by one mode:
 
 - `structure`: the cosine of the structural (Node2Vec) embeddings;
 - `text`: the cosine of the tf-idf identifier vectors (files sharing no identifier are
@@ -21,6 +23,7 @@ file. `fuse` takes the weights as an argument, so a benchmark can fit them offli
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
@@ -28,7 +31,7 @@ from dataclasses import astuple, dataclass, fields
 from typing import Literal, get_args
 
 from services.common.tokens import split_identifier
-from services.common.vectors import StoredFile, token_index
+from services.common.vectors import StoredFile, parent_dir, token_index
 
 Mode = Literal["hybrid", "structure", "text", "history"]
 MODES: tuple[Mode, ...] = get_args(Mode)
@@ -134,11 +137,7 @@ def name_stem(path: str) -> str:
     return _TEST_AFFIX.sub("", name).lower()
 
 
-def _relation(query: StoredFile, candidate: StoredFile) -> ImportRelation:
-    if candidate.repo_url != query.repo_url:
-        return "none"
-    imports = candidate.file_path in query.imports
-    imported_by = query.file_path in candidate.imports
+def _relation(imports: bool, imported_by: bool) -> ImportRelation:
     if imports and imported_by:
         return "both"
     return "imports" if imports else "imported_by" if imported_by else "none"
@@ -152,36 +151,128 @@ def shared_identifiers(
     return tuple(shared[:top])
 
 
+class _Query:
+    """What every candidate of one queried file is measured against."""
+
+    def __init__(self, query: StoredFile) -> None:
+        self.file = query
+        self.partners = {p.file_path: p for p in query.cochange}
+        self.imports = set(query.imports)
+        self.stem = name_stem(query.file_path)
+
+    def features(
+        self,
+        *,
+        file_path: str,
+        directory: str,
+        structure: float,
+        text: float,
+        imported_by: bool,
+        language: str = "",
+        shared: tuple[str, ...] = (),
+    ) -> Features:
+        """A candidate of the query's repository, measured."""
+        partner = self.partners.get(file_path)
+        return Features(
+            repo_url=self.file.repo_url,
+            file_path=file_path,
+            language=language,
+            structure=structure,
+            text=text,
+            history=partner.weight if partner else 0.0,
+            commits=partner.commits if partner else 0,
+            last_changed=partner.last_changed if partner else 0,
+            import_relation=_relation(file_path in self.imports, imported_by),
+            same_directory=directory == self.file.dir,
+            proximity=proximity(self.file.dir, directory),
+            shared_identifiers=shared,
+            same_name=bool(self.stem) and name_stem(file_path) == self.stem,
+        )
+
+
 def candidate_features(query: StoredFile, candidates: Iterable[StoredFile]) -> list[Features]:
-    """Each distinct candidate (the first of repeats), never the queried file, measured."""
-    partners = {p.file_path: p for p in query.cochange}
-    stem = name_stem(query.file_path)
+    """Each distinct candidate (the first of repeats), never the queried file, measured
+    from its vectors."""
+    measure = _Query(query)
     seen = {(query.repo_url, query.file_path)}
     measured = []
     for c in candidates:
         if (c.repo_url, c.file_path) in seen:
             continue
         seen.add((c.repo_url, c.file_path))
-        same_repo = c.repo_url == query.repo_url
-        partner = partners.get(c.file_path) if same_repo else None
-        measured.append(
-            Features(
+        structure = cosine(query.structure, c.structure)
+        text = sparse_cosine(query.identifiers, c.identifiers)
+        shared = shared_identifiers(query.terms, c.identifiers)
+        if c.repo_url == query.repo_url:
+            f = measure.features(
+                file_path=c.file_path,
+                directory=c.dir,
+                structure=structure,
+                text=text,
+                imported_by=query.file_path in c.imports,
+                language=c.language,
+                shared=shared,
+            )
+        else:  # another repository shares no history, imports or place
+            f = Features(
                 repo_url=c.repo_url,
                 file_path=c.file_path,
                 language=c.language,
-                structure=cosine(query.structure, c.structure),
-                text=sparse_cosine(query.identifiers, c.identifiers),
-                history=partner.weight if partner else 0.0,
-                commits=partner.commits if partner else 0,
-                last_changed=partner.last_changed if partner else 0,
-                import_relation=_relation(query, c),
-                same_directory=same_repo and c.dir == query.dir,
-                proximity=proximity(query.dir, c.dir) if same_repo else 0.0,
-                shared_identifiers=shared_identifiers(query.terms, c.identifiers),
-                same_name=bool(stem) and name_stem(c.file_path) == stem,
+                structure=structure,
+                text=text,
+                history=0.0,
+                commits=0,
+                last_changed=0,
+                import_relation="none",
+                same_directory=False,
+                proximity=0.0,
+                shared_identifiers=shared,
+                same_name=bool(measure.stem) and name_stem(c.file_path) == measure.stem,
             )
-        )
+        measured.append(f)
     return measured
+
+
+def stored_features(query: StoredFile) -> list[Features]:
+    """The job's measured candidates of `query` (`StoredFile.candidates`), with every
+    signal but the candidates' language and shared identifiers (`with_details` adds
+    them to the few that are returned)."""
+    found = query.candidates
+    if found is None:
+        return []
+    measure = _Query(query)
+    importing = set(found.imported_by)
+    return [
+        measure.features(
+            file_path=path,
+            directory=parent_dir(path),
+            structure=structure,
+            text=text,
+            imported_by=path in importing,
+        )
+        for path, structure, text in zip(found.paths, found.structure, found.text, strict=True)
+        if path != query.file_path
+    ]
+
+
+def with_details(
+    ranked: Sequence[Ranked], query: StoredFile, details: Mapping[str, StoredFile]
+) -> list[Ranked]:
+    """`ranked` (from `stored_features`) with each file's language and the identifiers
+    it shares with `query`, from its point (`details`, by path); a file without a point
+    is left out."""
+    return [
+        Ranked(
+            r.score,
+            dataclasses.replace(
+                r.features,
+                language=found.language,
+                shared_identifiers=shared_identifiers(query.terms, found.identifiers),
+            ),
+        )
+        for r in ranked
+        if (found := details.get(r.features.file_path)) is not None
+    ]
 
 
 def _signals(f: Features, newest: int) -> tuple[float, ...]:

@@ -19,14 +19,15 @@ from gateway.errors import ApiError
 from gateway.schemas import RepositoryFiles, SearchResults, SimilarFiles, errors
 from gateway.validation import canonical_repo_url
 from services.common import vectors
-from services.common.qdrant_api import QdrantError
+from services.common.qdrant_api import QdrantApi, QdrantError
 
 MAX_FILES = 20_000
 SIMILAR_SLOTS = 8
-"""`similar` requests reading and ranking at once; the others wait their turn. Each
-holds its ~130 candidates' vectors (~0.4 MB of JSON, a few MB parsed): 50 at once took
-the gateway past 150 MB (benchmarks/gateway_load.py), while the work is CPU-bound, so
-fewer at once costs no throughput."""
+"""`similar` requests reading and ranking at once; the others wait their turn. One that
+reads its candidates' vectors (not hybrid over the job's candidates) holds ~130-230 of
+them (~0.4-0.7 MB of JSON, a few MB parsed): 50 at once took the gateway past 150 MB
+(benchmarks/gateway_load.py), while the work is CPU-bound, so fewer at once costs no
+throughput."""
 
 router = APIRouter(prefix="/api/v1/graph", tags=["graph"], dependencies=[Depends(require_reader)])
 
@@ -104,7 +105,7 @@ async def _similar(
     mode: ranking.Mode,
 ) -> dict[str, Any]:
     with _vector_store_errors():
-        found = await vectors.related_files(
+        found = await similar_files(
             request.app.state.store,
             repo_url=canonical,
             file_path=file_path,
@@ -114,8 +115,7 @@ async def _similar(
         )
     if found is None:
         raise ApiError(404, "file_not_found", f"{file_path} has no embedding in {canonical}")
-    query, candidates = found
-    ranked = ranking.rank(ranking.candidate_features(query, candidates), mode, limit)
+    query, ranked = found
     return {
         "repo_url": canonical,
         "file_path": file_path,
@@ -123,6 +123,34 @@ async def _similar(
         "history": query.history,
         "results": [_result(r) for r in ranked],
     }
+
+
+async def similar_files(
+    store: QdrantApi,
+    *,
+    repo_url: str,
+    file_path: str,
+    limit: int,
+    same_repo: bool = True,
+    mode: ranking.Mode = "hybrid",
+) -> tuple[vectors.StoredFile, list[ranking.Ranked]] | None:
+    """The queried file's point and its best `limit` related files in `mode`; None when
+    it has no point. Two round trips to Qdrant: the point, then either the few returned
+    files' details (hybrid over the candidates the job measured) or the candidates with
+    their vectors, for the ranking to measure."""
+    query = await vectors.read_file(store, repo_url=repo_url, file_path=file_path)
+    if query is None:
+        return None
+    if vectors.ranks_stored(query, mode=mode, limit=limit, same_repo=same_repo):
+        ranked = ranking.rank(ranking.stored_features(query), mode, limit)
+        details = await vectors.file_details(
+            store, repo_url=repo_url, paths=[r.features.file_path for r in ranked]
+        )
+        return query, ranking.with_details(ranked, query, details)
+    candidates = await vectors.candidate_files(
+        store, query, limit=limit, same_repo=same_repo, mode=mode
+    )
+    return query, ranking.rank(ranking.candidate_features(query, candidates), mode, limit)
 
 
 @router.get(

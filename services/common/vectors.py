@@ -11,8 +11,10 @@ and `identifiers`, the file's tf-idf identifier terms as a sparse vector (index 
 without terms has none). Its payload: repo_url, file_path, dir ("" at the root),
 language, imports (repository paths), terms (the tokens, strongest first), cochange
 (the strongest co-change partners: file_path, weight, commits, last_changed in unix
-seconds), candidates (the paths hybrid `similar` ranks besides the file's imports and
-co-change partners, computed by the job: services/ingest/candidates.py), history (what
+seconds), candidates, candidate_structure, candidate_text and imported_by (the files
+hybrid `similar` ranks for this one, the cosines of their structure and identifier
+vectors to it, and those of them importing it, measured by the job:
+services/ingest/candidates.py), history (what
 the repository's history was, e.g. "2000 commits"), commit, job_id, embedding_type,
 model. The collection of earlier releases
 (`code_structure_embeddings`, one unnamed vector) is left alone; re-ingesting a
@@ -48,7 +50,7 @@ KEYWORD_FIELDS = ("repo_url", "file_path", "dir", "imports")
 BATCH_SIZE = 100
 SCROLL_PAGE = 1000
 RETRIES = 3
-# The bounded candidate sets `related_files` reads for one queried file.
+# The bounded candidate sets of hybrid `similar` for one queried file.
 STRUCTURE_TOP = 50  # nearest by structure (at least `limit`)
 IDENTIFIER_TOP = 50  # nearest by identifiers (at least `limit`)
 IMPORTERS_MAX = 50  # files importing it
@@ -71,6 +73,17 @@ class Partner:
 
 
 @dataclass(frozen=True)
+class Candidates:
+    """The files that hybrid `similar` ranks for a point's file, with what the job
+    measured between their vectors (services/ingest/candidates.py); parallel lists."""
+
+    paths: Sequence[str]
+    structure: Sequence[float]  # cosine of the structure embeddings
+    text: Sequence[float]  # cosine of the identifier vectors
+    imported_by: Sequence[str]  # those of `paths` importing the point's file
+
+
+@dataclass(frozen=True)
 class FileVector:
     file_path: str
     language: str
@@ -78,9 +91,9 @@ class FileVector:
     imports: Sequence[str] = ()  # repository paths of the files this one imports
     terms: Sequence[tuple[str, float]] = ()  # identifier tokens, tf-idf weight, strongest first
     cochange: Sequence[Partner] = ()  # strongest first
-    # Hybrid `similar`'s candidates besides imports and partners; None: not computed
-    # (the point has no `candidates`, and `similar` queries Qdrant for them).
-    candidates: Sequence[str] | None = None
+    # Hybrid `similar`'s candidates, measured; None: not computed (the point has no
+    # `candidates`, and `similar` queries Qdrant for them and reads their vectors).
+    candidates: Candidates | None = None
 
 
 @dataclass(frozen=True)
@@ -103,7 +116,7 @@ class StoredFile:
     terms: tuple[str, ...] = ()  # read for the queried file only
     cochange: tuple[Partner, ...] = ()  # read for the queried file only
     history: str = ""  # read for the queried file only
-    candidates: tuple[str, ...] | None = None  # read for the queried file only
+    candidates: Candidates | None = None  # read for the queried file only
 
 
 def open_vector_store(settings: Settings) -> QdrantApi:
@@ -194,7 +207,10 @@ def point_body(
         "model": "node2vec",
     }
     if f.candidates is not None:
-        payload["candidates"] = list(f.candidates)
+        payload["candidates"] = list(f.candidates.paths)
+        payload["candidate_structure"] = list(f.candidates.structure)
+        payload["candidate_text"] = list(f.candidates.text)
+        payload["imported_by"] = list(f.candidates.imported_by)
     return {"id": point_id(repo_url, f.file_path), "vector": vector, "payload": payload}
 
 
@@ -269,7 +285,18 @@ def stored_file(point: Json) -> StoredFile:
             for p in payload.get("cochange") or ()
         ),
         history=str(payload.get("history", "")),
-        candidates=None if "candidates" not in payload else tuple(payload["candidates"] or ()),
+        candidates=_candidates(payload),
+    )
+
+
+def _candidates(payload: Json) -> Candidates | None:
+    if "candidates" not in payload:
+        return None
+    return Candidates(
+        paths=tuple(payload["candidates"]),
+        structure=tuple(payload["candidate_structure"]),
+        text=tuple(payload["candidate_text"]),
+        imported_by=tuple(payload.get("imported_by") or ()),
     )
 
 
@@ -280,42 +307,67 @@ async def _scroll_page(client: QdrantApi, filter: Json, limit: int) -> list[Json
     return page
 
 
-async def related_files(
-    client: QdrantApi,
-    *,
-    repo_url: str,
-    file_path: str,
-    limit: int,
-    same_repo: bool = True,
-    mode: Mode = "hybrid",
-) -> tuple[StoredFile, list[StoredFile]] | None:
-    """The queried file and the candidates `mode` ranks, with vectors; None when it has
-    no point. Candidates may repeat and are never the queried file.
+async def read_file(client: QdrantApi, *, repo_url: str, file_path: str) -> StoredFile | None:
+    """The queried file's point, with its vectors and whole payload; None when it has none."""
+    found = await client.retrieve(
+        COLLECTION, [point_id(repo_url, file_path)], with_payload=True, with_vector=True
+    )
+    if not found or not found[0].get("payload"):
+        return None
+    return stored_file(found[0])
+
+
+def ranks_stored(query: StoredFile, *, mode: Mode, limit: int, same_repo: bool) -> bool:
+    """Whether hybrid `similar` ranks the job's measured candidates of `query` alone: it
+    has them, and the request wants no more than their tops nor other repositories."""
+    return (
+        mode == "hybrid"
+        and same_repo
+        and query.candidates is not None
+        and limit <= min(STRUCTURE_TOP, IDENTIFIER_TOP)
+    )
+
+
+async def file_details(
+    client: QdrantApi, *, repo_url: str, paths: Sequence[str]
+) -> dict[str, StoredFile]:
+    """The named files of the repository that have points, by path: their language,
+    directory and identifier vector (no structure vector, nothing for the ranking)."""
+    if not paths:
+        return {}
+    found = await client.retrieve(
+        COLLECTION,
+        [point_id(repo_url, path) for path in dict.fromkeys(paths)],
+        with_payload=CANDIDATE_FIELDS,
+        with_vector=[IDENTIFIERS],
+    )
+    files = (stored_file(p) for p in found if p.get("payload"))
+    return {f.file_path: f for f in files}
+
+
+async def candidate_files(
+    client: QdrantApi, query: StoredFile, *, limit: int, same_repo: bool = True, mode: Mode
+) -> list[StoredFile]:
+    """The candidates `mode` ranks for `query` (a point read by `read_file`), with their
+    vectors, when the ranking must measure them itself (not `ranks_stored`). Candidates
+    may repeat and are never the queried file.
 
     - structure / text: the `max(STRUCTURE_TOP, limit)` nearest by structure / by
       identifiers (Qdrant's dense / sparse query, in every repository unless
       `same_repo`): the exact top of that one signal;
     - history: its co-change partners;
-    - hybrid: its co-change partners, the files it imports and its stored `candidates`
-      (the nearest by structure and by identifiers, files importing it, files in its
-      directory: services/ingest/candidates.py), all read in one retrieve by id; plus
-      the dense and sparse queries when `limit` exceeds the stored tops or when other
-      repositories count (`same_repo` false). A point without stored candidates (written
-      before they were) gets them from the queries and two filtered scrolls instead.
+    - hybrid: its co-change partners, the files it imports and the job's candidates
+      (services/ingest/candidates.py) read by id, and the dense and sparse queries. A
+      point without the job's candidates (written before they were) gets the files
+      importing it and those of its directory from two filtered scrolls instead.
 
-    Two round trips: the file, then its candidates (concurrently when several reads)."""
-    own_id = point_id(repo_url, file_path)
-    found = await client.retrieve(COLLECTION, [own_id], with_payload=True, with_vector=True)
-    if not found or not found[0].get("payload"):
-        return None
-    query = stored_file(found[0])
+    One round trip: the reads run concurrently."""
+    own_id = point_id(query.repo_url, query.file_path)
     not_self: list[Json] = [{"has_id": [own_id]}]
-    repo = [_match("repo_url", repo_url)]
+    repo = [_match("repo_url", query.repo_url)]
     scope: Json = {"must": repo, "must_not": not_self} if same_repo else {"must_not": not_self}
-    stored = query.candidates is not None
-    searched = not stored or not same_repo or limit > min(STRUCTURE_TOP, IDENTIFIER_TOP)
     reads: list[Awaitable[list[Json]]] = []
-    if query.structure and (mode == "structure" or (mode == "hybrid" and searched)):
+    if query.structure and mode in ("structure", "hybrid"):
         reads.append(
             client.query(
                 COLLECTION,
@@ -327,7 +379,7 @@ async def related_files(
                 with_vector=True,
             )
         )
-    if query.identifiers and (mode == "text" or (mode == "hybrid" and searched)):
+    if query.identifiers and mode in ("text", "hybrid"):
         reads.append(
             client.query(
                 COLLECTION,
@@ -343,20 +395,22 @@ async def related_files(
     if mode in ("history", "hybrid"):
         linked = [p.file_path for p in query.cochange]
     if mode == "hybrid":
-        linked += [*query.imports[:IMPORTS_MAX], *(query.candidates or ())]
-    ids = [point_id(repo_url, path) for path in dict.fromkeys(linked) if path != file_path]
+        linked += query.imports[:IMPORTS_MAX]
+        linked += query.candidates.paths if query.candidates else ()
+    ids = [
+        point_id(query.repo_url, path) for path in dict.fromkeys(linked) if path != query.file_path
+    ]
     if ids:
         reads.append(
             client.retrieve(COLLECTION, ids, with_payload=CANDIDATE_FIELDS, with_vector=True)
         )
-    if mode == "hybrid" and not stored:
-        importers = {"must": [*repo, _match("imports", file_path)], "must_not": not_self}
+    if mode == "hybrid" and query.candidates is None:
+        importers = {"must": [*repo, _match("imports", query.file_path)], "must_not": not_self}
         reads.append(_scroll_page(client, importers, IMPORTERS_MAX))
         neighbours = {"must": [*repo, _match("dir", query.dir)], "must_not": not_self}
         reads.append(_scroll_page(client, neighbours, DIRECTORY_MAX))
     pages = await asyncio.gather(*reads)
-    candidates = [stored_file(p) for page in pages for p in page if p.get("payload")]
-    return query, candidates
+    return [stored_file(p) for page in pages for p in page if p.get("payload")]
 
 
 async def identifier_matches(

@@ -7,9 +7,7 @@ query, a retrieve, two filtered scrolls), and Qdrant's embedded engine scores in
 each point's payload (`candidates`); `similar` then reads the queried point and
 retrieves its candidates by id (services/common/vectors.py).
 
-A file's candidates, deduplicated, never the file itself, nor a file it imports or one
-of its stored co-change partners (the gateway adds those from the queried point's own
-payload, so they are not stored twice):
+A file's candidates, deduplicated, never the file itself:
 
 - the `STRUCTURE_TOP` nearest by cosine of the structure embeddings (what Qdrant's dense
   query over the repository returns), scored in row blocks of at most `BLOCK_SCORES`
@@ -21,7 +19,13 @@ payload, so they are not stored twice):
   idf, and its postings would cost the square of their length;
 - up to `IMPORTERS_MAX` files importing it and up to `DIRECTORY_MAX` other files of its
   directory, the first by point id: the order of a Qdrant scroll, so the same files
-  that `similar`'s filtered scrolls returned before.
+  that `similar`'s filtered scrolls returned before;
+- the first `vectors.IMPORTS_MAX` files it imports and its stored co-change partners.
+
+Each candidate carries what the ranking measures between two files' vectors, so that
+`similar` need not read them: the exact cosine of the structure embeddings and of the
+identifier vectors (every token counts here, cap or not), and whether the candidate
+imports the file.
 
 Ties are broken by file index (the order of the graph's nodes). numpy only: this runs
 in the coordinator, which in LOCAL mode is the gateway's own process.
@@ -29,6 +33,7 @@ in the coordinator, which in LOCAL mode is the gateway's own process.
 
 from __future__ import annotations
 
+import array
 import itertools
 from collections.abc import Mapping, Sequence
 
@@ -51,9 +56,9 @@ BLOCK_ADDITIONS = 500_000
 """The most identifier score additions expanded at once (~50 bytes each, all arrays)."""
 
 
-def unit_rows(embeddings: np.ndarray) -> np.ndarray:
-    """The rows scaled to unit length (float32); a zero row stays zero."""
-    rows = np.asarray(embeddings, dtype=np.float32)
+def unit_rows(embeddings: np.ndarray, dtype: type[np.floating] = np.float32) -> np.ndarray:
+    """The rows scaled to unit length (float32 unless told); a zero row stays zero."""
+    rows = np.asarray(embeddings, dtype=dtype)
     norms = np.linalg.norm(rows, axis=1, keepdims=True)
     return np.divide(rows, norms, out=np.zeros_like(rows), where=norms > 0)
 
@@ -122,6 +127,20 @@ def structure_neighbours(
     return out
 
 
+def _entries(weights: Sequence[Mapping[int, float]]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sparse vectors' entries, by file then token: (file, token, weight), the
+    tokens numbered 0..distinct-1."""
+    lengths = np.fromiter((len(w) for w in weights), dtype=np.int64, count=len(weights))
+    total = int(lengths.sum())
+    rows = np.repeat(np.arange(len(weights), dtype=np.int64), lengths)
+    keys = np.fromiter(itertools.chain.from_iterable(weights), dtype=np.int64, count=total)
+    values = np.fromiter(
+        itertools.chain.from_iterable(w.values() for w in weights), dtype=np.float64, count=total
+    )
+    _, tokens = np.unique(keys, return_inverse=True)
+    return rows, tokens.reshape(-1), values
+
+
 def identifier_neighbours(
     weights: Sequence[Mapping[int, float]],
     k: int = IDENTIFIER_TOP,
@@ -135,15 +154,8 @@ def identifier_neighbours(
 
     `weights[i]`: file i's sparse vector (token index -> weight), as stored in Qdrant."""
     n = len(weights)
-    lengths = np.fromiter((len(w) for w in weights), dtype=np.int64, count=n)
-    total = int(lengths.sum())
-    rows = np.repeat(np.arange(n, dtype=np.int64), lengths)
-    keys = np.fromiter(itertools.chain.from_iterable(weights), dtype=np.int64, count=total)
-    values = np.fromiter(
-        itertools.chain.from_iterable(w.values() for w in weights), dtype=np.float64, count=total
-    )
-    _, tokens = np.unique(keys, return_inverse=True)
-    held = np.bincount(tokens) if total else np.zeros(0, dtype=np.int64)
+    rows, tokens, values = _entries(weights)
+    held = np.bincount(tokens) if tokens.size else np.zeros(0, dtype=np.int64)
     keep = held[tokens] <= postings_cap
     rows, tokens, values = rows[keep], tokens[keep], values[keep]
     held = np.where(held <= postings_cap, held, 0)
@@ -178,6 +190,60 @@ def identifier_neighbours(
     return found
 
 
+def structure_cosines(embeddings: np.ndarray, left: np.ndarray, right: np.ndarray) -> np.ndarray:
+    """The cosine of the structure embeddings of each pair (left[p], right[p]), in
+    float64 as the gateway computes it from the stored vectors."""
+    unit = unit_rows(embeddings, np.float64)
+    out = np.empty(left.size)
+    step = max(1, BLOCK_SCORES // max(unit.shape[1], 1))
+    for start in range(0, left.size, step):
+        pairs = slice(start, start + step)
+        out[pairs] = np.einsum("pd,pd->p", unit[left[pairs]], unit[right[pairs]])
+    return out
+
+
+def identifier_cosines(
+    weights: Sequence[Mapping[int, float]],
+    left: np.ndarray,
+    right: np.ndarray,
+    *,
+    block_scores: int = BLOCK_SCORES,
+) -> np.ndarray:
+    """The cosine of the identifier vectors of each pair (left[p], right[p]), every
+    token counted; 0 for a file without any. The left files' vectors are spread, a row
+    block at a time, over the repository's vocabulary, and each right file's entries
+    look their token up there."""
+    rows, tokens, values = _entries(weights)
+    n = len(weights)
+    vocabulary = int(tokens.max()) + 1 if tokens.size else 1
+    norms = np.sqrt(np.bincount(rows, weights=values * values, minlength=n))
+    entry_start = np.searchsorted(rows, np.arange(n + 1))
+    order = np.argsort(left, kind="stable")
+    left_sorted = left[order]
+    dots = np.zeros(left.size)
+    step = max(1, block_scores // vocabulary)
+    dense = np.zeros((min(step, n), vocabulary))  # reused: only the entries set are reset
+    for first in range(0, n, step):
+        last = min(n, first + step)
+        lo, hi = np.searchsorted(left_sorted, [first, last])
+        if lo == hi:
+            continue
+        spread = slice(entry_start[first], entry_start[last])
+        dense[rows[spread] - first, tokens[spread]] = values[spread]
+        pairs = order[lo:hi]
+        starts = entry_start[right[pairs]]
+        lengths = entry_start[right[pairs] + 1] - starts
+        offset = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        entry = np.repeat(starts, lengths) + offset
+        products = dense[np.repeat(left[pairs] - first, lengths), tokens[entry]] * values[entry]
+        dots[pairs] = np.bincount(
+            np.repeat(np.arange(pairs.size), lengths), weights=products, minlength=pairs.size
+        )
+        dense[rows[spread] - first, tokens[spread]] = 0.0
+    scale = norms[left] * norms[right]
+    return np.divide(dots, scale, out=np.zeros_like(dots), where=scale > 0)
+
+
 def file_candidates(
     *,
     repo_url: str,
@@ -187,13 +253,12 @@ def file_candidates(
     imports: Sequence[Sequence[str]],
     partners: Sequence[Sequence[str]],
     postings_cap: int = POSTINGS_CAP,
-) -> list[list[str]]:
-    """Each file's candidate paths (module docstring), in the order of `paths`.
+    structure_top: int = STRUCTURE_TOP,
+) -> list[vectors.Candidates]:
+    """Each file's candidates, measured (module docstring), in the order of `paths`.
 
     `terms`, `imports`, `partners`: per file, as stored in its point (identifier terms,
-    imported paths in payload order, co-change partners' paths); indexed like `paths`.
-    Only the first `vectors.IMPORTS_MAX` imports are left out, as the gateway adds
-    only those."""
+    imported paths in payload order, co-change partners' paths); indexed like `paths`."""
     n = len(paths)
     index = {path: i for i, path in enumerate(paths)}
     ids = [vectors.point_id(repo_url, path) for path in paths]
@@ -206,19 +271,41 @@ def file_candidates(
             j = index.get(target)
             if j is not None and j != i:
                 importers[j].append(i)
-    structure = structure_neighbours(embeddings) if n else np.empty((0, 0), dtype=np.int64)
-    identifiers = identifier_neighbours(
-        [vectors.term_weights(t) for t in terms], postings_cap=postings_cap
+    structure = (
+        structure_neighbours(embeddings, structure_top) if n else np.empty((0, 0), dtype=np.int64)
     )
-    out: list[list[str]] = []
+    weights = [vectors.term_weights(t) for t in terms]
+    identifiers = identifier_neighbours(weights, postings_cap=postings_cap)
+    picked: list[np.ndarray] = []
     for i, path in enumerate(paths):
-        known = {path, *imports[i][: vectors.IMPORTS_MAX], *partners[i]}
         members = directories[vectors.parent_dir(path)][: DIRECTORY_MAX + 1]
-        picked = itertools.chain(
+        linked = [*imports[i][: vectors.IMPORTS_MAX], *partners[i]]
+        chosen = itertools.chain(
             structure[i].tolist(),
             identifiers[i].tolist(),
             importers[i][:IMPORTERS_MAX],
             [j for j in members if j != i][:DIRECTORY_MAX],
+            (index[p] for p in linked if p in index),
         )
-        out.append([p for p in dict.fromkeys(paths[j] for j in picked) if p not in known])
+        picked.append(np.fromiter((j for j in dict.fromkeys(chosen) if j != i), dtype=np.int64))
+    left = np.repeat(np.arange(n, dtype=np.int64), [p.size for p in picked])
+    right = np.concatenate(picked) if picked else left
+    cosines = np.round(structure_cosines(embeddings, left, right), 6)
+    texts = np.round(identifier_cosines(weights, left, right), 6)
+    out: list[vectors.Candidates] = []
+    at = 0
+    for i, chosen_i in enumerate(picked):
+        importing = set(importers[i])
+        end = at + chosen_i.size
+        rows = chosen_i.tolist()
+        out.append(
+            vectors.Candidates(
+                paths=[paths[j] for j in rows],
+                # 8 bytes a number: 20,000 files hold ~3 million of each
+                structure=array.array("d", cosines[at:end].tobytes()),
+                text=array.array("d", texts[at:end].tobytes()),
+                imported_by=[paths[j] for j in rows if j in importing],
+            )
+        )
+        at = end
     return out

@@ -6,6 +6,7 @@ validation."""
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -30,6 +31,7 @@ from related_helpers import (
 
 from gateway import ranking
 from gateway.app import create_app
+from gateway.routes.graph import similar_files
 from services.common import vectors
 from services.common.config import Settings
 from services.common.qdrant_api import LocalQdrant, QdrantApi, RestQdrant
@@ -78,13 +80,13 @@ async def store(
 async def ranked(
     store: QdrantApi, mode: ranking.Mode, limit: int = 10, same_repo: bool = True
 ) -> list[ranking.Ranked]:
-    found = await vectors.related_files(
+    found = await similar_files(
         store, repo_url=REPO, file_path=QUERY, limit=limit, same_repo=same_repo, mode=mode
     )
     assert found is not None
-    query, candidates = found
+    query, results = found
     assert query.history == HISTORY and query.terms[0] == "frobnicate"
-    return ranking.rank(ranking.candidate_features(query, candidates), mode, limit)
+    return results
 
 
 def paths(results: list[ranking.Ranked]) -> list[str]:
@@ -132,7 +134,7 @@ async def test_hybrid_fuses_every_signal_and_other_repositories_only_when_asked(
 
 @pytest.mark.anyio
 async def test_unknown_files_and_repositories(store: QdrantApi) -> None:
-    assert await vectors.related_files(store, repo_url=REPO, file_path="nope.py", limit=5) is None
+    assert await similar_files(store, repo_url=REPO, file_path="nope.py", limit=5) is None
     none = await vectors.identifier_matches(store, repo_url="https://x/y", words=["self"], limit=5)
     assert none is None
     assert await vectors.identifier_matches(store, repo_url=REPO, words=["zzzq"], limit=5) == []
@@ -165,10 +167,12 @@ RETRIEVE, QUERY_ROUTE, SCROLL = (
 @pytest.mark.parametrize(
     ("stored", "mode", "limit", "same_repo", "reads"),
     [
-        # hybrid: the file, then its partners, imports and stored candidates by id
+        # hybrid: the file, whose point holds its measured candidates, then the details
+        # of those returned
         (True, "hybrid", 5, True, {RETRIEVE: 2}),
         (True, "hybrid", 50, True, {RETRIEVE: 2}),
-        # beyond the stored tops, or across repositories: the dense and sparse queries too
+        # beyond the stored tops, or across repositories: the candidates with their
+        # vectors, and the dense and sparse queries too
         (True, "hybrid", 51, True, {RETRIEVE: 2, QUERY_ROUTE: 2}),
         (True, "hybrid", 5, False, {RETRIEVE: 2, QUERY_ROUTE: 2}),
         # one signal: its exact top from Qdrant
@@ -193,7 +197,7 @@ def test_similar_reads_in_two_round_trips(
         store = RestQdrant(url, KEY)
         await seed(store, stored=stored)
         server.requests.clear()
-        found = await vectors.related_files(
+        found = await similar_files(
             store, repo_url=REPO, file_path=QUERY, limit=limit, same_repo=same_repo, mode=mode
         )
         assert found is not None and (found[0].candidates is not None) == stored
@@ -203,21 +207,37 @@ def test_similar_reads_in_two_round_trips(
     assert server.requests == reads
 
 
+def _rounded(results: list[ranking.Ranked]) -> list[tuple[Any, ...]]:
+    """Each result as the route shows it: scores and cosines to 6 decimals."""
+    return [
+        (
+            round(r.score, 6),
+            dataclasses.replace(
+                r.features,
+                structure=round(r.features.structure, 6),
+                text=round(r.features.text, 6),
+            ),
+        )
+        for r in results
+    ]
+
+
 @pytest.mark.anyio
 @pytest.mark.parametrize("same_repo", [True, False])
 async def test_stored_candidates_rank_as_the_queries_did(
     store: QdrantApi, tmp_path: Path, same_repo: bool
 ) -> None:
-    """Every mode and limit answers the same from stored candidates as from points
-    without them (whose candidates come from Qdrant's queries and scrolls)."""
+    """Every mode and limit answers the same from the candidates the job measured as
+    from points without them (whose candidates come from Qdrant's queries and scrolls
+    and are measured from their vectors)."""
     legacy = LocalQdrant(str(tmp_path / "legacy"))
     try:
         await seed(legacy, stored=False)
         for mode in ranking.MODES:
-            for limit in (1, 3, 10, 60):
+            for limit in (1, 3, 10, 50, 60):
                 new = await ranked(store, mode, limit, same_repo)
                 old = await ranked(legacy, mode, limit, same_repo)
-                assert new == old, (mode, limit)
+                assert _rounded(new) == _rounded(old), (mode, limit)
     finally:
         await legacy.close()
 

@@ -1,15 +1,17 @@
 """Properties of gateway/ranking.py over random queries and candidate sets, ≥100 examples
 each: a result is never the queried file and never repeats a file, results are sorted by
 score (ties by path), each mode's score is its signal, and the reasons agree with the
-mode and with the files."""
+mode and with the files; the candidates the job measured rank as their vectors do."""
 
 from __future__ import annotations
+
+import dataclasses
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from gateway import ranking
-from services.common.vectors import Partner, StoredFile, token_index
+from services.common.vectors import Candidates, Partner, StoredFile, token_index
 
 EXAMPLES = settings(max_examples=150, deadline=None)
 REPO = "https://github.com/p/q"
@@ -155,6 +157,30 @@ def test_fusion_with_all_weight_on_one_signal_follows_that_signal(
     assert [r.features.file_path for r in hybrid][: len(history)] == [
         r.features.file_path for r in history
     ]
+
+
+@EXAMPLES
+@given(query_file, candidates, st.integers(1, 50))
+def test_the_jobs_measured_candidates_rank_as_their_vectors_do(
+    query: StoredFile, found: list[StoredFile], limit: int
+) -> None:
+    """Hybrid over `StoredFile.candidates` (measured by the job), completed by the
+    returned files' details, equals hybrid over the same files read with vectors."""
+    same_repo = [c for c in found if c.repo_url == query.repo_url]
+    measured = ranking.candidate_features(query, same_repo)
+    jobs = Candidates(
+        paths=[f.file_path for f in measured],
+        structure=[f.structure for f in measured],
+        text=[f.text for f in measured],
+        imported_by=[f.file_path for f in measured if f.import_relation in {"imported_by", "both"}],
+    )
+    details: dict[str, StoredFile] = {}
+    for c in same_repo:
+        details.setdefault(c.file_path, c)
+    fast = ranking.rank(
+        ranking.stored_features(dataclasses.replace(query, candidates=jobs)), "hybrid", limit
+    )
+    assert ranking.with_details(fast, query, details) == ranking.rank(measured, "hybrid", limit)
 
 
 @EXAMPLES

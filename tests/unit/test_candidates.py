@@ -100,12 +100,18 @@ def test_identifier_blocks_change_nothing() -> None:
         assert row == expected[:7]
 
 
-def test_file_candidates_union_without_self_imports_or_partners() -> None:
-    paths = ["a/x.py", "a/y.py", "a/z.py", "b/w.py", "c/v.py"]
-    embeddings = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.95, 0.05], [-1.0, 0.0]])
-    terms = [[("frob", 1.0)], [], [], [], [("frob", 0.5), ("zz", 0.5)]]
-    imports = [["a/y.py"], [], ["a/x.py"], ["a/x.py"], []]
-    partners = [["b/w.py"], [], [], [], []]
+def _paths(found: vectors.Candidates | None) -> list[str]:
+    return list(found.paths) if found else []
+
+
+def test_file_candidates_are_the_union_without_self_measured() -> None:
+    paths = ["a/x.py", "a/y.py", "a/z.py", "b/w.py", "c/v.py", "d/u.py"]
+    embeddings = np.array(
+        [[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.95, 0.05], [-1.0, 0.0], [0.0, -2.0]]
+    )
+    terms = [[("frob", 1.0)], [], [], [], [("frob", 0.5), ("zz", 0.5)], []]
+    imports = [["a/y.py"], [], ["a/x.py"], ["a/x.py"], [], []]
+    partners = [["b/w.py"], [], [], [], [], []]
     found = candidates.file_candidates(
         repo_url=REPO,
         paths=paths,
@@ -113,12 +119,46 @@ def test_file_candidates_union_without_self_imports_or_partners() -> None:
         terms=terms,
         imports=imports,
         partners=partners,
+        structure_top=1,
     )
     x = found[0]
-    assert "a/x.py" not in x and "a/y.py" not in x and "b/w.py" not in x  # self, import, partner
-    assert set(x) == {"a/z.py", "c/v.py"}  # structure, identifiers, importer, directory
-    assert len(x) == len(set(x))
-    assert "a/x.py" in found[1] and "a/z.py" in found[1]
+    structure = dict(zip(x.paths, x.structure, strict=True))
+    text = dict(zip(x.paths, x.text, strict=True))
+    # structure (b/w.py), identifiers (c/v.py), importers, directory, import, partner
+    assert set(x.paths) == {"a/y.py", "a/z.py", "b/w.py", "c/v.py"}
+    assert len(x.paths) == len(set(x.paths)) and "a/x.py" not in x.paths
+    assert text["c/v.py"] == pytest.approx(0.5 / np.sqrt(0.5), abs=1e-6)
+    assert structure["c/v.py"] == pytest.approx(-1.0)
+    assert structure["b/w.py"] == pytest.approx(0.95 / np.hypot(0.95, 0.05), abs=1e-6)
+    assert text["a/y.py"] == 0.0  # no identifiers
+    assert sorted(x.imported_by) == ["a/z.py", "b/w.py"]
+    assert {"a/x.py", "a/z.py"} <= set(_paths(found[1]))
+
+
+def test_measured_cosines_match_brute_force_in_any_block() -> None:
+    rng = np.random.default_rng(7)
+    weights = [
+        {int(t): float(rng.random()) for t in rng.choice(30, size=rng.integers(0, 6))}
+        for _ in range(40)
+    ]
+    embeddings = rng.normal(size=(40, 6))
+    left = rng.integers(0, 40, size=300)
+    right = rng.integers(0, 40, size=300)
+
+    def text(i: int, j: int) -> float:
+        dot = sum(v * weights[j].get(t, 0.0) for t, v in weights[i].items())
+        norms = np.sqrt(sum(v * v for v in weights[i].values())) * np.sqrt(
+            sum(v * v for v in weights[j].values())
+        )
+        return dot / norms if norms else 0.0
+
+    expected = [text(i, j) for i, j in zip(left, right, strict=True)]
+    for block in (1, 31, 10_000):
+        got = candidates.identifier_cosines(weights, left, right, block_scores=block)
+        assert got == pytest.approx(expected, abs=1e-12)
+    unit = embeddings / np.linalg.norm(embeddings, axis=1, keepdims=True)
+    cosines = candidates.structure_cosines(embeddings, left, right)
+    assert cosines == pytest.approx((unit[left] * unit[right]).sum(axis=1), abs=1e-12)
 
 
 def test_importers_and_directories_keep_the_first_by_point_id(
@@ -137,11 +177,11 @@ def test_importers_and_directories_keep_the_first_by_point_id(
         partners=[[] for _ in paths],
     )
     by_id = sorted(paths[1:], key=lambda p: vectors.point_id(REPO, p))
-    assert set(by_id[:2]) <= set(found[0])
+    assert set(by_id[:2]) <= set(_paths(found[0]))
     others = sorted(
         (p for p in paths[1:] if p != "app/m3.py"), key=lambda p: vectors.point_id(REPO, p)
     )
-    assert set(others[:2]) <= set(found[4])
+    assert set(others[:2]) <= set(_paths(found[4]))
 
 
 def test_the_pipeline_points_carry_the_candidates() -> None:
@@ -161,9 +201,21 @@ def test_the_pipeline_points_carry_the_candidates() -> None:
         cochanges=[(0, 2, 1.0, 2, 1_700_000_000)],
     )
     files = file_vectors(graph, np.eye(3, 4), repo_url=REPO)
-    assert [f.candidates for f in files] == [[], ["a.py", "c.py"], ["b.py"]]
+    assert [_paths(f.candidates) for f in files] == [
+        ["b.py", "c.py"],
+        ["a.py", "c.py"],
+        ["a.py", "b.py"],
+    ]
     body = vectors.point_body(files[1], repo_url=REPO, commit="0" * 40, job_id="j")
-    assert body["payload"]["candidates"] == ["a.py", "c.py"]
+    payload = body["payload"]
+    assert payload["candidates"] == ["a.py", "c.py"]
+    assert payload["candidate_structure"] == [0.0, 0.0]  # rows of the identity: orthogonal
+    assert payload["candidate_text"] == [1.0, 1.0]  # the same one term
+    assert payload["imported_by"] == ["a.py"]
+    read_back = vectors.stored_file({"id": body["id"], "payload": payload})
+    assert read_back.candidates == vectors.Candidates(
+        ("a.py", "c.py"), (0.0, 0.0), (1.0, 1.0), ("a.py",)
+    )
     legacy = vectors.FileVector("a.py", "python", [1.0])
     assert (
         "candidates"
