@@ -15,6 +15,7 @@ the names of the vectors / payload fields to return.
 from __future__ import annotations
 
 import functools
+import sqlite3
 import warnings
 from collections.abc import Callable, Coroutine
 from typing import Any, ParamSpec, Protocol, TypeVar
@@ -203,7 +204,14 @@ def _as_qdrant_error(
 
 class LocalQdrant:
     """qdrant-client's embedded engine on `path` (one process per path); its errors are
-    raised as QdrantError, like the server's."""
+    raised as QdrantError, like the server's.
+
+    The engine keeps each collection's points in SQLite and commits every point on its
+    own: in SQLite's default rollback journal that is two fsyncs a point, most of a job's
+    upload (1,600 points: 2.3-3.0 s, of which 0.7-1.5 s is the rest of the work). Its
+    connection is switched to write-ahead logging without a sync per commit, and each
+    write (one batch of points) ends with a checkpoint that syncs it: an upsert or a
+    delete is on disk when it returns, as before, for one sync a batch."""
 
     def __init__(self, path: str) -> None:
         from qdrant_client import AsyncQdrantClient, models
@@ -212,6 +220,27 @@ class LocalQdrant:
         self._models = models
         self._rest = rest
         self._client = AsyncQdrantClient(path=path)
+        self._journals: dict[str, sqlite3.Connection] = {}
+
+    def _storage(self, name: str) -> sqlite3.Connection | None:
+        """Collection `name`'s SQLite connection, in write-ahead-log mode (qdrant-client
+        1.20's layout: `LocalCollection.storage.storage`; None when there is none)."""
+        conn = self._journals.get(name)
+        if conn is None:
+            collection = getattr(self._client._client, "collections", {}).get(name)
+            conn = getattr(getattr(collection, "storage", None), "storage", None)
+            if not isinstance(conn, sqlite3.Connection):
+                return None
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            self._journals[name] = conn
+        return conn
+
+    def _sync(self, name: str) -> None:
+        """Write what the last commits left in the log into the database, synced."""
+        conn = self._journals.get(name)
+        if conn is not None:
+            conn.execute("PRAGMA wal_checkpoint(FULL)")
 
     @_as_qdrant_error
     async def collections(self) -> list[str]:
@@ -235,12 +264,16 @@ class LocalQdrant:
     @_as_qdrant_error
     async def upsert(self, name: str, points: list[Json]) -> None:
         structs = [self._models.PointStruct.model_validate(p) for p in points]
+        self._storage(name)
         await self._client.upsert(name, points=structs, wait=True)
+        self._sync(name)
 
     @_as_qdrant_error
     async def delete(self, name: str, filter: Json) -> None:
         selector = self._models.FilterSelector(filter=self._models.Filter.model_validate(filter))
+        self._storage(name)
         await self._client.delete(name, points_selector=selector, wait=True)
+        self._sync(name)
 
     @_as_qdrant_error
     async def retrieve(

@@ -3,6 +3,8 @@ double, which runs the real engine) and local mode answer alike."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -169,3 +171,46 @@ async def test_the_rest_client_reports_a_wrong_key_a_dead_server_and_a_bad_body(
         await client.upsert(NAME, [{"id": 1, "vectr": [0.0] * 4}])
     await client.close()
     assert double.requests["PUT /collections/{name}/points"] == 1
+
+
+_WRITER = """
+import asyncio, os, signal, sys, uuid
+from services.common.qdrant_api import LocalQdrant
+
+async def main():
+    store = LocalQdrant(sys.argv[1])
+    await store.create_collection("c", {"vectors": {"size": 4, "distance": "Cosine"}})
+    for batch in range(3):
+        points = [
+            {"id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{batch}/{i}")), "vector": [1.0, 0, 0, i],
+             "payload": {"batch": batch}}
+            for i in range(50)
+        ]
+        await store.upsert("c", points)
+    await store.delete("c", {"must": [{"key": "batch", "match": {"value": 1}}]})
+    os.kill(os.getpid(), signal.SIGKILL)  # no close, no exit handlers
+
+asyncio.run(main())
+"""
+
+
+async def test_local_writes_are_on_disk_when_they_return(tmp_path: Path) -> None:
+    """Local mode's storage runs in write-ahead-log mode, and every upsert and delete is
+    kept by a process killed right after it returns."""
+    path = tmp_path / "killed"
+    done = subprocess.run(
+        [sys.executable, "-c", _WRITER, str(path)], cwd=Path(__file__).parents[2], check=False
+    )
+    assert done.returncode == -9
+    (storage,) = path.glob("collection/c/*.sqlite")
+    reopened = LocalQdrant(str(path))
+    try:
+        kept, _ = await reopened.scroll(NAME, {"must": []}, 1000, None, with_vector=False)
+        assert sorted({p["payload"]["batch"] for p in kept}) == [0, 2] and len(kept) == 100
+        await reopened.upsert(NAME, [_point(0, "r")])
+        journal = reopened._storage(NAME)
+        assert journal is not None
+        assert journal.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+    finally:
+        await reopened.close()
+    assert storage.exists()
