@@ -59,6 +59,7 @@ def ingest(
             f"complete: {job['files_processed']} files, {job['embeddings_generated']} "
             f"embeddings, final loss {float(job['final_loss']):.4f}, "
             f"{float(job['duration_seconds']):.1f}s"
+            + (f"; history: {job['history']}" if job.get("history") else "")
         )
     else:
         print(f"{job['status']}: {job.get('error') or 'no error recorded'}", file=sys.stderr)

@@ -62,6 +62,7 @@ class Job(BaseModel):
             "commit": "",
             "worker_id": "edge-1-4242-a1b2c3",
             "attempts": 1,
+            "history": "",
         }
     )
     job_id: str
@@ -80,6 +81,11 @@ class Job(BaseModel):
     commit: str
     worker_id: str
     attempts: int
+    history: str = Field(
+        default="",
+        description="set on completion: what the repository's history gave the related-files "
+        "ranking, e.g. '2000 commits', or why there is none ('no history: ...')",
+    )
 
 
 class JobResponse(BaseModel):

@@ -83,7 +83,11 @@ def rpc_error(code: grpc.StatusCode, details: str) -> grpc.aio.AioRpcError:
 
 def result(files: int = 3) -> PipelineResult:
     return PipelineResult(
-        commit="abc", files_processed=files, embeddings_generated=files, final_loss=0.5
+        commit="abc",
+        files_processed=files,
+        embeddings_generated=files,
+        final_loss=0.5,
+        history="12 commits",
     )
 
 

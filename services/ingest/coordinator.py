@@ -322,6 +322,7 @@ class Coordinator:
         record.files_processed = result.files_processed
         record.embeddings_generated = result.embeddings_generated
         record.final_loss = result.final_loss
+        record.history = result.history
         self._timed(record, started)
         await self._settle(claimed, record)
 

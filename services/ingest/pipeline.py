@@ -49,6 +49,7 @@ class PipelineResult:
     files_processed: int
     embeddings_generated: int
     final_loss: float
+    history: str  # `history_summary` of the parsed graph
 
 
 async def run_pipeline(
@@ -97,6 +98,7 @@ async def run_pipeline(
             timeout=deadlines.train,
             on_progress=on_train,
         )
+    history = history_summary(graph.stats)
     upload_start = PARSE_SHARE + TRAIN_SHARE
     files = file_vectors(graph, trained.embeddings, repo_url=repo_url)
     progress("upload", upload_start)
@@ -108,7 +110,7 @@ async def run_pipeline(
             commit=graph.commit,
             job_id=job_id,
             files=files,
-            history=history_summary(graph.stats),
+            history=history,
             on_batch=lambda n: progress("upload", upload_start + 10.0 * n / max(len(files), 1)),
         )
         await vectors.delete_other_jobs(store, repo_url=repo_url, job_id=job_id)
@@ -117,6 +119,7 @@ async def run_pipeline(
         files_processed=len(graph.nodes),
         embeddings_generated=written,
         final_loss=trained.final_loss,
+        history=history,
     )
 
 

@@ -82,6 +82,7 @@ _SAFE_CONFIG = (
     "credential.helper=",
 )
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 _NOT_FOUND = re.compile(
     r"repository .* not found|not found|does not appear to be a git repository|"
     r"could not read Username|Authentication failed|does not exist",
@@ -174,9 +175,11 @@ def _git_command(canonical_url: str, destination: Path, history_commits: int = 0
 
 
 def _clean_stderr(raw: bytes) -> str:
-    """git's complaint, trimmed: its last lines, with any URL credentials removed."""
+    """git's complaint, trimmed: its last lines, with any URL credentials and control
+    bytes (NUL, escapes, the remote's sideband) removed."""
     text = _CREDENTIALS.sub("", raw.decode("utf-8", errors="replace"))
-    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    lines = [_CONTROL.sub("", line).strip() for line in text.splitlines()]
+    lines = [line for line in lines if line]
     message = " ".join(lines[-4:]) or "git clone failed with no message"
     return message[:500]
 
@@ -498,7 +501,9 @@ def cloned_repository(
     """Shallow-clone `canonical_url` (already canonicalised) and yield the checkout,
     with the file lists of its last `history_commits` commits when that is 2 or more:
     read in the source itself when `history_in_place` (default: for a local source),
-    else from a partial clone.
+    else from a partial clone. A partial clone that fails for another reason than a
+    missing repository, the timeout or a cancel is made again without history, and the
+    history's note says why.
 
     Raises CloneTimeout past `timeout_seconds` (all attempts together), CloneNotFound
     when git says the repository does not exist, CloneTooLarge over `max_bytes`
@@ -509,11 +514,28 @@ def cloned_repository(
     workdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
     in_place = is_local(canonical_url) if history_in_place is None else history_in_place
     partial = history_commits >= 2 and not in_place
+    unfetched = ""  # why the partial clone's history could not be fetched
     try:
         try:
-            checkout = _clone_with_retries(
-                canonical_url, workdir, deadline, cancel, max_bytes, history_commits * partial
-            )
+            try:
+                checkout = _clone_with_retries(
+                    canonical_url, workdir, deadline, cancel, max_bytes, history_commits * partial
+                )
+            except (CloneNotFound, CloneTimeout, CloneCancelled):
+                raise
+            except CloneError as exc:
+                if not partial:
+                    raise
+                # The history is what failed (a server that cannot serve it, a damaged
+                # old commit, too much of it): HEAD alone still makes a graph.
+                log.warning(
+                    "cloning %d commits of history failed, HEAD alone: %s", history_commits, exc
+                )
+                unfetched = f"no history: it could not be fetched ({exc})"
+                partial = False
+                checkout = _clone_with_retries(
+                    canonical_url, workdir, deadline, cancel, max_bytes, 0
+                )
             commit = _head_commit(checkout, workdir, deadline)
             if partial:
                 _fetch_head_blobs(
@@ -541,7 +563,9 @@ def cloned_repository(
             raise CloneTimeout(
                 f"git clone {canonical_url} did not finish within {timeout_seconds:g} s"
             ) from None
-        if partial:
+        if unfetched:
+            history = History(note=unfetched)
+        elif partial:
             history = _read_history(checkout, workdir, deadline, cancel, history_commits)
         elif history_commits >= 2:
             source = Path(canonical_url.removeprefix("file://"))

@@ -93,6 +93,7 @@ def test_ingest_wait_shows_progress_then_the_result(cli: Cli, repo: Path) -> Non
     assert done.returncode == output.OK, done.stderr
     assert "queued file://" in done.stdout
     assert "complete: 9 files, 9 embeddings" in done.stdout
+    assert done.stdout.rstrip().endswith("; history: no history: the repository has one commit")
     # Not a terminal: one progress line per change, on stderr, ending at 100%.
     lines = done.stderr.splitlines()
     assert lines[-1] == "complete done 100%", lines  # the first may already be "running"

@@ -61,12 +61,13 @@ def test_outcomes_statuses_and_records(queue_config: dict[str, Any], tmp_path: P
     records, statuses = asyncio.run(main())
     ok, bad, old = records["ok"], records["bad"], records["old"]
     assert ok.status == jobs_pb2.JOB_STATUS_COMPLETE and ok.progress_percent == 100
-    assert (ok.files_processed, ok.embeddings_generated, ok.final_loss, ok.commit) == (
-        7,
-        7,
-        0.5,
-        "abc",
-    )
+    assert (
+        ok.files_processed,
+        ok.embeddings_generated,
+        ok.final_loss,
+        ok.commit,
+        ok.history,
+    ) == (7, 7, 0.5, "abc", "12 commits")
     assert bad.status == jobs_pb2.JOB_STATUS_FAILED and bad.error == "NOT_FOUND: no such repository"
     assert old.status == jobs_pb2.JOB_STATUS_SKIPPED and "past its TTL" in old.error
     assert sorted(calls) == ["bad", "ok"]  # the stale task never ran

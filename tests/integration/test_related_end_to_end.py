@@ -81,7 +81,8 @@ def test_similar_and_search_answer_with_reasons(tmp_path: Path) -> None:
         queued = client.post(
             f"/api/v1/ingestion/ingest/{quote(str(repo), safe='')}", headers=auth
         ).json()
-        assert wait_for_job(client, queued["job_id"])["status"] == "complete"
+        job = wait_for_job(client, queued["job_id"])
+        assert (job["status"], job["history"]) == ("complete", "7 commits")
         url = queued["repo_url"]
 
         hybrid = similar(client, url, "app/orders.py")

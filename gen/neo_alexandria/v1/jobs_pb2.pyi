@@ -41,7 +41,7 @@ class QueuedTask(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
 
 class JobRecord(_message.Message):
-    __slots__ = ("job_id", "repo_url", "status", "phase", "progress_percent", "submitted_at", "started_at", "finished_at", "duration_seconds", "files_processed", "embeddings_generated", "final_loss", "error", "commit", "worker_id", "attempts")
+    __slots__ = ("job_id", "repo_url", "status", "phase", "progress_percent", "submitted_at", "started_at", "finished_at", "duration_seconds", "files_processed", "embeddings_generated", "final_loss", "error", "commit", "worker_id", "attempts", "history")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     REPO_URL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -58,6 +58,7 @@ class JobRecord(_message.Message):
     COMMIT_FIELD_NUMBER: _ClassVar[int]
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
+    HISTORY_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     repo_url: str
     status: JobStatus
@@ -74,7 +75,8 @@ class JobRecord(_message.Message):
     commit: str
     worker_id: str
     attempts: int
-    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., phase: _Optional[str] = ..., progress_percent: _Optional[float] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[float] = ..., files_processed: _Optional[int] = ..., embeddings_generated: _Optional[int] = ..., final_loss: _Optional[float] = ..., error: _Optional[str] = ..., commit: _Optional[str] = ..., worker_id: _Optional[str] = ..., attempts: _Optional[int] = ...) -> None: ...
+    history: str
+    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., phase: _Optional[str] = ..., progress_percent: _Optional[float] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[float] = ..., files_processed: _Optional[int] = ..., embeddings_generated: _Optional[int] = ..., final_loss: _Optional[float] = ..., error: _Optional[str] = ..., commit: _Optional[str] = ..., worker_id: _Optional[str] = ..., attempts: _Optional[int] = ..., history: _Optional[str] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
     __slots__ = ("worker_id", "status", "heartbeat_at", "job_id", "device", "heartbeat_interval_seconds")

@@ -192,3 +192,27 @@ def test_cochanges_travel_through_chunks_and_are_validated() -> None:
     bad.cochanges.add(source=0, target=7, weight=1.0, commits=1)
     with pytest.raises(GraphStreamError):
         _append_chunk(ParsedGraph(repo_url="r", commit="c"), bad)
+
+
+@pytest.mark.parametrize("in_place", [True, False], ids=["in-place", "partial-clone"])
+def test_history_that_cannot_be_read_leaves_the_clone_and_says_why(
+    history_repo: Path, tmp_path: Path, in_place: bool
+) -> None:
+    """An old commit's tree is lost from the source (a damaged repository): HEAD still
+    clones and parses, and the history is none, with git's reason."""
+    first = git(history_repo, "rev-list", "--max-parents=0", "HEAD")
+    tree = git(history_repo, "rev-parse", f"{first}^{{tree}}")
+    (history_repo / ".git" / "objects" / tree[:2] / tree[2:]).unlink()
+    with cloned_repository(
+        f"file://{history_repo}",
+        timeout_seconds=60,
+        history_commits=50,
+        history_in_place=in_place,
+    ) as repo:
+        assert (repo.path / "a.py").read_text() == "A = 30\n"
+        assert repo.history.commits == ()
+        note = repo.history.note
+        # read in place, `git log` fails; cloned, the source cannot serve the history
+        why = "git log failed:" if in_place else "it could not be fetched (git clone"
+        assert note.startswith(f"no history: {why}"), note
+        assert note.isprintable()  # git's NUL and escape bytes are not copied
