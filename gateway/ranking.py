@@ -190,6 +190,32 @@ class _Query:
         )
 
 
+def _vectors_only(
+    c: StoredFile,
+    *,
+    structure: float,
+    text: float,
+    shared: tuple[str, ...],
+    same_name: bool = False,
+) -> Features:
+    """A file measured by its vectors alone: no history, imports or place."""
+    return Features(
+        repo_url=c.repo_url,
+        file_path=c.file_path,
+        language=c.language,
+        structure=structure,
+        text=text,
+        history=0.0,
+        commits=0,
+        last_changed=0,
+        import_relation="none",
+        same_directory=False,
+        proximity=0.0,
+        shared_identifiers=shared,
+        same_name=same_name,
+    )
+
+
 def candidate_features(query: StoredFile, candidates: Iterable[StoredFile]) -> list[Features]:
     """Each distinct candidate (the first of repeats), never the queried file, measured
     from its vectors."""
@@ -214,19 +240,11 @@ def candidate_features(query: StoredFile, candidates: Iterable[StoredFile]) -> l
                 shared=shared,
             )
         else:  # another repository shares no history, imports or place
-            f = Features(
-                repo_url=c.repo_url,
-                file_path=c.file_path,
-                language=c.language,
+            f = _vectors_only(
+                c,
                 structure=structure,
                 text=text,
-                history=0.0,
-                commits=0,
-                last_changed=0,
-                import_relation="none",
-                same_directory=False,
-                proximity=0.0,
-                shared_identifiers=shared,
+                shared=shared,
                 same_name=bool(measure.stem) and name_stem(c.file_path) == measure.stem,
             )
         measured.append(f)
@@ -355,19 +373,11 @@ def search_rank(
     ranked = [
         Ranked(
             round(score, 6),
-            Features(
-                repo_url=stored.repo_url,
-                file_path=stored.file_path,
-                language=stored.language,
+            _vectors_only(
+                stored,
                 structure=cosine(best.structure, stored.structure),
                 text=score,
-                history=0.0,
-                commits=0,
-                last_changed=0,
-                import_relation="none",
-                same_directory=False,
-                proximity=0.0,
-                shared_identifiers=shared_identifiers(words, stored.identifiers, len(words)),
+                shared=shared_identifiers(words, stored.identifiers, len(words)),
             ),
         )
         for stored, score in unique.values()

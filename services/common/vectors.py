@@ -366,31 +366,23 @@ async def candidate_files(
     not_self: list[Json] = [{"has_id": [own_id]}]
     repo = [_match("repo_url", query.repo_url)]
     scope: Json = {"must": repo, "must_not": not_self} if same_repo else {"must_not": not_self}
-    reads: list[Awaitable[list[Json]]] = []
+    searches: list[tuple[list[float] | Json, str, int]] = []
     if query.structure and mode in ("structure", "hybrid"):
-        reads.append(
-            client.query(
-                COLLECTION,
-                list(query.structure),
-                scope,
-                max(STRUCTURE_TOP, limit),
-                using=STRUCTURE,
-                with_payload=CANDIDATE_FIELDS,
-                with_vector=True,
-            )
-        )
+        searches.append((list(query.structure), STRUCTURE, STRUCTURE_TOP))
     if query.identifiers and mode in ("text", "hybrid"):
-        reads.append(
-            client.query(
-                COLLECTION,
-                sparse_vector(query.identifiers),
-                scope,
-                max(IDENTIFIER_TOP, limit),
-                using=IDENTIFIERS,
-                with_payload=CANDIDATE_FIELDS,
-                with_vector=True,
-            )
+        searches.append((sparse_vector(query.identifiers), IDENTIFIERS, IDENTIFIER_TOP))
+    reads: list[Awaitable[list[Json]]] = [
+        client.query(
+            COLLECTION,
+            vector,
+            scope,
+            max(top, limit),
+            using=using,
+            with_payload=CANDIDATE_FIELDS,
+            with_vector=True,
         )
+        for vector, using, top in searches
+    ]
     linked: list[str] = []
     if mode in ("history", "hybrid"):
         linked = [p.file_path for p in query.cochange]
