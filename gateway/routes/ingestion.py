@@ -8,6 +8,7 @@ import uuid
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi import Path as PathParam
 from starlette.convertors import PathConvertor, register_url_convertor
 
 from gateway.auth import require_admin, require_reader
@@ -139,7 +140,18 @@ async def job_history(
     responses=errors(401, 404, 503),
     summary="One job's status, progress, timings and counts",
 )
-async def get_job(job_id: str, queue: Queue) -> dict[str, Any]:
+async def get_job(
+    job_id: Annotated[
+        str,
+        # Documented, not validated: any other id is a 404 like an unknown one. The
+        # pattern also tells schema-driven clients that `history` is not an id.
+        PathParam(
+            description="32 lower-case hex digits, as the ingest route returns it",
+            json_schema_extra={"pattern": "^[0-9a-f]{32}$"},
+        ),
+    ],
+    queue: Queue,
+) -> dict[str, Any]:
     if not job_id.isalnum() or len(job_id) > 64:
         raise ApiError(404, "job_not_found", "no such job")
     record = await queue.get_job(job_id)
