@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
 import tempfile
 import threading
 import time
@@ -19,6 +21,7 @@ from services.parser.clone import (
     CloneError,
     CloneNotFound,
     CloneTimeout,
+    CloneTooLarge,
     CloneUnavailable,
     cloned_repository,
 )
@@ -153,3 +156,114 @@ def test_transient_failures_are_retried(monkeypatch: pytest.MonkeyPatch) -> None
     ):
         pass
     assert len(calls) == clone_module.ATTEMPTS
+
+
+def test_a_local_source_is_read_from_its_objects_exactly_as_committed(
+    make_repo: Callable[..., Path], tmp_path: Path
+) -> None:
+    """No clone: every regular file holds the bytes `git show HEAD:path` gives (odd
+    names, CRLF under an eol attribute, an LFS pointer, the same blob twice), symlinks
+    stay symlinks, a submodule entry and uncommitted edits are left out."""
+    lfs_pointer = (
+        "version https://git-lfs.github.com/spec/v1\n"
+        "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
+        "size 12345\n"
+    )
+    files: dict[str, str | bytes] = {
+        "a.py": "import b\n",
+        "b.py": "import a\n",
+        "same.py": "import b\n",
+        "spaces and ünïcödé/x y.py": "X = 1\n",
+        "weird/-dash.py": "Y = 2\n",
+        "crlf.txt": "one\ntwo\n",
+        ".gitattributes": "crlf.txt eol=crlf\n*.bin filter=lfs diff=lfs merge=lfs -text\n",
+        "model.bin": lfs_pointer,
+        "raw.dat": bytes(range(256)),
+    }
+    repo = make_repo(files)
+    (repo / "link.py").symlink_to("a.py")
+    (repo / "outside").symlink_to("/etc/passwd")
+    module = make_repo({"m.py": ""}, name="module")
+    git(repo, "-c", "protocol.file.allow=always", "submodule", "add", "-q", str(module), "sub")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "links and a submodule")
+    (repo / "a.py").write_text("uncommitted\n")
+    (repo / "untracked.py").write_text("nope\n")
+    with cloned_repository(f"file://{repo}", timeout_seconds=30) as read:
+        assert read.commit == git(repo, "rev-parse", "HEAD")
+        assert not (read.path / ".git").exists()
+        got = sorted(str(p.relative_to(read.path)) for p in read.path.rglob("*") if not p.is_dir())
+        assert got == sorted([*files, "link.py", "outside", ".gitmodules"])
+        for name in [*files, ".gitmodules"]:
+            shown = subprocess.run(
+                ["git", "show", f"HEAD:{name}"], cwd=repo, capture_output=True, check=True
+            ).stdout
+            assert (read.path / name).read_bytes() == shown, name
+        assert os.readlink(read.path / "link.py") == "a.py"
+        assert os.readlink(read.path / "outside") == "/etc/passwd"
+        assert set(read.blobs) == {*files, ".gitmodules"}  # symlinks are not regular files
+        assert read.blobs["a.py"] == read.blobs["same.py"]
+        assert not (read.path / "sub").exists()
+
+
+def test_a_local_source_over_the_limits_is_refused_before_any_content_is_read(
+    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    repo = make_repo({"a.py": "x" * 5_000, "b.py": "y" * 5_000})
+    ran: list[list[str]] = []
+    real_run = clone_module._run
+
+    def spy(command: list[str], **kwargs: object) -> tuple[int, bytes]:
+        ran.append(command)
+        return real_run(command, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(clone_module, "_run", spy)
+    with (
+        pytest.raises(CloneTooLarge, match="MAX_REPO_BYTES"),
+        cloned_repository(f"file://{repo}", timeout_seconds=30, max_bytes=8_000),
+    ):
+        pass
+    assert not any("cat-file" in command for command in ran)
+    with (
+        pytest.raises(CloneTooLarge, match="MAX_REPO_FILES"),
+        cloned_repository(f"file://{repo}", timeout_seconds=30, max_files=1),
+    ):
+        pass
+
+
+def test_a_directory_inside_a_repository_is_not_taken_for_it(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo({"pkg/a.py": "", "b.py": ""})
+    for inside in (repo / "pkg", repo / ".git" / "objects"):
+        with (
+            pytest.raises(CloneNotFound, match="does not appear to be a git repository"),
+            cloned_repository(f"file://{inside}", timeout_seconds=30),
+        ):
+            pass
+
+
+def test_reading_a_local_source_writes_nothing_into_it(make_repo: Callable[..., Path]) -> None:
+    repo = make_repo({"a.py": "", "b.py": ""})
+    git(repo, "commit", "-q", "--allow-empty", "-m", "two commits: history is read too")
+
+    def snapshot() -> dict[str, int]:
+        return {str(p): p.stat().st_mtime_ns for p in repo.rglob("*")}
+
+    before = snapshot()
+    with cloned_repository(f"file://{repo}", timeout_seconds=30, history_commits=10) as read:
+        assert len(read.history.commits) == 2
+    assert snapshot() == before
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to give the repository to nobody")
+def test_another_users_repository_is_refused_with_gits_reason(
+    make_repo: Callable[..., Path],
+) -> None:
+    repo = make_repo({"a.py": ""})
+    subprocess.run(["chown", "-R", "nobody", str(repo)], check=True)
+    with (
+        pytest.raises(CloneError, match=r"dubious ownership.*safe\.directory"),
+        cloned_repository(f"file://{repo}", timeout_seconds=30),
+    ):
+        pass

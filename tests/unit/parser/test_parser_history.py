@@ -67,7 +67,7 @@ def test_coupled_files_renames_and_huge_commits(history_repo: Path, in_place: bo
         f"file://{history_repo}",
         timeout_seconds=60,
         history_commits=100,
-        history_in_place=in_place,
+        direct=in_place,
     ) as repo:
         assert repo.history.note == ""
         assert len(repo.history.commits) == 9
@@ -88,7 +88,7 @@ def test_coupled_files_renames_and_huge_commits(history_repo: Path, in_place: bo
 def test_the_partial_clone_fetches_no_old_file_contents(history_repo: Path) -> None:
     # A file:// source read through upload-pack with filters allowed stands in for a forge.
     with cloned_repository(
-        f"file://{history_repo}", timeout_seconds=60, history_commits=100, history_in_place=False
+        f"file://{history_repo}", timeout_seconds=60, history_commits=100, direct=False
     ) as repo:
         listing = git(repo.path, "rev-list", "--objects", "--all", "--missing=print")
         missing = {line[1:] for line in listing.splitlines() if line.startswith("?")}
@@ -107,7 +107,7 @@ def test_the_partial_clone_fetches_no_old_file_contents(history_repo: Path) -> N
 
 def test_a_shallow_boundary_is_not_a_commit(history_repo: Path) -> None:
     with cloned_repository(
-        f"file://{history_repo}", timeout_seconds=60, history_commits=3, history_in_place=False
+        f"file://{history_repo}", timeout_seconds=60, history_commits=3, direct=False
     ) as repo:
         assert (repo.path / ".git" / "shallow").exists()
         commits = repo.history.commits
@@ -115,11 +115,9 @@ def test_a_shallow_boundary_is_not_a_commit(history_repo: Path) -> None:
     assert [c.time - T0 for c in commits] == [7_000, 6_000]
 
 
-def test_a_local_source_is_cloned_at_depth_one_and_its_log_read_in_place(
-    history_repo: Path,
-) -> None:
+def test_a_local_source_is_read_directly_and_its_log_in_place(history_repo: Path) -> None:
     with cloned_repository(f"file://{history_repo}", timeout_seconds=60, history_commits=3) as repo:
-        assert git(repo.path, "rev-list", "--count", "HEAD") == "1"
+        assert not (repo.path / ".git").exists()  # HEAD's files only, no clone
         # the source is not shallow: its last three commits all count
         assert [c.time - T0 for c in repo.history.commits] == [7_000, 6_000, 5_000]
 
@@ -207,7 +205,7 @@ def test_history_that_cannot_be_read_leaves_the_clone_and_says_why(
         f"file://{history_repo}",
         timeout_seconds=60,
         history_commits=50,
-        history_in_place=in_place,
+        direct=in_place,
     ) as repo:
         assert (repo.path / "a.py").read_text() == "A = 30\n"
         assert repo.history.commits == ()

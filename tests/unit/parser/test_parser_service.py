@@ -160,6 +160,7 @@ def test_a_network_failure_that_outlasts_the_retries_is_unavailable(
 
     monkeypatch.setattr(clone_module, "_run", unreachable)
     monkeypatch.setattr(clone_module, "RETRY_BACKOFF_SECONDS", 0.0)
+    monkeypatch.setattr(clone_module, "is_local", lambda url: False)  # cloned, as a remote
     code, details = _status(local, str(make_repo({"a.py": ""})))
     assert code == grpc.StatusCode.UNAVAILABLE and "Could not resolve host" in details
 
@@ -169,6 +170,7 @@ def test_a_job_abandoned_by_its_client_removes_its_clone(
 ) -> None:
     repo = make_repo({"a.py": ""})
     monkeypatch.setattr(clone_module, "_git_command", lambda url, dest, *_: ["sleep", "30"])
+    monkeypatch.setattr(clone_module, "is_local", lambda url: False)  # cloned, as a remote
     before = _clones()
     with pytest.raises(grpc.aio.AioRpcError) as caught:
         _parse(local, str(repo), timeout=1)
