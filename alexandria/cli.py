@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import os
 import sys
 from pathlib import Path
 from typing import NoReturn
@@ -226,7 +227,14 @@ def run() -> NoReturn:
     took 0.75 s of the process's exit on the 2-core CPU; with them frozen, 0.14 s.
     Finalisation still runs (atexit, stream flushes); only `main` is for in-process use.
     """
-    code = main()
+    try:
+        code = main()
+        sys.stdout.flush()
+    except BrokenPipeError:
+        # The reader went away (`alexandria jobs | head`): stop quietly, as a pipeline
+        # expects; stdout goes to /dev/null so that the exit's own flush cannot fail too.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        code = output.PIPE_CLOSED
     gc.freeze()
     sys.exit(code)
 

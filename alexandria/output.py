@@ -19,11 +19,12 @@ UNAVAILABLE = 69  # EX_UNAVAILABLE: the gateway or a service it needs is unreach
 TEMPFAIL = 75  # EX_TEMPFAIL: try again later (queue full)
 NOPERM = 77  # EX_NOPERM: missing or wrong token
 INTERRUPTED = 130  # Ctrl-C
+PIPE_CLOSED = 141  # the output's reader went away (128 + SIGPIPE, as a shell reports it)
 
 EXIT_CODES_HELP = (
     "exit codes: 0 ok, 1 failed (job failed, not found, a check failed), 2 usage or "
     "configuration error, 69 gateway or a service unavailable, 75 queue full (retry later), "
-    "77 missing or wrong token, 130 interrupted"
+    "77 missing or wrong token, 130 interrupted, 141 output closed early (a pipe)"
 )
 
 

@@ -23,6 +23,7 @@ import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
+from alexandria import output
 from services.common.config import Settings
 from services.common.transport import check_queue_settings, describe_queue, redis_url
 from services.ingest.liveness import is_alive, liveness_file
@@ -209,9 +210,12 @@ def run_until_interrupted(settings: Settings, *, gateway_port: int, edge: bool =
             dead = [name for name, p in stack.processes.items() if p.poll() is not None]
             print(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr)
             return 1
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C
         print("stopped.", flush=True)
-        return 0
+        return output.INTERRUPTED
+    except _Terminated:  # a service manager's stop
+        print("stopped.", flush=True)
+        return output.OK
 
 
 def _locations(stack: LocalStack) -> list[tuple[str, str]]:
@@ -228,5 +232,9 @@ def _locations(stack: LocalStack) -> list[tuple[str, str]]:
     return [("gateway", f"{url}  (docs at {url}/docs)"), *services, logs, ("token", token)]
 
 
-def _interrupt(*_: object) -> None:
-    raise KeyboardInterrupt
+class _Terminated(Exception):
+    """SIGTERM arrived: stop everything, as on Ctrl-C, and exit 0."""
+
+
+def _interrupt(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated

@@ -161,6 +161,17 @@ def workers(redis_url: str) -> dict[str, str]:
     return asyncio.run(read())
 
 
+def _until_up(proc: subprocess.Popen[str]) -> str:
+    """What `up` printed until it said how to stop it."""
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or "Ctrl-C" not in lines[-1]:
+        line = proc.stdout.readline()
+        assert line, f"up ended before it was up:\n{''.join(lines)}"
+        lines.append(line)
+    return "".join(lines)
+
+
 @pytest.mark.slow
 def test_up_edge_is_healthy_within_30s_and_stops_on_sigterm(tmp_path: Path, queue_url: str) -> None:
     env = edge_env(tmp_path, queue_url)
@@ -172,13 +183,7 @@ def test_up_edge_is_healthy_within_30s_and_stops_on_sigterm(tmp_path: Path, queu
         text=True,
     )
     try:
-        assert proc.stdout is not None
-        lines: list[str] = []
-        while not lines or "Ctrl-C" not in lines[-1]:
-            line = proc.stdout.readline()
-            assert line, f"up --edge ended before it was up:\n{''.join(lines)}"
-            lines.append(line)
-        output = "".join(lines)
+        output = _until_up(proc)
         match = re.search(r"healthy in ([\d.]+)s", output)
         assert match, output
         print(f"edge healthy in {match[1]} s")
@@ -245,3 +250,24 @@ def test_the_coordinator_touches_its_liveness_file_while_idle_and_removes_it_on_
 
     asyncio.run(main())
     assert not path.exists()
+
+
+@pytest.mark.slow
+def test_ctrl_c_stops_up_with_the_interrupted_status(tmp_path: Path, queue_url: str) -> None:
+    """130, as `--help` lists for an interrupt (a SIGTERM, above, is a clean 0)."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alexandria.cli", "up", "--edge"],
+        env=edge_env(tmp_path, queue_url),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        _until_up(proc)
+        proc.send_signal(signal.SIGINT)
+        rest, _ = proc.communicate(timeout=90)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert proc.returncode == 130 and "stopped." in rest, rest

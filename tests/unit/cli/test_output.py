@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import io
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -82,3 +85,24 @@ def test_progress_prints_one_line_per_change_elsewhere() -> None:
 )
 def test_times_print_as_their_utc_day(moment: float | str | None, day: str) -> None:
     assert output.utc_day(moment) == day
+
+
+def test_a_reader_that_stops_early_ends_the_command_quietly(tmp_path: Path) -> None:
+    """`alexandria graph DIR --json | head -c 100`: no BrokenPipeError traceback, and the
+    status a shell gives a command stopped by SIGPIPE."""
+    for i in range(400):
+        (tmp_path / f"module_{i}.py").write_text(
+            f"import module_{(i + 1) % 400}\nVALUE_{i} = {i}\n"
+        )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alexandria.cli", "graph", str(tmp_path), "--json"],
+        cwd=Path(__file__).parents[3],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdout.read(100)
+    proc.stdout.close()  # the reader goes away with most of the document unread
+    errors = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == output.PIPE_CLOSED == 141
+    assert "Traceback" not in errors and "BrokenPipeError" not in errors, errors
