@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from alexandria import gateway_commands, output
 from alexandria.gateway_client import GatewayError
+from alexandria.stack_state import DataDirInUse
 from services.common.config import ConfigError, load_settings
 from services.common.logs import configure_logging
 
@@ -216,6 +217,9 @@ def main(argv: list[str] | None = None) -> int:
     except TimeoutError as exc:
         print(f"alexandria: {exc}", file=sys.stderr)
         return output.TEMPFAIL
+    except DataDirInUse as exc:
+        print(f"alexandria: {exc}", file=sys.stderr)
+        return output.USAGE
     except KeyboardInterrupt:
         return output.INTERRUPTED
 

@@ -21,6 +21,7 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from alexandria import output
+from alexandria.gateway_client import gateway_url
 from services.common.config import ConfigError, Settings, load_settings
 
 TIMEOUT_SECONDS = 5.0
@@ -207,24 +208,25 @@ def check_qdrant(settings: Settings) -> Check:
 
 
 def check_gateway(settings: Settings) -> Check:
+    url = gateway_url(settings)
     try:
-        reply = httpx.get(f"{settings.gateway_url}/health", timeout=TIMEOUT_SECONDS)
+        reply = httpx.get(f"{url}/health", timeout=TIMEOUT_SECONDS)
     except httpx.HTTPError as exc:
         hint = "start the local stack: alexandria up" if settings.local else "start the gateway"
         return Check(
             "gateway",
             "warn",
-            f"{settings.gateway_url}: {type(exc).__name__}",
+            f"{url}: {type(exc).__name__}",
             f"{hint}, or set GATEWAY_URL",
         )
     if reply.status_code != 200:
         return Check(
             "gateway",
             "fail",
-            f"{settings.gateway_url}/health answered {reply.status_code}: {reply.text[:200]}",
+            f"{url}/health answered {reply.status_code}: {reply.text[:200]}",
             "the gateway names the failing dependency; see its logs",
         )
-    return _ok("gateway", f"{settings.gateway_url} healthy")
+    return _ok("gateway", f"{url} healthy")
 
 
 def check_admin_token(settings: Settings) -> Check:

@@ -1,7 +1,9 @@
 """The CLI's client of the gateway's REST API: base URL, token and error handling once.
 
-The base URL is `GATEWAY_URL` (or `--gateway`); the token is `PHAROS_ADMIN_TOKEN`, else
-`PHAROS_READ_TOKEN` for reads, else (LOCAL mode) the one under the data dir.
+The base URL is `--gateway`, else `GATEWAY_URL`, else that of the stack `alexandria up`
+runs on the data dir (`stack_state.py`), else http://127.0.0.1:8000. The token is
+`PHAROS_ADMIN_TOKEN`, else `PHAROS_READ_TOKEN` for reads, else (LOCAL mode) the one
+under the data dir.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from urllib.parse import quote
 
 import httpx
 
+from alexandria import stack_state
 from services.common.config import ConfigError, Settings
 
 TIMEOUT_SECONDS = 30.0
@@ -40,12 +43,22 @@ def gateway_token(settings: Settings, *, write: bool) -> str | None:
     return None
 
 
+def gateway_url(settings: Settings) -> str:
+    """`GATEWAY_URL` when set, else the URL of the stack running on the data dir (what
+    `alexandria up --port N` wrote), else the default."""
+    if "gateway_url" not in settings.model_fields_set:
+        running = stack_state.read(settings.data_dir)
+        if running is not None and running.gateway_url:
+            return running.gateway_url
+    return settings.gateway_url
+
+
 class GatewayClient:
     """A small synchronous client; use as a context manager."""
 
     def __init__(self, settings: Settings, base_url: str | None = None) -> None:
         self.settings = settings
-        self.base_url = (base_url or settings.gateway_url).rstrip("/")
+        self.base_url = (base_url or gateway_url(settings)).rstrip("/")
         self._http = httpx.Client(base_url=self.base_url, timeout=TIMEOUT_SECONDS)
 
     def __enter__(self) -> GatewayClient:

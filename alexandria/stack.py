@@ -18,12 +18,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO
 
 import grpc
 import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from alexandria import output
+from alexandria import output, stack_state
 from services.common.config import Settings
 from services.common.transport import check_queue_settings, describe_queue, redis_url
 from services.ingest.liveness import is_alive, liveness_file
@@ -56,6 +57,7 @@ class LocalStack:
     edge: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _redis: subprocess.Popen[bytes] | None = None
+    _claim: IO[str] | None = None  # the data dir's lock (stack_state.py)
 
     @property
     def gateway_url(self) -> str:
@@ -115,6 +117,9 @@ class LocalStack:
             )
 
     def start(self) -> None:
+        """Start everything and wait until healthy; DataDirInUse when another stack runs
+        on the data dir (nothing is started then)."""
+        self._claim = stack_state.claim(self.settings.data_dir)
         self.parser_port = self.parser_port or _port_of(self.settings.parser_addr)
         self.embedder_port = self.embedder_port or _port_of(self.settings.embedder_addr)
         url = None
@@ -128,6 +133,8 @@ class LocalStack:
             for name, args in self._commands().items():
                 self._spawn(name, args, env)
             self._wait_healthy()
+            url = None if self.edge else self.gateway_url
+            stack_state.write(self.settings.data_dir, stack_state.RunningStack(os.getpid(), url))
         except BaseException:
             self.stop()
             raise
@@ -164,6 +171,9 @@ class LocalStack:
             self._redis.terminate()
             self._redis.wait(timeout=10)
             self._redis = None
+        if self._claim is not None:
+            stack_state.release(self.settings.data_dir, self._claim)
+            self._claim = None
 
     def __enter__(self) -> LocalStack:
         self.start()

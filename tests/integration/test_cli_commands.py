@@ -341,3 +341,25 @@ def test_search_lists_files_with_the_words_they_matched(run_cli: Any) -> None:
     body = json.loads("\n".join(lines))
     assert body["q"] == "frobnicate" and body["results"][0]["reasons"]["shared_identifiers"]
     assert run_cli("search", REPO, "-")[0] == output.FAILED  # no word: the gateway's 422
+
+
+def test_the_cli_finds_the_stack_of_its_data_dir_and_a_second_one_is_refused(cli: Cli) -> None:
+    """Without GATEWAY_URL the CLI reads where the stack is from the data dir (the stack
+    runs on a free port, not 8000); a second `up` on that data dir exits 2 with one line."""
+    env = {key: value for key, value in cli.env.items() if key != "GATEWAY_URL"}
+    run = [sys.executable, "-m", "alexandria.cli"]
+    jobs = subprocess.run([*run, "jobs", "--json"], env=env, capture_output=True, text=True)
+    assert jobs.returncode == 0, jobs.stderr
+    assert "jobs" in json.loads(jobs.stdout)
+    second = subprocess.run(
+        [*run, "up", "--port", str(free_port())],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    data_dir, url = env["ALEXANDRIA_DATA_DIR"], cli.env["GATEWAY_URL"]
+    assert second.returncode == output.USAGE
+    assert second.stderr.splitlines() == [
+        f"alexandria: the data dir {data_dir} is in use by pid {os.getpid()}, at {url}"
+    ]

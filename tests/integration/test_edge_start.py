@@ -253,17 +253,26 @@ def test_the_coordinator_touches_its_liveness_file_while_idle_and_removes_it_on_
 
 
 @pytest.mark.slow
-def test_ctrl_c_stops_up_with_the_interrupted_status(tmp_path: Path, queue_url: str) -> None:
-    """130, as `--help` lists for an interrupt (a SIGTERM, above, is a clean 0)."""
+def test_ctrl_c_stops_up_with_the_interrupted_status_and_a_second_up_is_refused(
+    tmp_path: Path, queue_url: str
+) -> None:
+    """130, as `--help` lists for an interrupt (a SIGTERM, above, is a clean 0); while it
+    runs, a second `up` on its data dir is refused with one line naming it."""
+    env = edge_env(tmp_path, queue_url)
     proc = subprocess.Popen(
         [sys.executable, "-m", "alexandria.cli", "up", "--edge"],
-        env=edge_env(tmp_path, queue_url),
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
     )
     try:
         _until_up(proc)
+        second = alexandria(env, "up", "--edge")
+        assert second.returncode == 2 and second.stderr.splitlines() == [
+            f"alexandria: the data dir {env['ALEXANDRIA_DATA_DIR']} is in use by pid "
+            f"{proc.pid} (an edge, no gateway)"
+        ], second.stdout + second.stderr
         proc.send_signal(signal.SIGINT)
         rest, _ = proc.communicate(timeout=90)
     finally:
