@@ -161,20 +161,8 @@ def workers(redis_url: str) -> dict[str, str]:
     return asyncio.run(read())
 
 
-def _until_up(proc: subprocess.Popen[str]) -> str:
-    """What `up` printed until it said how to stop it."""
-    assert proc.stdout is not None
-    lines: list[str] = []
-    while not lines or "Ctrl-C" not in lines[-1]:
-        line = proc.stdout.readline()
-        assert line, f"up ended before it was up:\n{''.join(lines)}"
-        lines.append(line)
-    return "".join(lines)
-
-
-@pytest.mark.slow
-def test_up_edge_is_healthy_within_30s_and_stops_on_sigterm(tmp_path: Path, queue_url: str) -> None:
-    env = edge_env(tmp_path, queue_url)
+def _up_edge(env: dict[str, str]) -> tuple[subprocess.Popen[str], str]:
+    """`alexandria up --edge` started, and what it printed until it said how to stop it."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "alexandria.cli", "up", "--edge"],
         env=env,
@@ -182,8 +170,23 @@ def test_up_edge_is_healthy_within_30s_and_stops_on_sigterm(tmp_path: Path, queu
         stderr=subprocess.STDOUT,
         text=True,
     )
+    assert proc.stdout is not None
+    lines: list[str] = []
+    while not lines or "Ctrl-C" not in lines[-1]:
+        line = proc.stdout.readline()
+        if not line:
+            proc.kill()
+            proc.wait()
+            raise AssertionError(f"up ended before it was up:\n{''.join(lines)}")
+        lines.append(line)
+    return proc, "".join(lines)
+
+
+@pytest.mark.slow
+def test_up_edge_is_healthy_within_30s_and_stops_on_sigterm(tmp_path: Path, queue_url: str) -> None:
+    env = edge_env(tmp_path, queue_url)
+    proc, output = _up_edge(env)
     try:
-        output = _until_up(proc)
         match = re.search(r"healthy in ([\d.]+)s", output)
         assert match, output
         print(f"edge healthy in {match[1]} s")
@@ -259,15 +262,8 @@ def test_ctrl_c_stops_up_with_the_interrupted_status_and_a_second_up_is_refused(
     """130, as `--help` lists for an interrupt (a SIGTERM, above, is a clean 0); while it
     runs, a second `up` on its data dir is refused with one line naming it."""
     env = edge_env(tmp_path, queue_url)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "alexandria.cli", "up", "--edge"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
+    proc, _ = _up_edge(env)
     try:
-        _until_up(proc)
         second = alexandria(env, "up", "--edge")
         assert second.returncode == 2 and second.stderr.splitlines() == [
             f"alexandria: the data dir {env['ALEXANDRIA_DATA_DIR']} is in use by pid "
