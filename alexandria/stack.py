@@ -30,6 +30,8 @@ from services.common.transport import check_queue_settings, describe_queue, redi
 from services.ingest.liveness import is_alive, liveness_file
 
 START_TIMEOUT_SECONDS = 120.0
+PRIVATE_UMASK = 0o077
+"""The mask the stack runs under: nothing it writes is readable by other users."""
 STOP_TIMEOUT_SECONDS = 60.0
 
 
@@ -58,6 +60,7 @@ class LocalStack:
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _redis: subprocess.Popen[bytes] | None = None
     _claim: IO[str] | None = None  # the data dir's lock (stack_state.py)
+    _umask: int | None = None  # this process's own, restored on stop
 
     @property
     def gateway_url(self) -> str:
@@ -118,8 +121,13 @@ class LocalStack:
 
     def start(self) -> None:
         """Start everything and wait until healthy; DataDirInUse when another stack runs
-        on the data dir (nothing is started then)."""
+        on the data dir (nothing is started then). The data dir and everything the stack
+        writes (databases, Redis's file, logs, the token) are this user's alone: 0700
+        directories and 0600 files, the processes inheriting the mask."""
+        self.settings.data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
+        self.settings.data_dir.chmod(0o700)  # a data dir made before, or by `ingest`
         self._claim = stack_state.claim(self.settings.data_dir)
+        self._umask = os.umask(PRIVATE_UMASK)
         self.parser_port = self.parser_port or _port_of(self.settings.parser_addr)
         self.embedder_port = self.embedder_port or _port_of(self.settings.embedder_addr)
         url = None
@@ -174,6 +182,9 @@ class LocalStack:
         if self._claim is not None:
             stack_state.release(self.settings.data_dir, self._claim)
             self._claim = None
+        if self._umask is not None:
+            os.umask(self._umask)
+            self._umask = None
 
     def __enter__(self) -> LocalStack:
         self.start()

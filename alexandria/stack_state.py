@@ -35,7 +35,8 @@ def claim(data_dir: Path) -> IO[str]:
     """Hold the data dir's lock (keep the returned file open); DataDirInUse when another
     process holds it."""
     data_dir.mkdir(parents=True, exist_ok=True)
-    lock = open(data_dir / LOCK_FILE, "a")  # noqa: SIM115 - held for the stack's life
+    descriptor = os.open(data_dir / LOCK_FILE, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    lock = os.fdopen(descriptor, "a")  # held for the stack's life
     try:
         fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

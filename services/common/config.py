@@ -9,6 +9,7 @@ Nothing set means LOCAL mode: every service embedded under one data directory
 from __future__ import annotations
 
 import ipaddress
+import os
 import secrets
 from functools import cached_property
 from pathlib import Path
@@ -207,7 +208,24 @@ class Settings(BaseSettings):
         if not token_file.exists():
             token_file.touch(mode=0o600)
             token_file.write_text(secrets.token_urlsafe(32))
+        _check_private(token_file)
         return token_file.read_text().strip()
+
+
+def _check_private(path: Path) -> None:
+    """Refuse a secret file that another user owns or may read (ConfigError saying how
+    to fix it): its token would not be this user's alone."""
+    info = path.stat()
+    if info.st_uid != os.geteuid():
+        raise ConfigError(
+            f"{path} belongs to uid {info.st_uid}, not to this user: remove it (a new token "
+            "is made) or set PHAROS_ADMIN_TOKEN"
+        )
+    if info.st_mode & 0o077:
+        raise ConfigError(
+            f"{path} can be read by other users (mode {info.st_mode & 0o777:o}): "
+            f"chmod 600 {path}"
+        )
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -363,3 +363,17 @@ def test_the_cli_finds_the_stack_of_its_data_dir_and_a_second_one_is_refused(cli
     assert second.stderr.splitlines() == [
         f"alexandria: the data dir {data_dir} is in use by pid {os.getpid()}, at {url}"
     ]
+
+
+def test_what_the_stack_writes_is_this_users_alone(cli: Cli, finished_job: dict[str, Any]) -> None:
+    """After a job: the data dir is 0700, and no file or directory under it (databases,
+    Redis's file, logs, the token, the parse cache) is open to group or others."""
+    data_dir = Path(cli.env["ALEXANDRIA_DATA_DIR"])
+    assert data_dir.stat().st_mode & 0o777 == 0o700
+    found = [p for p in data_dir.rglob("*") if not p.is_symlink()]
+    names = {p.name for p in found}
+    assert {"admin_token", "logs", "gateway.log", "stack.json"} <= names, names
+    open_to_others = [
+        (str(p), oct(p.stat().st_mode & 0o777)) for p in found if p.stat().st_mode & 0o077
+    ]
+    assert open_to_others == []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -126,3 +127,21 @@ def test_edge_mode_accepts_either_queue(monkeypatch: pytest.MonkeyPatch) -> None
     monkeypatch.setenv("UPSTASH_REDIS_REST_URL", "https://eu1-cool.upstash.io")
     monkeypatch.setenv("UPSTASH_REDIS_REST_TOKEN", "t")
     assert load_settings().mode == "EDGE"
+
+
+def test_a_token_file_others_can_read_or_own_is_refused_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    clear_settings_env(monkeypatch)
+    settings = Settings(alexandria_data_dir=tmp_path, pharos_admin_token=None)
+    token = settings.admin_token()  # made 0600
+    assert settings.admin_token_file.stat().st_mode & 0o777 == 0o600
+    settings.admin_token_file.chmod(0o644)
+    with pytest.raises(ConfigError, match=r"can be read by other users \(mode 644\): chmod 600"):
+        settings.admin_token()
+    settings.admin_token_file.chmod(0o600)
+    assert settings.admin_token() == token
+    if os.geteuid() == 0:  # give it to another user
+        os.chown(settings.admin_token_file, 65534, -1)
+        with pytest.raises(ConfigError, match="belongs to uid 65534, not to this user"):
+            settings.admin_token()
