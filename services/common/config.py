@@ -223,8 +223,7 @@ def _check_private(path: Path) -> None:
         )
     if info.st_mode & 0o077:
         raise ConfigError(
-            f"{path} can be read by other users (mode {info.st_mode & 0o777:o}): "
-            f"chmod 600 {path}"
+            f"{path} can be read by other users (mode {info.st_mode & 0o777:o}): chmod 600 {path}"
         )
 
 

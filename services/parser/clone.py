@@ -41,7 +41,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager, suppress
+from contextlib import ExitStack, contextmanager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
@@ -62,6 +62,8 @@ _LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
 """A local source's upload-pack refuses `--filter` unless allowed (https hosts allow it)."""
 _NOT_ASKED = History(note="no history: not asked for")
 SYMLINK = b"120000"  # a tree entry's mode for a symbolic link
+MAX_LINK_BYTES = 4096  # PATH_MAX: a longer symlink target is not made
+COPY_CHUNK = 1 << 20
 _NO_NETWORK = ("-c", "core.hooksPath=/dev/null", "-c", "protocol.allow=never")
 """For git commands after the clone: no hooks, no transport (so no lazy fetch)."""
 _PASSED_ENV = (
@@ -314,6 +316,8 @@ def _git_output(
 def _head_commit(checkout: Path, workdir: Path, deadline: float) -> str:
     try:
         raw = _git_output(checkout, workdir, ["rev-parse", "--verify", "HEAD"], deadline, None)
+    except CloneTimeout:
+        raise
     except CloneError:
         raw = b""
     commit = raw[:200].decode("ascii", errors="replace").strip()
@@ -421,6 +425,17 @@ def _check_repository(
         raise CloneNotFound(f"{url} does not appear to be a git repository")
 
 
+def _new_file(path: Path) -> IO[bytes] | None:
+    """`path` created for writing (0600, never through a symlink); None when a malformed
+    tree gives a path twice, or under a file: the first one wins."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
+        return os.fdopen(os.open(path, flags, 0o600), "wb")
+    except OSError:
+        return None
+
+
 def _export_head(
     source: Path,
     workdir: Path,
@@ -483,18 +498,26 @@ def _export_head(
             header = out.readline().split()
             if len(header) != 3 or header[0] != blob.encode("ascii"):
                 raise CloneError(f"git cat-file: {url} has no blob {blob}")
-            content = out.read(int(header[2]))
+            size = int(header[2])
+            files = [_new_file(checkout / os.fsdecode(p)) for m, p in paths if m != SYMLINK]
+            linked = [checkout / os.fsdecode(p) for m, p in paths if m == SYMLINK]
+            # A symlink's blob is its target: no longer than a path may be.
+            link_to = out.read(size) if linked and size <= MAX_LINK_BYTES else None
+            with ExitStack() as opened:
+                writers = [opened.enter_context(f) for f in files if f is not None]
+                remaining = 0 if link_to is not None else size
+                while remaining > 0:  # copied in chunks: a blob may be as large as the limit
+                    chunk = out.read(min(remaining, COPY_CHUNK))
+                    if not chunk:
+                        raise CloneError(f"git cat-file: {url}'s blob {blob} ended early")
+                    for writer in writers:
+                        writer.write(chunk)
+                    remaining -= len(chunk)
+                if link_to is not None:
+                    for writer in writers:
+                        writer.write(link_to)
+            links.extend((link_to, path) for path in linked if link_to is not None)
             out.read(1)  # the newline after each object
-            for mode, path in paths:
-                target = checkout / os.fsdecode(path)
-                if mode == SYMLINK:
-                    links.append((content, target))
-                    continue
-                flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW
-                with suppress(OSError):  # a path a malformed tree gives twice: the first wins
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    with os.fdopen(os.open(target, flags, 0o600), "wb") as file:
-                        file.write(content)
     for content, target in links:
         with suppress(OSError):
             target.parent.mkdir(parents=True, exist_ok=True)

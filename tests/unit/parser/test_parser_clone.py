@@ -162,7 +162,8 @@ def test_a_local_source_is_read_from_its_objects_exactly_as_committed(
     make_repo: Callable[..., Path], tmp_path: Path
 ) -> None:
     """No clone: every regular file holds the bytes `git show HEAD:path` gives (odd
-    names, CRLF under an eol attribute, an LFS pointer, the same blob twice), symlinks
+    names, CRLF under an eol attribute, an LFS pointer, the same blob twice, a blob
+    larger than a copy chunk), symlinks
     stay symlinks, a submodule entry and uncommitted edits are left out."""
     lfs_pointer = (
         "version https://git-lfs.github.com/spec/v1\n"
@@ -179,6 +180,7 @@ def test_a_local_source_is_read_from_its_objects_exactly_as_committed(
         ".gitattributes": "crlf.txt eol=crlf\n*.bin filter=lfs diff=lfs merge=lfs -text\n",
         "model.bin": lfs_pointer,
         "raw.dat": bytes(range(256)),
+        "big.bin": bytes(range(256)) * 10_000,  # 2.5 MB: copied in chunks
     }
     repo = make_repo(files)
     (repo / "link.py").symlink_to("a.py")
