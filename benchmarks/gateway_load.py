@@ -76,7 +76,7 @@ from services.common.vectors import (
     point_body,
     upsert_file_vectors,
 )
-from services.ingest.candidates import file_candidates
+from services.ingest.candidates import with_candidates
 
 TARGET_INGEST_P99_MS = 25.0
 TARGET_SIMILAR_P99_MS = 50.0  # issue 16: hybrid `similar` at 20 req/s
@@ -198,16 +198,9 @@ def synthetic_files(files: int) -> list[FileVector]:
             )
         )
     started = time.perf_counter()
-    found = file_candidates(
-        repo_url=REPO,
-        paths=paths,
-        embeddings=np.array([f.vector for f in made]),
-        terms=[list(f.terms) for f in made],
-        imports=[list(f.imports) for f in made],
-        partners=[[p.file_path for p in f.cochange] for f in made],
-    )
+    stored = with_candidates(REPO, made)
     print(f"candidates of {files} files computed in {time.perf_counter() - started:.2f} s")
-    return [dataclasses.replace(f, candidates=c) for f, c in zip(made, found, strict=True)]
+    return stored
 
 
 def point_bytes(files: list[FileVector]) -> dict[str, float]:

@@ -3,13 +3,9 @@
 
 from __future__ import annotations
 
-import dataclasses
 import math
 
-import numpy as np
-
 from services.common.vectors import FileVector, Partner
-from services.ingest.candidates import file_candidates
 
 REPO = "https://github.com/known/answers"
 OTHER_REPO = "https://github.com/known/elsewhere"
@@ -94,16 +90,3 @@ def plain_cosine_order() -> list[str]:
 
     others = [f for f in files if f.file_path != QUERY]
     return [f.file_path for f in sorted(others, key=lambda f: (-cos(f), f.file_path))]
-
-
-def with_candidates(repo_url: str, files: list[FileVector]) -> list[FileVector]:
-    """The files with the candidates a job stores for hybrid `similar`."""
-    found = file_candidates(
-        repo_url=repo_url,
-        paths=[f.file_path for f in files],
-        embeddings=np.array([list(f.vector) for f in files]).reshape(len(files), -1),
-        terms=[list(f.terms) for f in files],
-        imports=[list(f.imports) for f in files],
-        partners=[[p.file_path for p in f.cochange] for f in files],
-    )
-    return [dataclasses.replace(f, candidates=c) for f, c in zip(files, found, strict=True)]

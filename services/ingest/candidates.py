@@ -3,9 +3,10 @@
 The hybrid ranking (gateway/ranking.py) fuses every signal over a bounded set of
 candidates. Gathering that set per request took five Qdrant reads (a dense and a sparse
 query, a retrieve, two filtered scrolls), and Qdrant's embedded engine scores in Python:
-245 ms a request at 1,600 files. The job computes the set here instead and stores it in
-each point's payload (`candidates`); `similar` then reads the queried point and
-retrieves its candidates by id (services/common/vectors.py).
+245 ms a request at 1,600 files. The job computes the set here instead, with the
+cosines the ranking needs, and stores it in each point's payload; hybrid `similar`
+then ranks from the queried point alone and reads only the files it returns
+(gateway/routes/graph.py, `similar_files`).
 
 A file's candidates, deduplicated, never the file itself:
 
@@ -34,6 +35,7 @@ in the coordinator, which in LOCAL mode is the gateway's own process.
 from __future__ import annotations
 
 import array
+import dataclasses
 import itertools
 from collections.abc import Mapping, Sequence
 
@@ -309,3 +311,18 @@ def file_candidates(
         )
         at = end
     return out
+
+
+def with_candidates(repo_url: str, files: Sequence[vectors.FileVector]) -> list[vectors.FileVector]:
+    """`files` (one repository's points, as a job writes them) with their candidates."""
+    if not files:
+        return []
+    found = file_candidates(
+        repo_url=repo_url,
+        paths=[f.file_path for f in files],
+        embeddings=np.array([np.asarray(f.vector) for f in files]),
+        terms=[list(f.terms) for f in files],
+        imports=[list(f.imports) for f in files],
+        partners=[[p.file_path for p in f.cochange] for f in files],
+    )
+    return [dataclasses.replace(f, candidates=c) for f, c in zip(files, found, strict=True)]

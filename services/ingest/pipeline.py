@@ -159,33 +159,21 @@ def file_vectors(
             partners[one].append(
                 vectors.Partner(graph.nodes[other].path, weight, commits, last_changed)
             )
-    paths = [node.path for node in graph.nodes]
-    imported = [sorted(i) for i in imports]
-    terms = [[(term.token, term.weight) for term in node.terms] for node in graph.nodes]
-    strongest = [
-        sorted(p, key=lambda p: (-p.weight, p.file_path))[:COCHANGE_PARTNERS] for p in partners
-    ]
-    with timed_phase("candidates"):
-        found = candidates.file_candidates(
-            repo_url=repo_url,
-            paths=paths,
-            embeddings=embeddings,
-            terms=terms,
-            imports=imported,
-            partners=[[p.file_path for p in s] for s in strongest],
-        )
-    return [
+    files = [
         vectors.FileVector(
             file_path=node.path,
             language=graph_pb2.Language.Name(node.language).removeprefix("LANGUAGE_").lower(),
             vector=embeddings[i],
-            imports=imported[i],
-            terms=terms[i],
-            cochange=strongest[i],
-            candidates=found[i],
+            imports=sorted(imports[i]),
+            terms=[(term.token, term.weight) for term in node.terms],
+            cochange=sorted(partners[i], key=lambda p: (-p.weight, p.file_path))[
+                :COCHANGE_PARTNERS
+            ],
         )
         for i, node in enumerate(graph.nodes)
     ]
+    with timed_phase("candidates"):
+        return candidates.with_candidates(repo_url, files)
 
 
 @contextlib.asynccontextmanager

@@ -26,7 +26,6 @@ from related_helpers import (
     elsewhere_files,
     known_files,
     plain_cosine_order,
-    with_candidates,
 )
 
 from gateway import ranking
@@ -35,6 +34,7 @@ from gateway.routes.graph import similar_files
 from services.common import vectors
 from services.common.config import Settings
 from services.common.qdrant_api import LocalQdrant, QdrantApi, RestQdrant
+from services.ingest.candidates import with_candidates
 
 KEY = "qdrant-test-key"
 TOKEN = "test-admin-token-0123456789"
