@@ -48,11 +48,17 @@ def run_demo(settings: Settings, *, repo: str, gateway_port: int = 0) -> int:
             print(f"job {job['status']}: {job.get('error', '')}", file=sys.stderr)
             print(f"logs: {stack.log_dir}", file=sys.stderr)
             return 1
-        print(
-            f"Ingested {job['files_processed']} files at {job['commit'][:12]}: "
-            f"{job['embeddings_generated']} embeddings, final loss "
-            f"{float(job['final_loss']):.4f}, {float(job['duration_seconds']):.1f}s"
-        )
+        if job.get("unchanged"):
+            print(
+                f"Already indexed: {job['files_processed']} files at {job['commit'][:12]}, "
+                f"unchanged ({float(job['duration_seconds']):.1f}s)"
+            )
+        else:
+            print(
+                f"Ingested {job['files_processed']} files at {job['commit'][:12]}: "
+                f"{job['embeddings_generated']} embeddings, final loss "
+                f"{float(job['final_loss']):.4f}, {float(job['duration_seconds']):.1f}s"
+            )
         for path in _central_files(client, repo_url, FILES_SHOWN):
             similar = client.get(
                 "/api/v1/graph/similar", repo_url=repo_url, file_path=path, limit=NEIGHBOURS

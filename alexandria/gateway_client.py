@@ -107,12 +107,16 @@ class GatewayClient:
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self.request("GET", path, params={k: v for k, v in params.items() if v is not None})
 
-    def ingest(self, repo: str, *, idempotency_key: str | None = None) -> dict[str, Any]:
-        """Queue a repository (URL, or file:// path in LOCAL mode)."""
+    def ingest(
+        self, repo: str, *, idempotency_key: str | None = None, force: bool = False
+    ) -> dict[str, Any]:
+        """Queue a repository (URL, or file:// path in LOCAL mode); `force` redoes a
+        commit already indexed alike."""
         headers = {"Idempotency-Key": idempotency_key} if idempotency_key else None
         return self.request(
             "POST",
             f"/api/v1/ingestion/ingest/{quote(repo, safe='')}",
+            params={"force": "true"} if force else None,
             write=True,
             headers=headers,
         )

@@ -37,9 +37,10 @@ def ingest(
     as_json: bool,
     timeout: float,
     idempotency_key: str | None = None,
+    force: bool = False,
 ) -> int:
     """Queue a repository; with `wait`, follow the job to its end."""
-    queued = client.ingest(repo_argument(repo), idempotency_key=idempotency_key)
+    queued = client.ingest(repo_argument(repo), idempotency_key=idempotency_key, force=force)
     if not wait:
         if as_json:
             output.print_json(queued)
@@ -54,6 +55,12 @@ def ingest(
     job = wait_for_job(client, queued["job_id"], timeout=timeout, show=not as_json)
     if as_json:
         output.print_json({"job": job})
+    elif job.get("unchanged"):
+        print(
+            f"unchanged: {job['repo_url']} is already indexed at {job['commit'][:12]} "
+            f"({job['files_processed']} files; --force redoes it), "
+            f"{float(job['duration_seconds']):.1f}s"
+        )
     elif job["status"] == "complete":
         print(
             f"complete: {job['files_processed']} files, {job['embeddings_generated']} "
@@ -268,6 +275,7 @@ def _ingest(args: argparse.Namespace) -> int:
             as_json=args.json,
             timeout=args.timeout,
             idempotency_key=args.idempotency_key,
+            force=args.force,
         )
 
 
@@ -314,6 +322,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     ingest_cmd.add_argument(
         "--idempotency-key", default=None, help="a retried submission with the same key queues once"
+    )
+    ingest_cmd.add_argument(
+        "--force",
+        action="store_true",
+        help="redo a commit already indexed with the same code and parameters "
+        "(otherwise the job ends unchanged, writing nothing)",
     )
     ingest_cmd.set_defaults(func=_ingest)
 

@@ -63,12 +63,13 @@ class Job(BaseModel):
             "worker_id": "edge-1-4242-a1b2c3",
             "attempts": 1,
             "history": "",
+            "unchanged": False,
         }
     )
     job_id: str
     repo_url: str
     status: JobStatusName
-    phase: str = Field(description="queued, parse, train, upload, done, skipped or dead")
+    phase: str = Field(description="queued, parse, train, upload, done, unchanged, skipped or dead")
     progress_percent: float
     submitted_at: datetime | None = None
     started_at: datetime | None = None
@@ -85,6 +86,11 @@ class Job(BaseModel):
         default="",
         description="set on completion: what the repository's history gave the related-files "
         "ranking, e.g. '2000 commits', or why there is none ('no history: ...')",
+    )
+    unchanged: bool = Field(
+        default=False,
+        description="complete without writing anything: the commit was already indexed with "
+        "the same code and parameters (queue it with force=true to redo it)",
     )
 
 

@@ -68,6 +68,13 @@ async def ingest_repository(
             " instead of queueing another."
         ),
     ] = None,
+    force: Annotated[
+        bool,
+        Query(
+            description="Redo the job even when the repository's HEAD is already indexed with"
+            " the same code and parameters (such a job otherwise ends `unchanged`)."
+        ),
+    ] = False,
 ) -> dict[str, Any]:
     settings = request.app.state.settings
     canonical = canonical_repo_url(repo_url, settings)
@@ -76,6 +83,7 @@ async def ingest_repository(
         repo_url=canonical,
         ttl_seconds=settings.task_ttl_seconds,
         request_id=logs.REQUEST_ID.get(),
+        force=force,
     )
     task.submitted_at.CopyFrom(jobs.now())
     logs.JOB_ID.set(task.job_id)  # for the rest of this request's lines

@@ -49,6 +49,10 @@ class QdrantApi(Protocol):
 
     async def delete(self, name: str, filter: Json) -> None: ...
 
+    async def set_payload(self, name: str, payload: Json, filter: Json) -> None:
+        """Set these payload fields on every point matching `filter`."""
+        ...
+
     async def retrieve(
         self,
         name: str,
@@ -128,6 +132,10 @@ class RestQdrant:
     async def delete(self, name: str, filter: Json) -> None:
         body = {"filter": filter}
         await self._call("POST", f"/collections/{name}/points/delete", body, wait=True)
+
+    async def set_payload(self, name: str, payload: Json, filter: Json) -> None:
+        body = {"payload": payload, "filter": filter}
+        await self._call("POST", f"/collections/{name}/points/payload", body, wait=True)
 
     async def retrieve(
         self,
@@ -273,6 +281,14 @@ class LocalQdrant:
         selector = self._models.FilterSelector(filter=self._models.Filter.model_validate(filter))
         self._storage(name)
         await self._client.delete(name, points_selector=selector, wait=True)
+        self._sync(name)
+
+    @_as_qdrant_error
+    async def set_payload(self, name: str, payload: Json, filter: Json) -> None:
+        self._storage(name)
+        await self._client.set_payload(
+            name, payload, points=self._models.Filter.model_validate(filter), wait=True
+        )
         self._sync(name)
 
     @_as_qdrant_error

@@ -14,9 +14,10 @@ language, imports (repository paths), terms (the tokens, strongest first), cocha
 seconds), candidates, candidate_structure, candidate_text and imported_by (the files
 hybrid `similar` ranks for this one, the cosines of their structure and identifier
 vectors to it, and those of them importing it, measured by the job:
-services/ingest/candidates.py), history (what
-the repository's history was, e.g. "2000 commits"), commit, job_id, embedding_type,
-model. The collection of earlier releases
+services/ingest/candidates.py), history (what the repository's history was, e.g.
+"2000 commits"), commit, job_id, embedding_type, model, and, once the job that wrote
+them has written them all, `indexed` ("<commit> <fingerprint>",
+services/ingest/index_key.py) and `indexed_files`. The collection of earlier releases
 (`code_structure_embeddings`, one unnamed vector) is left alone; re-ingesting a
 repository moves it over.
 """
@@ -50,6 +51,7 @@ KEYWORD_FIELDS = ("repo_url", "file_path", "dir", "imports")
 BATCH_SIZE = 100
 SCROLL_PAGE = 1000
 RETRIES = 3
+INDEXED = "indexed"  # the seal set on a repository's points once a job wrote them all
 # The bounded candidate sets of hybrid `similar` for one queried file.
 STRUCTURE_TOP = 50  # nearest by structure (at least `limit`)
 IDENTIFIER_TOP = 50  # nearest by identifiers (at least `limit`)
@@ -94,6 +96,16 @@ class FileVector:
     # Hybrid `similar`'s candidates, measured; None: not computed (the point has no
     # `candidates`, and `similar` queries Qdrant for them and reads their vectors).
     candidates: Candidates | None = None
+
+
+@dataclass(frozen=True)
+class Indexed:
+    """A repository's complete index: what its points were made from."""
+
+    commit: str
+    fingerprint: str  # services/ingest/index_key.py
+    files: int
+    history: str
 
 
 @dataclass(frozen=True)
@@ -245,6 +257,37 @@ async def delete_other_jobs(client: QdrantApi, *, repo_url: str, job_id: str) ->
     """Remove the repository's points written by earlier jobs (files since deleted)."""
     older = {"must": [_match("repo_url", repo_url)], "must_not": [_match("job_id", job_id)]}
     await _with_retries(functools.partial(client.delete, COLLECTION, older))
+
+
+async def seal(client: QdrantApi, *, repo_url: str, job_id: str, indexed: Indexed) -> None:
+    """Mark the repository's points, all written by `job_id`, as one complete index."""
+    payload = {INDEXED: f"{indexed.commit} {indexed.fingerprint}", "indexed_files": indexed.files}
+    mine = {"must": [_match("repo_url", repo_url), _match("job_id", job_id)]}
+    await _with_retries(functools.partial(client.set_payload, COLLECTION, payload, mine))
+
+
+async def read_indexed(client: QdrantApi, *, repo_url: str) -> Indexed | None:
+    """The repository's complete index; None when it has no points, or when any of
+    them lacks the others' seal (a job stopped while writing, or before sealing)."""
+    repo = _match("repo_url", repo_url)
+    fields = [INDEXED, "indexed_files", "history"]
+    page, _ = await client.scroll(
+        COLLECTION, {"must": [repo]}, 1, None, with_payload=fields, with_vector=False
+    )
+    payload = (page[0].get("payload") or {}) if page else {}
+    mark = payload.get(INDEXED)
+    if not isinstance(mark, str) or " " not in mark:
+        return None
+    unsealed = {"must": [repo], "must_not": [_match(INDEXED, mark)]}
+    others, _ = await client.scroll(
+        COLLECTION, unsealed, 1, None, with_payload=False, with_vector=False
+    )
+    if others:
+        return None
+    commit, _, fingerprint = mark.partition(" ")
+    return Indexed(
+        commit, fingerprint, int(payload.get("indexed_files") or 0), str(payload.get("history", ""))
+    )
 
 
 def _dense(point: Json) -> tuple[float, ...]:

@@ -6,7 +6,8 @@ is also its heartbeat and reclaims jobs whose worker died.
 
 Busy, it renews its lease every `heartbeat_seconds`, relays progress into the job
 record, and settles the job in one step only after the vectors are written:
-`complete`, `failed` (an error retrying cannot fix), `skipped` (past its TTL) or,
+`complete` (marked `unchanged` when the commit was already indexed alike and nothing
+was written), `failed` (an error retrying cannot fix), `skipped` (past its TTL) or,
 after `max_job_attempts` failures or reclaims, `dead` (dead-lettered with its last
 error). Other errors hand the job back to be retried after a growing delay.
 SIGINT/SIGTERM releases the job in hand (or lets its outcome, once computed, be
@@ -315,9 +316,10 @@ class Coordinator:
         await recorder.flush()
         record.status, record.phase, record.progress_percent = (
             jobs_pb2.JOB_STATUS_COMPLETE,
-            "done",
+            "unchanged" if result.unchanged else "done",
             100.0,
         )
+        record.unchanged = result.unchanged
         record.commit = result.commit
         record.files_processed = result.files_processed
         record.embeddings_generated = result.embeddings_generated
@@ -389,7 +391,10 @@ class Coordinator:
                 "job %s %s, but another worker holds it now; not recorded", record.job_id, name
             )
         else:
-            log.info("job %s %s in %.1fs", record.job_id, name, record.duration_seconds)
+            unchanged = f", unchanged at {record.commit[:12]}" if record.unchanged else ""
+            log.info(
+                "job %s %s%s in %.1fs", record.job_id, name, unchanged, record.duration_seconds
+            )
             JOBS.labels(name).inc()
 
 

@@ -7,6 +7,11 @@ structure vector, its identifier terms and its strongest co-change partners.
 
 Progress is reported as (phase, percent of the whole job): parse 0-30 %, train
 30-90 %, upload 90-100 %.
+
+Once written, the points are sealed with the commit and the job's fingerprint
+(`index_key.py`). Unless forced, a job first reads that seal: when the fingerprint is
+the same, the parser is asked to parse only if HEAD has moved, and a repository still
+at the sealed commit ends `unchanged` without training or writing anything.
 """
 
 from __future__ import annotations
@@ -24,7 +29,7 @@ from services.common import vectors
 from services.common.config import Settings
 from services.common.qdrant_api import QdrantApi
 from services.embedder.client import train_remote
-from services.ingest import candidates
+from services.ingest import candidates, index_key
 from services.ingest.metrics import timed_phase
 from services.parser.client import ParsedGraph, fetch_graph
 
@@ -50,6 +55,7 @@ class PipelineResult:
     embeddings_generated: int
     final_loss: float
     history: str  # `history_summary` of the parsed graph
+    unchanged: bool = False  # already indexed: nothing was parsed, trained or written
 
 
 async def run_pipeline(
@@ -63,11 +69,21 @@ async def run_pipeline(
     progress: ProgressFn,
     deadlines: Deadlines = Deadlines(),
     cochange_edges: bool = True,
+    fingerprint: str = "",
+    force: bool = False,
 ) -> PipelineResult:
     """Run the job end to end; vectors of files no longer in the repo are removed.
 
     `cochange_edges`: the co-change pairs join the import edges in the walk graph.
+    `fingerprint` (`index_key.fingerprint`) seals the points; a repository sealed with
+    it at its HEAD commit is left as it is (`unchanged`) unless `force`.
     """
+    await vectors.ensure_collection(store)
+    known = (
+        None if force or not fingerprint else await vectors.read_indexed(store, repo_url=repo_url)
+    )
+    if known is not None and known.fingerprint != fingerprint:
+        known = None
 
     def on_parse(event: parser_service_pb2.ParseProgress) -> None:
         share = event.files_done / event.files_total if event.files_total else 0.0
@@ -75,7 +91,21 @@ async def run_pipeline(
 
     with timed_phase("parse"):
         graph = await fetch_graph(
-            parser, repo_url, job_id=job_id, timeout=deadlines.parse, on_progress=on_parse
+            parser,
+            repo_url,
+            job_id=job_id,
+            unless_commit=known.commit if known is not None else "",
+            timeout=deadlines.parse,
+            on_progress=on_parse,
+        )
+    if graph.unchanged and known is not None:
+        return PipelineResult(
+            commit=known.commit,
+            files_processed=known.files,
+            embeddings_generated=0,
+            final_loss=0.0,
+            history=known.history,
+            unchanged=True,
         )
     progress("train", PARSE_SHARE)
 
@@ -103,7 +133,6 @@ async def run_pipeline(
     files = file_vectors(graph, trained.embeddings, repo_url=repo_url)
     progress("upload", upload_start)
     with timed_phase("upload"):
-        await vectors.ensure_collection(store)
         written = await vectors.upsert_file_vectors(
             store,
             repo_url=repo_url,
@@ -114,6 +143,9 @@ async def run_pipeline(
             on_batch=lambda n: progress("upload", upload_start + 10.0 * n / max(len(files), 1)),
         )
         await vectors.delete_other_jobs(store, repo_url=repo_url, job_id=job_id)
+        if fingerprint:
+            indexed = vectors.Indexed(graph.commit, fingerprint, written, history)
+            await vectors.seal(store, repo_url=repo_url, job_id=job_id, indexed=indexed)
     return PipelineResult(
         commit=graph.commit,
         files_processed=len(graph.nodes),
@@ -185,6 +217,15 @@ async def edge_pipeline(
         grpc.aio.insecure_channel(settings.parser_addr) as parser,
         grpc.aio.insecure_channel(settings.embedder_addr) as embedder,
     ):
+        parameters = embedder_service_pb2.TrainParameters(
+            epochs=settings.train_epochs,
+            walk_length=settings.train_walk_length,
+            context_size=settings.train_context_size,
+            p=settings.train_p,
+            q=settings.train_q,
+        )
+        cochange_edges = settings.train_cochange_edges
+        key = index_key.fingerprint(settings, parameters, cochange_edges=cochange_edges)
 
         async def run(task: jobs_pb2.QueuedTask, progress: ProgressFn) -> PipelineResult:
             return await run_pipeline(
@@ -193,15 +234,11 @@ async def edge_pipeline(
                 parser=parser,
                 embedder=embedder,
                 store=store,
-                train_parameters=embedder_service_pb2.TrainParameters(
-                    epochs=settings.train_epochs,
-                    walk_length=settings.train_walk_length,
-                    context_size=settings.train_context_size,
-                    p=settings.train_p,
-                    q=settings.train_q,
-                ),
+                train_parameters=parameters,
                 progress=progress,
-                cochange_edges=settings.train_cochange_edges,
+                cochange_edges=cochange_edges,
+                fingerprint=key,
+                force=task.force,
             )
 
         yield run

@@ -36,6 +36,7 @@ class ParsedGraph:
     unresolved: list[tuple[int, str]] = field(default_factory=list)
     errors: list[tuple[str, str]] = field(default_factory=list)
     stats: graph_pb2.GraphStats = field(default_factory=graph_pb2.GraphStats)
+    unchanged: bool = False  # HEAD was `unless_commit`: nothing was parsed or sent
 
 
 def _append_chunk(graph: ParsedGraph, chunk: graph_pb2.GraphChunk) -> None:
@@ -63,17 +64,21 @@ async def fetch_graph(
     repo_url: str,
     *,
     job_id: str = "",
+    unless_commit: str = "",
     timeout: float,
     on_progress: Callable[[parser_service_pb2.ParseProgress], None] | None = None,
 ) -> ParsedGraph:
-    """Parse `repo_url` remotely and return the whole graph.
+    """Parse `repo_url` remotely and return the whole graph; with `unless_commit`, an
+    empty graph marked `unchanged` when the repository's HEAD is still that commit.
 
     gRPC failures propagate as `grpc.aio.AioRpcError` (INVALID_ARGUMENT for a bad URL,
     NOT_FOUND, FAILED_PRECONDITION, DEADLINE_EXCEEDED or, for a network failure that
     outlasted the clone retries, UNAVAILABLE).
     """
     stub = parser_service_pb2_grpc.ParserServiceStub(channel)
-    request = parser_service_pb2.ParseRepositoryRequest(repo_url=repo_url, job_id=job_id)
+    request = parser_service_pb2.ParseRepositoryRequest(
+        repo_url=repo_url, job_id=job_id, unless_commit=unless_commit
+    )
     graph = ParsedGraph(repo_url=repo_url, commit="")
     summary: parser_service_pb2.ParseSummary | None = None
     call = stub.ParseRepository(request, timeout=timeout, metadata=logs.outgoing_metadata())
@@ -89,4 +94,5 @@ async def fetch_graph(
         raise GraphStreamError("the parser's stream ended without a summary")
     graph.repo_url, graph.commit = summary.repo_url, summary.commit
     graph.stats.CopyFrom(summary.stats)
+    graph.unchanged = summary.unchanged
     return graph

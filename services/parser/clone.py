@@ -327,6 +327,54 @@ def _head_commit(checkout: Path, workdir: Path, deadline: float) -> str:
     return commit
 
 
+def head_commit(
+    canonical_url: str,
+    *,
+    timeout_seconds: float,
+    cancel: threading.Event | None = None,
+    direct: bool | None = None,
+) -> str:
+    """The full hash of `canonical_url`'s HEAD commit, without cloning: `git rev-parse`
+    in a local repository read `direct`ly (the default), `git ls-remote` otherwise.
+    Raises like `cloned_repository` (CloneNotFound, CloneTimeout, CloneUnavailable,
+    CloneError)."""
+    deadline = time.monotonic() + timeout_seconds
+    workdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    try:
+        if is_local(canonical_url) and direct is not False:
+            source = Path(canonical_url.removeprefix("file://"))
+            _check_repository(source, workdir, deadline, cancel, canonical_url)
+            return _head_commit(source, workdir, deadline)
+        command = ["git", *_transport_options(canonical_url), "ls-remote", "--", canonical_url]
+        with tempfile.TemporaryFile(dir=workdir) as out:
+            code, stderr = _run(
+                [*command, "HEAD"],
+                env=_env(str(workdir)),
+                cwd=str(workdir),
+                deadline=deadline,
+                cancel=cancel,
+                stdout=out,
+            )
+            out.seek(0)
+            listing = out.read(4096).decode("ascii", errors="replace")
+        if code != 0:
+            message = _clean_stderr(stderr)
+            if _NOT_FOUND.search(message):
+                raise CloneNotFound(f"git ls-remote {canonical_url} failed: {message}")
+            error = CloneUnavailable if _TRANSIENT.search(message) else CloneError
+            raise error(f"git ls-remote {canonical_url} failed: {message}")
+        commit = listing.partition("\t")[0].strip()
+        if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):
+            raise CloneError(f"{canonical_url} has no HEAD commit (empty repository?)")
+        return commit
+    except CloneTimeout:
+        raise CloneTimeout(
+            f"reading {canonical_url}'s HEAD did not finish within {timeout_seconds:g} s"
+        ) from None
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 def _tree_entries(
     repository: Path,
     workdir: Path,

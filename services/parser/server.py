@@ -30,6 +30,7 @@ from services.parser.clone import (
     CloneTooLarge,
     CloneUnavailable,
     cloned_repository,
+    head_commit,
 )
 from services.parser.graph import RepoGraph, build_graph, to_chunks
 from services.parser.walk import DEFAULT_MAX_FILE_BYTES
@@ -123,6 +124,13 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
         except InvalidRepoUrl as exc:
             log.info("job %s: rejected repository URL: %s", job, exc)
             await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
+        if request.unless_commit and await self._head_is(url, request.unless_commit, job):
+            log.info("job %s: %s is still at %s: unchanged", job, url, request.unless_commit[:12])
+            summary = parser_service_pb2.ParseSummary(
+                repo_url=url, commit=request.unless_commit, unchanged=True
+            )
+            yield _response(summary=summary)
+            return
         async with self._slots:
             log.info("job %s: cloning %s", job, url)
             yield _response(progress=parser_service_pb2.ParseProgress(phase="clone"))
@@ -182,6 +190,18 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
             yield _response(chunk=chunk)
         summary = parser_service_pb2.ParseSummary(repo_url=url, commit=commit, stats=stats)
         yield _response(summary=summary)
+
+    async def _head_is(self, url: str, commit: str, job: str) -> bool:
+        """Whether `url`'s HEAD is `commit`; False when it cannot be read (the parse that
+        follows then reports why)."""
+        try:
+            head = await asyncio.to_thread(
+                head_commit, url, timeout_seconds=self._settings.clone_timeout_seconds
+            )
+        except CloneError as exc:
+            log.info("job %s: could not read %s's HEAD (%s); parsing", job, url, exc)
+            return False
+        return head == commit
 
     @staticmethod
     async def _fail(

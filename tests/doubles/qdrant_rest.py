@@ -44,6 +44,7 @@ class QdrantRestDouble:
             ("PUT", "/collections/{name}/index"): (self._create_index, writes),
             ("PUT", "/collections/{name}/points"): (self._upsert, writes),
             ("POST", "/collections/{name}/points/delete"): (self._delete, writes),
+            ("POST", "/collections/{name}/points/payload"): (self._set_payload, writes),
             ("POST", "/collections/{name}/points"): (self._retrieve, reads),
             ("POST", "/collections/{name}/points/query"): (self._query, reads),
             ("POST", "/collections/{name}/points/scroll"): (self._scroll, reads),
@@ -102,6 +103,12 @@ class QdrantRestDouble:
     async def _delete(self, request: Request) -> JSONResponse:
         body = models.FilterSelector.model_validate(await request.json())
         self.engine.delete(request.path_params["name"], points_selector=body, wait=True)
+        return _ok(DONE)
+
+    async def _set_payload(self, request: Request) -> JSONResponse:
+        body = models.SetPayload.model_validate(await request.json())
+        selected = body.filter if body.filter is not None else body.points or []
+        self.engine.set_payload(request.path_params["name"], body.payload, selected, wait=True)
         return _ok(DONE)
 
     async def _retrieve(self, request: Request) -> JSONResponse:

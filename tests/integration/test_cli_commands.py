@@ -99,6 +99,15 @@ def test_ingest_wait_shows_progress_then_the_result(cli: Cli, repo: Path) -> Non
     assert lines[-1] == "complete done 100%", lines  # the first may already be "running"
     assert len(lines) == len(set(lines))
 
+    again = cli("ingest", str(repo), "--wait")
+    assert again.returncode == output.OK, again.stderr
+    assert "unchanged: file://" in again.stdout
+    assert "is already indexed at" in again.stdout and "--force redoes it" in again.stdout
+    assert again.stderr.splitlines()[-1] == "complete unchanged 100%"
+    forced = cli("ingest", str(repo), "--wait", "--force")
+    assert forced.returncode == output.OK, forced.stderr
+    assert "complete: 9 files, 9 embeddings" in forced.stdout
+
 
 def test_ingest_without_wait_prints_the_queued_job(cli: Cli, repo: Path) -> None:
     queued = cli.json("ingest", str(repo), "--idempotency-key", "cli-test-1")

@@ -136,11 +136,27 @@ def test_ingest_then_search_through_the_running_stack(
         status = client.get("/api/v1/ingestion/worker/status").json()
         assert status["status"] == "Idle"
 
-        # Re-ingesting overwrites the repository's points instead of duplicating them.
-        again = client.post(
-            f"/api/v1/ingestion/ingest/{quote(str(sample_repo), safe='')}", headers=auth
-        ).json()
-        assert wait_for_job(client, again["job_id"])["status"] == "complete"
+        # Re-ingesting the same commit ends `unchanged`: nothing parsed, trained or written.
+        ingest_url = f"/api/v1/ingestion/ingest/{quote(str(sample_repo), safe='')}"
+        again = client.post(ingest_url, headers=auth).json()
+        unchanged = wait_for_job(client, again["job_id"])
+        assert (unchanged["status"], unchanged["phase"], unchanged["unchanged"]) == (
+            "complete",
+            "unchanged",
+            True,
+        )
+        assert (unchanged["commit"], unchanged["files_processed"]) == (job["commit"], 9)
+        assert unchanged["embeddings_generated"] == 0
+        assert scrape(metrics["parser"])[("alexandria_parser_files_total",)] == 9
+        # Forced, it is redone, and overwrites the points instead of duplicating them.
+        forced = client.post(ingest_url, params={"force": "true"}, headers=auth).json()
+        redone = wait_for_job(client, forced["job_id"])
+        assert (redone["status"], redone["unchanged"], redone["embeddings_generated"]) == (
+            "complete",
+            False,
+            9,
+        )
+        assert scrape(metrics["parser"])[("alexandria_parser_files_total",)] == 18
         similar = client.get(
             "/api/v1/graph/similar",
             params={"repo_url": queued["repo_url"], "file_path": "app/models.py", "limit": 50},

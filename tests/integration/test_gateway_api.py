@@ -142,6 +142,20 @@ def test_a_retried_ingest_with_the_same_idempotency_key_queues_once(client: Test
     assert bad.status_code == 400 and bad.json()["error"] == "invalid_idempotency_key"
 
 
+def test_force_travels_with_the_task_and_a_bad_value_is_422(client: TestClient) -> None:
+    url = "/api/v1/ingestion/ingest/github.com/psf/requests"
+    assert client.post(url, params={"force": "true"}, headers=AUTH).status_code == 202
+    bad = client.post(url, params={"force": "maybe"}, headers=AUTH)
+    assert bad.status_code == 422 and "force" in bad.text
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    worker = jobs_pb2.WorkerStatus(worker_id="w1", status="Idle")
+    claimed = client.portal.call(queue.poll, worker)  # type: ignore[union-attr]
+    assert claimed is not None and claimed.task.force
+    assert ingest(client, "github.com/psf/other").status_code == 202
+    plain = client.portal.call(queue.poll, worker)  # type: ignore[union-attr]
+    assert plain is not None and not plain.task.force
+
+
 def test_similar_for_an_unknown_file_is_404(client: TestClient) -> None:
     reply = client.get(
         "/api/v1/graph/similar", params={"repo_url": "github.com/a/b", "file_path": "x.py"}

@@ -27,21 +27,23 @@ JOB_STATUS_SKIPPED: JobStatus
 JOB_STATUS_DEAD: JobStatus
 
 class QueuedTask(_message.Message):
-    __slots__ = ("job_id", "repo_url", "submitted_at", "ttl_seconds", "request_id")
+    __slots__ = ("job_id", "repo_url", "submitted_at", "ttl_seconds", "request_id", "force")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     REPO_URL_FIELD_NUMBER: _ClassVar[int]
     SUBMITTED_AT_FIELD_NUMBER: _ClassVar[int]
     TTL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     REQUEST_ID_FIELD_NUMBER: _ClassVar[int]
+    FORCE_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     repo_url: str
     submitted_at: _timestamp_pb2.Timestamp
     ttl_seconds: int
     request_id: str
-    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ..., request_id: _Optional[str] = ...) -> None: ...
+    force: bool
+    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ..., request_id: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class JobRecord(_message.Message):
-    __slots__ = ("job_id", "repo_url", "status", "phase", "progress_percent", "submitted_at", "started_at", "finished_at", "duration_seconds", "files_processed", "embeddings_generated", "final_loss", "error", "commit", "worker_id", "attempts", "history")
+    __slots__ = ("job_id", "repo_url", "status", "phase", "progress_percent", "submitted_at", "started_at", "finished_at", "duration_seconds", "files_processed", "embeddings_generated", "final_loss", "error", "commit", "worker_id", "attempts", "history", "unchanged")
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     REPO_URL_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
@@ -59,6 +61,7 @@ class JobRecord(_message.Message):
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     ATTEMPTS_FIELD_NUMBER: _ClassVar[int]
     HISTORY_FIELD_NUMBER: _ClassVar[int]
+    UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     repo_url: str
     status: JobStatus
@@ -76,7 +79,8 @@ class JobRecord(_message.Message):
     worker_id: str
     attempts: int
     history: str
-    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., phase: _Optional[str] = ..., progress_percent: _Optional[float] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[float] = ..., files_processed: _Optional[int] = ..., embeddings_generated: _Optional[int] = ..., final_loss: _Optional[float] = ..., error: _Optional[str] = ..., commit: _Optional[str] = ..., worker_id: _Optional[str] = ..., attempts: _Optional[int] = ..., history: _Optional[str] = ...) -> None: ...
+    unchanged: bool
+    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., phase: _Optional[str] = ..., progress_percent: _Optional[float] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[float] = ..., files_processed: _Optional[int] = ..., embeddings_generated: _Optional[int] = ..., final_loss: _Optional[float] = ..., error: _Optional[str] = ..., commit: _Optional[str] = ..., worker_id: _Optional[str] = ..., attempts: _Optional[int] = ..., history: _Optional[str] = ..., unchanged: _Optional[bool] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
     __slots__ = ("worker_id", "status", "heartbeat_at", "job_id", "device", "heartbeat_interval_seconds")

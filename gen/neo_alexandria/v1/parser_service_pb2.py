@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from neo_alexandria.v1 import graph_pb2 as neo__alexandria_dot_v1_dot_graph__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&neo_alexandria/v1/parser_service.proto\x12\x11neo_alexandria.v1\x1a\x1dneo_alexandria/v1/graph.proto\":\n\x16ParseRepositoryRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\"G\n\rParseProgress\x12\r\n\x05phase\x18\x01 \x01(\t\x12\x12\n\nfiles_done\x18\x02 \x01(\x05\x12\x13\n\x0b\x66iles_total\x18\x03 \x01(\x05\"^\n\x0cParseSummary\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\t\x12,\n\x05stats\x18\x03 \x01(\x0b\x32\x1d.neo_alexandria.v1.GraphStats\"\xbc\x01\n\x17ParseRepositoryResponse\x12\x34\n\x08progress\x18\x01 \x01(\x0b\x32 .neo_alexandria.v1.ParseProgressH\x00\x12.\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1d.neo_alexandria.v1.GraphChunkH\x00\x12\x32\n\x07summary\x18\x03 \x01(\x0b\x32\x1f.neo_alexandria.v1.ParseSummaryH\x00\x42\x07\n\x05\x65vent2{\n\rParserService\x12j\n\x0fParseRepository\x12).neo_alexandria.v1.ParseRepositoryRequest\x1a*.neo_alexandria.v1.ParseRepositoryResponse0\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&neo_alexandria/v1/parser_service.proto\x12\x11neo_alexandria.v1\x1a\x1dneo_alexandria/v1/graph.proto\"Q\n\x16ParseRepositoryRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x0e\n\x06job_id\x18\x02 \x01(\t\x12\x15\n\runless_commit\x18\x03 \x01(\t\"G\n\rParseProgress\x12\r\n\x05phase\x18\x01 \x01(\t\x12\x12\n\nfiles_done\x18\x02 \x01(\x05\x12\x13\n\x0b\x66iles_total\x18\x03 \x01(\x05\"q\n\x0cParseSummary\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\t\x12,\n\x05stats\x18\x03 \x01(\x0b\x32\x1d.neo_alexandria.v1.GraphStats\x12\x11\n\tunchanged\x18\x04 \x01(\x08\"\xbc\x01\n\x17ParseRepositoryResponse\x12\x34\n\x08progress\x18\x01 \x01(\x0b\x32 .neo_alexandria.v1.ParseProgressH\x00\x12.\n\x05\x63hunk\x18\x02 \x01(\x0b\x32\x1d.neo_alexandria.v1.GraphChunkH\x00\x12\x32\n\x07summary\x18\x03 \x01(\x0b\x32\x1f.neo_alexandria.v1.ParseSummaryH\x00\x42\x07\n\x05\x65vent2{\n\rParserService\x12j\n\x0fParseRepository\x12).neo_alexandria.v1.ParseRepositoryRequest\x1a*.neo_alexandria.v1.ParseRepositoryResponse0\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -33,13 +33,13 @@ _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'neo_alexandria.v1.parser_se
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_PARSEREPOSITORYREQUEST']._serialized_start=92
-  _globals['_PARSEREPOSITORYREQUEST']._serialized_end=150
-  _globals['_PARSEPROGRESS']._serialized_start=152
-  _globals['_PARSEPROGRESS']._serialized_end=223
-  _globals['_PARSESUMMARY']._serialized_start=225
-  _globals['_PARSESUMMARY']._serialized_end=319
-  _globals['_PARSEREPOSITORYRESPONSE']._serialized_start=322
-  _globals['_PARSEREPOSITORYRESPONSE']._serialized_end=510
-  _globals['_PARSERSERVICE']._serialized_start=512
-  _globals['_PARSERSERVICE']._serialized_end=635
+  _globals['_PARSEREPOSITORYREQUEST']._serialized_end=173
+  _globals['_PARSEPROGRESS']._serialized_start=175
+  _globals['_PARSEPROGRESS']._serialized_end=246
+  _globals['_PARSESUMMARY']._serialized_start=248
+  _globals['_PARSESUMMARY']._serialized_end=361
+  _globals['_PARSEREPOSITORYRESPONSE']._serialized_start=364
+  _globals['_PARSEREPOSITORYRESPONSE']._serialized_end=552
+  _globals['_PARSERSERVICE']._serialized_start=554
+  _globals['_PARSERSERVICE']._serialized_end=677
 # @@protoc_insertion_point(module_scope)

@@ -24,6 +24,7 @@ from services.parser.clone import (
     CloneTooLarge,
     CloneUnavailable,
     cloned_repository,
+    head_commit,
 )
 
 
@@ -269,3 +270,29 @@ def test_another_users_repository_is_refused_with_gits_reason(
         cloned_repository(f"file://{repo}", timeout_seconds=30),
     ):
         pass
+
+
+@pytest.mark.parametrize("direct", [None, False], ids=["rev-parse", "ls-remote"])
+def test_head_commit_reads_head_without_cloning(
+    make_repo: Callable[..., Path], tmp_path: Path, direct: bool | None
+) -> None:
+    repo = make_repo({"a.py": ""})
+    before = _leftovers()
+    url = f"file://{repo}"
+    assert head_commit(url, timeout_seconds=30, direct=direct) == git(repo, "rev-parse", "HEAD")
+    (repo / "b.py").write_text("")
+    git(repo, "add", "b.py")
+    git(repo, "commit", "-q", "-m", "b")
+    assert head_commit(url, timeout_seconds=30, direct=direct) == git(repo, "rev-parse", "HEAD")
+    with pytest.raises(CloneNotFound):
+        head_commit(f"file://{tmp_path}/missing", timeout_seconds=30, direct=direct)
+    empty = tmp_path / "empty"
+    git(tmp_path, "init", "-q", str(empty))
+    with pytest.raises(CloneError, match="no HEAD commit"):
+        head_commit(f"file://{empty}", timeout_seconds=30, direct=direct)
+    assert _leftovers() <= before
+
+
+def test_head_commit_of_a_remote_obeys_the_transport_rules() -> None:
+    with pytest.raises(CloneError, match="transport"):
+        head_commit("ext::sh -c touch% /tmp/pwned", timeout_seconds=30)

@@ -46,9 +46,9 @@ def _parse(settings: Settings, repo_url: str, **kwargs: Any) -> ParsedGraph:
     return asyncio.run(run())
 
 
-def _status(settings: Settings, repo_url: str) -> tuple[grpc.StatusCode, str]:
+def _status(settings: Settings, repo_url: str, **kwargs: Any) -> tuple[grpc.StatusCode, str]:
     with pytest.raises(grpc.aio.AioRpcError) as caught:
-        _parse(settings, repo_url)
+        _parse(settings, repo_url, **kwargs)
     return caught.value.code(), caught.value.details() or ""
 
 
@@ -215,3 +215,31 @@ def test_the_service_and_the_cli_give_the_same_graph(
     assert from_cli["errors"] == [
         {"path": "bin.py", "error": "binary file (NUL byte in the first 8 KiB)"}
     ]
+
+
+def test_a_repository_still_at_the_known_commit_is_not_parsed(
+    local: Settings, make_repo: Callable[..., Path]
+) -> None:
+    repo = make_repo({"app/__init__.py": "", "app/main.py": "from app import util\n"})
+    head = git(repo, "rev-parse", "HEAD")
+    progress: list[parser_service_pb2.ParseProgress] = []
+    graph = _parse(local, str(repo), unless_commit=head, on_progress=progress.append)
+    assert graph.unchanged and graph.commit == head
+    assert graph.repo_url == f"file://{repo.resolve()}"
+    assert (graph.nodes, graph.edges, progress) == ([], [], [])  # no clone, no parse
+
+    (repo / "app/util.py").write_text("")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "util")
+    moved = _parse(local, str(repo), unless_commit=head)
+    assert not moved.unchanged and moved.commit == git(repo, "rev-parse", "HEAD")
+    assert sorted(n.path for n in moved.nodes) == ["app/__init__.py", "app/main.py", "app/util.py"]
+
+
+def test_an_unreadable_head_is_parsed_and_fails_as_a_parse_would(
+    local: Settings, tmp_path: Path
+) -> None:
+    not_a_repo = tmp_path / "fake"
+    (not_a_repo / ".git").mkdir(parents=True)
+    code, details = _status(local, str(not_a_repo), unless_commit="a" * 40)
+    assert code == grpc.StatusCode.NOT_FOUND and "not appear to be a git repository" in details
