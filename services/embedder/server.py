@@ -2,8 +2,10 @@
 
 One training runs at a time per process (others wait on a lock): training uses
 every core or the whole GPU, so running two at once would only slow both. Progress
-crosses from the worker thread to the RPC through an asyncio.Queue; a client that
-cancels or passes its deadline sets a threading.Event the trainer polls per batch.
+crosses from the worker thread to the RPC as it comes
+(`services.common.threaded.run_reporting`); a client that cancels or passes its
+deadline sets a threading.Event the trainer polls per batch, and the lock is held
+until the thread has ended.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import contextlib
 import logging
 import math
 import threading
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 
 import grpc
 import numpy as np
@@ -25,6 +27,7 @@ from neo_alexandria.v1 import embedder_service_pb2_grpc as pb_grpc
 from services.common.config import Settings
 from services.common.grpc_server import run_service
 from services.common.metrics import DURATION_BUCKETS
+from services.common.threaded import Finished, run_reporting
 from services.embedder.train import (
     DeviceUnavailable,
     EpochReport,
@@ -193,43 +196,39 @@ class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
         )
         stop = threading.Event()
         context.add_done_callback(lambda _: stop.set())
-        loop = asyncio.get_running_loop()
-        reports: asyncio.Queue[EpochReport | None] = asyncio.Queue()
 
-        def on_epoch(report: EpochReport) -> None:
-            LOSS.set(report.loss)
-            EPOCHS.inc()
-            loop.call_soon_threadsafe(reports.put_nowait, report)
+        def work(report: Callable[[EpochReport], None], stop: threading.Event) -> TrainResult:
+            def on_epoch(epoch: EpochReport) -> None:
+                LOSS.set(epoch.loss)
+                EPOCHS.inc()
+                report(epoch)
 
-        async with self._lock:
-            task = asyncio.ensure_future(
-                asyncio.to_thread(
-                    train_embeddings,
-                    edge_index,
-                    params.num_nodes,
-                    config,
-                    device=device,
-                    on_epoch=on_epoch,
-                    should_stop=stop.is_set,
-                )
+            return train_embeddings(
+                edge_index,
+                params.num_nodes,
+                config,
+                device=device,
+                on_epoch=on_epoch,
+                should_stop=stop.is_set,
             )
-            task.add_done_callback(lambda _: reports.put_nowait(None))
+
+        async with self._lock:  # held until the worker thread has ended
             try:
-                while (report := await reports.get()) is not None:
-                    yield pb.TrainResponse(progress=_progress(report))
-                result: TrainResult = await task
+                async with contextlib.aclosing(run_reporting(work, stop=stop)) as reports:
+                    async for report in reports:
+                        if isinstance(report, Finished):
+                            result: TrainResult = report.value
+                        else:
+                            yield pb.TrainResponse(progress=_progress(report))
             except TrainingCancelled:
                 log.info("job %s: cancelled", params.job_id or "-")
                 return
+            except asyncio.CancelledError:
+                log.info("job %s: the client went away; stopped", params.job_id or "-")
+                raise
             except Exception as exc:
                 log.exception("job %s: training failed", params.job_id or "-")
                 await context.abort(grpc.StatusCode.INTERNAL, f"training failed: {exc}")
-            finally:
-                if not task.done():
-                    log.info("job %s: the client went away; stopping", params.job_id or "-")
-                stop.set()
-                with contextlib.suppress(Exception):
-                    await task  # hold the lock until the worker thread has stopped
         TRAIN_SECONDS.observe(result.seconds)
         for chunk in embedding_chunks(result.embeddings.numpy()):
             yield chunk

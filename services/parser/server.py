@@ -1,14 +1,17 @@
 """gRPC `ParserService`: validate the URL, clone, build the graph, stream it back.
 
-Blocking work (git, the walk, the parse) runs in a worker thread so the event loop
-keeps serving; its progress comes back through an asyncio queue. When the client
-goes away, or the server stops on SIGTERM, the job is told to stop and its clone
-directory is removed by the clone's own `finally` before the thread ends.
+The job itself is `source.repository_graph`, as for `alexandria graph`. It runs in a
+worker thread (`services.common.threaded.run_reporting`) so the event loop keeps
+serving, and its progress streams back as it comes. When the client goes away, or
+the server stops on SIGTERM, the job is told to stop and the call ends once its
+thread has, the clone directory removed by the clone's own `finally`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import functools
 import logging
 import threading
 from collections.abc import AsyncIterator, Callable
@@ -21,6 +24,7 @@ from services.common.config import Settings
 from services.common.grpc_server import run_service
 from services.common.metrics import DURATION_BUCKETS
 from services.common.repo_url import InvalidRepoUrl, canonicalize
+from services.common.threaded import Finished, run_reporting
 from services.parser.cache import PARSE_CACHE_FILE, ParseCache
 from services.parser.clone import (
     CloneCancelled,
@@ -29,10 +33,10 @@ from services.parser.clone import (
     CloneTimeout,
     CloneTooLarge,
     CloneUnavailable,
-    cloned_repository,
     head_commit,
 )
-from services.parser.graph import RepoGraph, build_graph, to_chunks
+from services.parser.graph import to_chunks
+from services.parser.source import SourceGraph, repository_graph
 from services.parser.walk import DEFAULT_MAX_FILE_BYTES
 
 log = logging.getLogger(__name__)
@@ -40,8 +44,6 @@ log = logging.getLogger(__name__)
 SERVICE_NAME = parser_service_pb2.DESCRIPTOR.services_by_name["ParserService"].full_name
 PROGRESS_MAX_STEP = 200
 """Parse progress is sent every 5% of the files, or every this many files if sooner."""
-
-Report = Callable[[str, int, int], None]
 
 FILES_PARSED = Counter("alexandria_parser_files", "Source files parsed into graph nodes")
 PARSE_SECONDS = Histogram(
@@ -57,6 +59,10 @@ class JobCancelled(Exception):
 
 def _response(**kwargs: object) -> parser_service_pb2.ParseRepositoryResponse:
     return parser_service_pb2.ParseRepositoryResponse(**kwargs)
+
+
+def _progress(phase: str, done: int = 0, total: int = 0) -> parser_service_pb2.ParseProgress:
+    return parser_service_pb2.ParseProgress(phase=phase, files_done=done, files_total=total)
 
 
 class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
@@ -76,8 +82,13 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
         self._workers = workers
         self._cache = ParseCache(settings.data_dir / PARSE_CACHE_FILE)
 
-    def _run_job(self, url: str, cancel: threading.Event, report: Report) -> tuple[str, RepoGraph]:
-        """Clone and build the graph (worker thread); the clone is gone when this returns."""
+    def _run_job(
+        self,
+        url: str,
+        report: Callable[[parser_service_pb2.ParseProgress], None],
+        cancel: threading.Event,
+    ) -> SourceGraph:
+        """Read HEAD's files and build the graph (in a worker thread)."""
         last = 0
 
         def on_progress(done: int, total: int) -> None:
@@ -86,28 +97,18 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
                 raise JobCancelled
             if done == total or done - last >= min(PROGRESS_MAX_STEP, max(1, total // 20)):
                 last = done
-                report("parse", done, total)
+                report(_progress("parse", done, total))
 
-        with cloned_repository(
+        return repository_graph(
             url,
-            timeout_seconds=self._settings.clone_timeout_seconds,
+            self._settings,
+            cache=self._cache,
+            workers=self._workers,
+            max_file_bytes=self._max_file_bytes,
             cancel=cancel,
-            max_bytes=self._settings.max_repo_bytes,
-            max_files=self._settings.max_repo_files,
-            history_commits=self._settings.history_max_commits,
-        ) as repo:
-            report("walk", 0, 0)
-            graph = build_graph(
-                repo.path,
-                max_file_bytes=self._max_file_bytes,
-                workers=self._workers,
-                on_progress=on_progress,
-                blobs=repo.blobs,
-                cache=self._cache,
-                history=repo.history,
-                cochange_max_files=self._settings.cochange_max_files,
-            )
-        return repo.commit, graph
+            on_read=lambda: report(_progress("walk")),
+            on_progress=on_progress,
+        )
 
     async def ParseRepository(
         self,
@@ -133,28 +134,15 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
             return
         async with self._slots:
             log.info("job %s: cloning %s", job, url)
-            yield _response(progress=parser_service_pb2.ParseProgress(phase="clone"))
-            loop = asyncio.get_running_loop()
-            events: asyncio.Queue[parser_service_pb2.ParseProgress | None] = asyncio.Queue()
-            cancel = threading.Event()
-
-            def report(phase: str, done: int, total: int) -> None:
-                progress = parser_service_pb2.ParseProgress(
-                    phase=phase, files_done=done, files_total=total
-                )
-                loop.call_soon_threadsafe(events.put_nowait, progress)
-
-            def finished(task: asyncio.Future[tuple[str, RepoGraph]]) -> None:
-                events.put_nowait(None)
-                if not task.cancelled():
-                    task.exception()  # retrieved here so an abandoned job does not warn
-
-            task = asyncio.ensure_future(asyncio.to_thread(self._run_job, url, cancel, report))
-            task.add_done_callback(finished)
+            yield _response(progress=_progress("clone"))
+            work = functools.partial(self._run_job, url)
             try:
-                while (event := await events.get()) is not None:
-                    yield _response(progress=event)
-                commit, graph = await task
+                async with contextlib.aclosing(run_reporting(work)) as events:
+                    async for event in events:
+                        if isinstance(event, Finished):
+                            parsed: SourceGraph = event.value
+                        else:
+                            yield _response(progress=event)
             except (CloneCancelled, JobCancelled):
                 await context.abort(grpc.StatusCode.CANCELLED, "parse cancelled")
             except CloneTimeout as exc:
@@ -170,8 +158,7 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
             except Exception:
                 log.exception("job %s: parse of %s failed", job, url)
                 await context.abort(grpc.StatusCode.INTERNAL, "parse failed; see the parser log")
-            finally:
-                cancel.set()
+        commit, graph = parsed.commit, parsed.graph
         stats = graph.stats
         log.info(
             "job %s: parsed %s at %s: %d files, %d edges, %d unresolved, %d errors in %.2f s",

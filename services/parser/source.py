@@ -1,13 +1,17 @@
-"""Build the graph of a repository named on the command line, in this process.
+"""A repository's graph at HEAD: what the parser service and `alexandria graph` both build.
 
-A URL is validated and cloned like the service does; a local git repository is
-cloned from `file://` too, so the graph is of its HEAD commit (uncommitted changes
-are not in it) and the parse cache applies; a local directory that is not a git
-repository is parsed in place (no commit, no cache, no history).
+`repository_graph` takes a canonical URL: a remote is cloned, a local git repository
+is read from its objects (`clone.py`), so the graph is of its HEAD commit (uncommitted
+changes are not in it) and the parse cache applies. `graph_of` is the command line's
+way in: it takes what a user types, validates a URL like the service does, and parses
+a local directory that is not a git repository in place (no commit, no cache, no
+history).
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +21,7 @@ from services.parser.cache import PARSE_CACHE_FILE, ParseCache
 from services.parser.clone import cloned_repository
 from services.parser.graph import Progress, RepoGraph, build_graph
 from services.parser.history import NOT_A_REPOSITORY
+from services.parser.walk import DEFAULT_MAX_FILE_BYTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,6 +31,46 @@ class SourceGraph:
     repo: str
     commit: str
     graph: RepoGraph
+
+
+def repository_graph(
+    url: str,
+    settings: Settings,
+    *,
+    cache: ParseCache | None,
+    workers: int | None = None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    cancel: threading.Event | None = None,
+    on_read: Callable[[], None] | None = None,
+    on_progress: Progress | None = None,
+) -> SourceGraph:
+    """HEAD's graph of the canonical `url`, with its history, within the settings'
+    limits; `on_read()` once HEAD's files are read, before the parse.
+
+    Raises the clone's `CloneError` subclasses when git fails, a limit is passed or
+    `cancel` is set; the temporary directory is gone when this returns.
+    """
+    with cloned_repository(
+        url,
+        timeout_seconds=settings.clone_timeout_seconds,
+        cancel=cancel,
+        max_bytes=settings.max_repo_bytes,
+        max_files=settings.max_repo_files,
+        history_commits=settings.history_max_commits,
+    ) as repo:
+        if on_read is not None:
+            on_read()
+        graph = build_graph(
+            repo.path,
+            max_file_bytes=max_file_bytes,
+            workers=workers,
+            on_progress=on_progress,
+            blobs=repo.blobs,
+            cache=cache,
+            history=repo.history,
+            cochange_max_files=settings.cochange_max_files,
+        )
+    return SourceGraph(url, repo.commit, graph)
 
 
 def graph_of(
@@ -52,20 +97,4 @@ def graph_of(
         source = str(path.resolve())
     url = canonicalize(source, allowed_hosts=settings.allowed_git_hosts, allow_local=True)
     cache = ParseCache(settings.data_dir / PARSE_CACHE_FILE) if use_cache else None
-    with cloned_repository(
-        url,
-        timeout_seconds=settings.clone_timeout_seconds,
-        max_bytes=settings.max_repo_bytes,
-        max_files=settings.max_repo_files,
-        history_commits=settings.history_max_commits,
-    ) as repo:
-        graph = build_graph(
-            repo.path,
-            workers=workers,
-            on_progress=on_progress,
-            blobs=repo.blobs,
-            cache=cache,
-            history=repo.history,
-            cochange_max_files=settings.cochange_max_files,
-        )
-    return SourceGraph(url, repo.commit, graph)
+    return repository_graph(url, settings, cache=cache, workers=workers, on_progress=on_progress)
