@@ -30,6 +30,9 @@ QUIET_COMMANDS = frozenset(
 def _serve(args: argparse.Namespace) -> int:
     from services.common.metrics import serve_metrics
 
+    if args.socket and args.process not in ("parser", "embedder"):
+        print("alexandria serve: --socket is for the parser and the embedder", file=sys.stderr)
+        return output.USAGE
     settings = load_settings()
     port = args.port or DEFAULT_PORTS.get(args.process, 0)
     # The gateway serves its own metrics at /metrics; its in-process coordinator's go on
@@ -41,14 +44,15 @@ def _serve(args: argparse.Namespace) -> int:
         "gateway": settings.coordinator_metrics_port if args.with_coordinator else 0,
     }
     serve_metrics(settings.metrics_host, metrics_ports[args.process])
+    address = f"unix:{args.socket}" if args.socket else f"{args.host}:{port}"
     if args.process == "parser":
         from services.parser.server import main as serve_parser
 
-        serve_parser(settings, args.host, port)
+        serve_parser(settings, address)
     elif args.process == "embedder":
         from services.embedder.server import main as serve_embedder
 
-        serve_embedder(settings, args.host, port)
+        serve_embedder(settings, address)
     elif args.process == "coordinator":
         from services.ingest.coordinator import main as serve_coordinator
 
@@ -133,6 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default="127.0.0.1", help="address to bind (default loopback)")
     serve.add_argument(
         "--port", type=int, default=0, help="port (parser 50051, embedder 50052, gateway 8000)"
+    )
+    serve.add_argument(
+        "--socket",
+        type=Path,
+        default=None,
+        help="parser and embedder: listen on this unix socket instead of a port "
+        "(grpcurl -unix PATH reaches it)",
     )
     serve.add_argument(
         "--with-coordinator",

@@ -121,11 +121,11 @@ def _grpc_check(name: str, addr: str, start_hint: str) -> Check:
 
 
 def check_parser(settings: Settings) -> Check:
-    return _grpc_check("parser service", settings.parser_addr, _start_hint(settings))
+    return _grpc_check("parser service", settings.grpc_address("parser"), _start_hint(settings))
 
 
 def check_embedder(settings: Settings) -> Check:
-    return _grpc_check("embedder service", settings.embedder_addr, _start_hint(settings))
+    return _grpc_check("embedder service", settings.grpc_address("embedder"), _start_hint(settings))
 
 
 def _start_hint(settings: Settings) -> str:

@@ -18,7 +18,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO
+from typing import IO, Literal
 
 import grpc
 import httpx
@@ -26,9 +26,12 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from alexandria import output, stack_state
 from services.common.config import Settings
+from services.common.local_sockets import prepare_directory
 from services.common.transport import check_queue_settings, describe_queue, redis_url
 from services.ingest.liveness import is_alive, liveness_file
 
+Service = Literal["parser", "embedder"]
+GRPC_SERVICES: tuple[Service, ...] = ("parser", "embedder")
 START_TIMEOUT_SECONDS = 120.0
 PRIVATE_UMASK = 0o077
 """The mask the stack runs under: nothing it writes is readable by other users."""
@@ -41,15 +44,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def _port_of(addr: str) -> int:
-    return int(addr.rsplit(":", 1)[1])
-
-
 @dataclass
 class LocalStack:
     """The local processes; use as a context manager or call start()/stop().
 
     `edge`: no gateway and no embedded Redis; the coordinator consumes the configured queue.
+    The parser and the embedder listen where `Settings.grpc_address` says (in LOCAL mode,
+    unix sockets in the data dir that only this user can reach), or on loopback ports
+    `parser_port` / `embedder_port` when given.
     """
 
     settings: Settings
@@ -66,6 +68,11 @@ class LocalStack:
     def gateway_url(self) -> str:
         return f"http://127.0.0.1:{self.gateway_port}"
 
+    def address(self, service: Service) -> str:
+        """Where `service` listens: its port on loopback when given, else the settings'."""
+        port = self.parser_port if service == "parser" else self.embedder_port
+        return f"127.0.0.1:{port}" if port else self.settings.grpc_address(service)
+
     @property
     def log_dir(self) -> Path:
         return self.settings.data_dir / "logs"
@@ -76,8 +83,8 @@ class LocalStack:
             env["REDIS_URL"] = redis
         env.update(
             ALEXANDRIA_DATA_DIR=str(self.settings.data_dir),
-            PARSER_ADDR=f"127.0.0.1:{self.parser_port}",
-            EMBEDDER_ADDR=f"127.0.0.1:{self.embedder_port}",
+            PARSER_ADDR=self.address("parser"),
+            EMBEDDER_ADDR=self.address("embedder"),
             MODE=self.settings.mode,
         )
         if not self.edge:  # the ingest token is the gateway's
@@ -86,9 +93,9 @@ class LocalStack:
 
     def _commands(self) -> dict[str, list[str]]:
         """Each process's `alexandria` arguments, in start order."""
-        commands = {
-            "parser": ["serve", "parser", "--port", str(self.parser_port)],
-            "embedder": ["serve", "embedder", "--port", str(self.embedder_port)],
+        commands: dict[str, list[str]] = {
+            service: ["serve", service, *_listen_arguments(self.address(service))]
+            for service in GRPC_SERVICES
         }
         gateway = ["serve", "gateway", "--port", str(self.gateway_port)]
         if self.edge or self.settings.qdrant_url:
@@ -104,8 +111,7 @@ class LocalStack:
             return _http_ok(f"{self.gateway_url}/health")
         if name == "coordinator":
             return is_alive(liveness_file(self.settings))
-        port = self.parser_port if name == "parser" else self.embedder_port
-        return port is not None and grpc_serving(port)
+        return grpc_serving(self.address("parser" if name == "parser" else "embedder"))
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -128,8 +134,11 @@ class LocalStack:
         self.settings.data_dir.chmod(0o700)  # a data dir made before, or by `ingest`
         self._claim = stack_state.claim(self.settings.data_dir)
         self._umask = os.umask(PRIVATE_UMASK)
-        self.parser_port = self.parser_port or _port_of(self.settings.parser_addr)
-        self.embedder_port = self.embedder_port or _port_of(self.settings.embedder_addr)
+        for service in GRPC_SERVICES:
+            if (address := self.address(service)).startswith("unix:"):
+                path = Path(address.removeprefix("unix:"))
+                prepare_directory(path, self.settings.data_dir)
+                path.unlink(missing_ok=True)  # a dead stack's: this one holds the lock
         url = None
         if not self.settings.upstash_redis_rest_url:
             url, self._redis = redis_url(self.settings)
@@ -194,8 +203,23 @@ class LocalStack:
         self.stop()
 
 
+def _listen_arguments(address: str) -> list[str]:
+    """`alexandria serve` arguments that make a service listen at `address`."""
+    if address.startswith("unix:"):
+        return ["--socket", address.removeprefix("unix:")]
+    host, _, port = address.rpartition(":")
+    return ["--host", host or "127.0.0.1", "--port", port]
+
+
+def _where(address: str) -> str:
+    if address.startswith("unix:"):
+        path = address.removeprefix("unix:")
+        return f"{path}  (gRPC; grpcurl -plaintext -unix {path} list)"
+    return f"{address}  (gRPC)"
+
+
 def grpc_serving(target: int | str) -> bool:
-    """True when the gRPC server at `target` (HOST:PORT, or a port on 127.0.0.1) reports
+    """True when the gRPC server at `target` (HOST:PORT, unix:PATH, or a port on 127.0.0.1) reports
     SERVING to a grpc.health.v1 Check."""
     addr = f"127.0.0.1:{target}" if isinstance(target, int) else target
     try:
@@ -240,10 +264,7 @@ def run_until_interrupted(settings: Settings, *, gateway_port: int, edge: bool =
 
 
 def _locations(stack: LocalStack) -> list[tuple[str, str]]:
-    services = [
-        ("parser", f"127.0.0.1:{stack.parser_port}  (gRPC)"),
-        ("embedder", f"127.0.0.1:{stack.embedder_port}  (gRPC)"),
-    ]
+    services = [(name, _where(stack.address(name))) for name in GRPC_SERVICES]
     logs = ("logs", str(stack.log_dir))
     if stack.edge:
         return [*services, ("coordinator", f"consuming {describe_queue(stack.settings)}"), logs]

@@ -1,5 +1,6 @@
 """The product as a user runs it, for the benchmarks: `alexandria up` in its own data
-dir on free ports, and the REST calls they make of it.
+dir (its gateway on a free port, the parser and the embedder on the data dir's unix
+sockets), and the REST calls they make of it.
 
 The stack uses its own embedded services: variables that would point it elsewhere
 (`REDIS_URL`, `QDRANT_URL`, tokens, ...) are removed from its environment. `stop()`
@@ -37,6 +38,8 @@ _FOREIGN_ENV = (
     "PHAROS_ADMIN_TOKEN",
     "PHAROS_READ_TOKEN",
     "GATEWAY_URL",
+    "PARSER_ADDR",
+    "EMBEDDER_ADDR",
     "MODE",
 )
 """Variables that would point the stack elsewhere than its own embedded services."""
@@ -84,8 +87,6 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
         env.update(
             ALEXANDRIA_DATA_DIR=str(self.data_dir),
-            PARSER_ADDR=f"127.0.0.1:{free_port()}",
-            EMBEDDER_ADDR=f"127.0.0.1:{free_port()}",
             LOG_FORMAT="json",
             PYTHONPATH=os.pathsep.join(p for p in (str(self.code), env.get("PYTHONPATH")) if p),
         )

@@ -19,6 +19,8 @@ from urllib.parse import urlsplit
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.common.local_sockets import socket_path
+
 DEFAULT_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
 
 
@@ -69,6 +71,7 @@ class Settings(BaseSettings):
     qdrant_api_key: str | None = Field(default=None, repr=False)
 
     gateway_url: str = "http://127.0.0.1:8000"
+    # Where the parser and the embedder listen and are reached: see `grpc_address`.
     parser_addr: str = "127.0.0.1:50051"
     embedder_addr: str = "127.0.0.1:50052"
 
@@ -192,6 +195,21 @@ class Settings(BaseSettings):
         path = self.alexandria_data_dir.resolve()
         path.mkdir(parents=True, exist_ok=True)
         return path
+
+    def grpc_address(self, service: Literal["parser", "embedder"]) -> str:
+        """Where `service` listens and is reached, as a gRPC target: PARSER_ADDR /
+        EMBEDDER_ADDR when set; otherwise, in LOCAL mode, a unix socket in the data dir
+        (`local_socket`: only this user can connect), and else the default port on
+        loopback."""
+        field = f"{service}_addr"
+        address: str = getattr(self, field)
+        if self.local and field not in self.model_fields_set:
+            return f"unix:{self.local_socket(service)}"
+        return address
+
+    def local_socket(self, service: str) -> Path:
+        """The unix socket of `service` in LOCAL mode (services/common/local_sockets.py)."""
+        return socket_path(self.data_dir, service)
 
     @property
     def admin_token_file(self) -> Path:

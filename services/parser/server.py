@@ -198,8 +198,8 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
         await context.abort(code, str(exc))
 
 
-def main(settings: Settings, host: str, port: int) -> None:
-    """Serve ParserService (with health and reflection) until SIGINT/SIGTERM."""
+def main(settings: Settings, address: str) -> None:
+    """Serve ParserService (with health and reflection) at `address` until SIGINT/SIGTERM."""
     servicer = ParserServicer(settings)
     asyncio.run(
         run_service(
@@ -208,8 +208,7 @@ def main(settings: Settings, host: str, port: int) -> None:
             register=lambda server: parser_service_pb2_grpc.add_ParserServiceServicer_to_server(
                 servicer, server
             ),
-            host=host,
-            port=port,
+            address=address,
             grace_seconds=settings.shutdown_grace_seconds,
         )
     )

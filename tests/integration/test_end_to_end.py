@@ -57,12 +57,7 @@ def test_ingest_then_search_through_the_running_stack(
     for name, port in metrics.items():  # the stack's processes inherit the environment
         monkeypatch.setenv(f"{name.upper()}_METRICS_PORT", str(port))
     monkeypatch.delenv("LOG_FORMAT", raising=False)  # auto: JSON lines from `serve`
-    stack = LocalStack(
-        settings,
-        gateway_port=free_port(),
-        parser_port=free_port(),
-        embedder_port=free_port(),
-    )
+    stack = LocalStack(settings, gateway_port=free_port())  # parser, embedder: unix sockets
     with stack, httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
         auth = {"Authorization": f"Bearer {settings.admin_token()}"}
         reply = client.post(
@@ -75,7 +70,7 @@ def test_ingest_then_search_through_the_running_stack(
         assert job["files_processed"] == 9 and job["embeddings_generated"] == 9
         assert job["duration_seconds"] > 0 and job["commit"]
         # The events stream saw the job move queued → running (parse, train, upload) → complete.
-        events = redis.Redis(unix_socket_path=str(settings.data_dir / "redis.sock"))
+        events = redis.Redis(unix_socket_path=str(settings.local_socket("redis")))
         records = [
             json.loads(fields[b"job"])
             for _, fields in events.xrange(keys.EVENTS)
