@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     # Where the parser and the embedder listen and are reached: see `grpc_address`.
     parser_addr: str = "127.0.0.1:50051"
     embedder_addr: str = "127.0.0.1:50052"
+    # When set, every parser and embedder call but health and reflection must carry it
+    # (services/common/edge_secret.py).
+    edge_shared_secret: str | None = Field(default=None, repr=False, min_length=16)
 
     max_queue_size: int = Field(default=10, ge=1)
     task_ttl_seconds: int = Field(default=24 * 3600, ge=1)

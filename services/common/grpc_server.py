@@ -16,6 +16,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from grpc_reflection.v1alpha import reflection
 
 from services.common import logs
+from services.common.edge_secret import RequireSecret
 
 log = logging.getLogger(__name__)
 
@@ -41,12 +42,17 @@ async def run_service(
     register: Callable[[grpc.aio.Server], None],
     address: str,
     grace_seconds: float,
+    secret: str | None = None,
     ready: asyncio.Event | None = None,
 ) -> None:
     """Serve one gRPC service at `address` (HOST:PORT, or unix:PATH for a unix socket)
     until SIGINT/SIGTERM, then give calls in flight `grace_seconds` to finish before
-    they are cancelled."""
-    server = grpc.aio.server(interceptors=[CallerIds()])
+    they are cancelled. With `secret`, calls other than health and reflection must carry
+    it (`edge_secret.RequireSecret`)."""
+    interceptors: list[grpc.aio.ServerInterceptor] = [CallerIds()]
+    if secret:
+        interceptors.append(RequireSecret(secret))
+    server = grpc.aio.server(interceptors=interceptors)
     register(server)
     health_servicer = health.aio.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)

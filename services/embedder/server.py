@@ -271,6 +271,7 @@ def main(settings: Settings, address: str) -> None:
             full_service_name="neo_alexandria.v1.EmbedderService",
             register=lambda server: pb_grpc.add_EmbedderServiceServicer_to_server(servicer, server),
             address=address,
+            secret=settings.edge_shared_secret,
             grace_seconds=settings.shutdown_grace_seconds,
         )
     )

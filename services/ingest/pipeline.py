@@ -27,6 +27,7 @@ import numpy as np
 from neo_alexandria.v1 import embedder_service_pb2, graph_pb2, jobs_pb2, parser_service_pb2
 from services.common import vectors
 from services.common.config import Settings
+from services.common.edge_secret import edge_channel
 from services.common.qdrant_api import QdrantApi
 from services.embedder.client import train_remote
 from services.ingest import candidates, index_key
@@ -214,8 +215,8 @@ async def edge_pipeline(
 ) -> AsyncIterator[Callable[[jobs_pb2.QueuedTask, ProgressFn], Awaitable[PipelineResult]]]:
     """A job runner over gRPC channels to the configured parser and embedder."""
     async with (
-        grpc.aio.insecure_channel(settings.grpc_address("parser")) as parser,
-        grpc.aio.insecure_channel(settings.grpc_address("embedder")) as embedder,
+        edge_channel(settings.grpc_address("parser"), settings.edge_shared_secret) as parser,
+        edge_channel(settings.grpc_address("embedder"), settings.edge_shared_secret) as embedder,
     ):
         parameters = embedder_service_pb2.TrainParameters(
             epochs=settings.train_epochs,

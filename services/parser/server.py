@@ -209,6 +209,7 @@ def main(settings: Settings, address: str) -> None:
                 servicer, server
             ),
             address=address,
+            secret=settings.edge_shared_secret,
             grace_seconds=settings.shutdown_grace_seconds,
         )
     )

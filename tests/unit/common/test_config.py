@@ -145,3 +145,9 @@ def test_a_token_file_others_can_read_or_own_is_refused_with_the_fix(
         os.chown(settings.admin_token_file, 65534, -1)
         with pytest.raises(ConfigError, match="belongs to uid 65534, not to this user"):
             settings.admin_token()
+
+
+def test_a_short_edge_shared_secret_is_refused_naming_it() -> None:
+    with pytest.raises(ConfigError, match="EDGE_SHARED_SECRET"):
+        load_settings(edge_shared_secret="too-short")
+    assert load_settings(edge_shared_secret="x" * 16).edge_shared_secret == "x" * 16

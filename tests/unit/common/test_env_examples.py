@@ -44,6 +44,7 @@ EDGE = {
     *QUEUE,
     *QDRANT,
     "parser_addr",
+    "edge_shared_secret",
     "embedder_addr",
     "job_lease_seconds",
     "max_job_attempts",
