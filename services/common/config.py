@@ -103,6 +103,10 @@ class Settings(BaseSettings):
     history_max_commits: int = Field(default=2000, ge=0)
     cochange_max_files: int = Field(default=15, ge=2)
     embedder_device: Literal["auto", "cpu", "cuda"] = "auto"
+    # What one training may cost (services/embedder/budget.py); past it: RESOURCE_EXHAUSTED.
+    embedder_max_memory_bytes: int = Field(default=4 << 30, ge=1 << 20)
+    embedder_max_walk_steps: int = Field(default=5_000_000_000, ge=1)
+    embedder_max_edges: int = Field(default=20_000_000, ge=1)
     train_epochs: int = Field(default=10, ge=1, le=1000)
     # Node2Vec's walk for the structure signal (benchmarks/README.md: how they were chosen).
     train_walk_length: int = Field(default=20, ge=1, le=1000)

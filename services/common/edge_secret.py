@@ -11,13 +11,13 @@ reflection stay open. The coordinator's channels send it (`edge_channel`).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import hmac
 from collections.abc import AsyncIterable, Awaitable, Callable
 from typing import Any
 
 import grpc
+
+from services.common.streams import drain_requests
 
 METADATA_KEY = "x-alexandria-secret"
 OPEN_METHODS = (
@@ -27,7 +27,6 @@ OPEN_METHODS = (
 )
 """Method prefixes anyone may call: health checks and reflection (grpcurl `list`)."""
 REFUSED = f"missing or wrong {METADATA_KEY} metadata (the edge's EDGE_SHARED_SECRET)"
-DRAIN_SECONDS = 2.0
 
 
 class RequireSecret(grpc.aio.ServerInterceptor):
@@ -53,15 +52,12 @@ class RequireSecret(grpc.aio.ServerInterceptor):
 
 
 def _refusal(handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
-    """A handler of the same shape as `handler` that only refuses the call. A client
-    still streaming its request when the call ends sees gRPC's "Internal error from
-    Core" instead of the status, so a streamed request is read (and dropped) for at most
-    `DRAIN_SECONDS` first."""
+    """A handler of the same shape as `handler` that only refuses the call (a streamed
+    request is drained first: `streams.drain_requests`)."""
 
     async def refuse(request: Any, context: grpc.aio.ServicerContext) -> None:
         if handler.request_streaming:
-            with contextlib.suppress(TimeoutError, grpc.RpcError):
-                await asyncio.wait_for(_drain(request), DRAIN_SECONDS)
+            await drain_requests(request)
         await context.abort(grpc.StatusCode.UNAUTHENTICATED, REFUSED)
 
     make = {
@@ -109,11 +105,6 @@ class _SendSecretStreamStream(grpc.aio.StreamStreamClientInterceptor):
     ) -> Any:
         details = _with_secret(client_call_details, self._secret)
         return await continuation(details, request_iterator)
-
-
-async def _drain(requests: AsyncIterable[Any]) -> None:
-    async for _ in requests:
-        pass
 
 
 def edge_channel(address: str, secret: str | None) -> grpc.aio.Channel:

@@ -27,7 +27,10 @@ from neo_alexandria.v1 import embedder_service_pb2_grpc as pb_grpc
 from services.common.config import Settings
 from services.common.grpc_server import run_service
 from services.common.metrics import DURATION_BUCKETS
+from services.common.streams import drain_requests
 from services.common.threaded import Finished, run_reporting
+from services.embedder import budget
+from services.embedder.budget import DEFAULT_BUDGET, Budget
 from services.embedder.train import (
     DeviceUnavailable,
     EpochReport,
@@ -35,6 +38,7 @@ from services.embedder.train import (
     TrainingCancelled,
     TrainResult,
     describe_hardware,
+    initial_batch_size,
     resolve_device,
     train_embeddings,
 )
@@ -68,6 +72,14 @@ TRAIN_SECONDS = Histogram(
 
 class InvalidRequest(ValueError):
     """The request stream breaks the contract; the message is returned to the client."""
+
+
+REFUSALS: tuple[tuple[type[Exception], grpc.StatusCode], ...] = (
+    (InvalidRequest, grpc.StatusCode.INVALID_ARGUMENT),
+    (DeviceUnavailable, grpc.StatusCode.FAILED_PRECONDITION),
+    (budget.OverBudget, grpc.StatusCode.RESOURCE_EXHAUSTED),
+)
+"""How each kind of refused request is answered."""
 
 
 def config_from_parameters(params: pb.TrainParameters, default_epochs: int = 10) -> TrainConfig:
@@ -108,11 +120,16 @@ def config_from_parameters(params: pb.TrainParameters, default_epochs: int = 10)
 
 async def read_request(
     request_iterator: AsyncIterator[pb.TrainRequest],
+    admit: Callable[[pb.TrainParameters, int], None] | None = None,
 ) -> tuple[pb.TrainParameters, torch.Tensor]:
-    """Parameters and the `[2, E]` edge index from the request stream, validated."""
+    """Parameters and the `[2, E]` edge index from the request stream, validated.
+
+    `admit(parameters, edges so far)` is called once the parameters arrive and after
+    each chunk of edges; what it raises stops the reading there."""
     params: pb.TrainParameters | None = None
     sources: list[np.ndarray] = []
     targets: list[np.ndarray] = []
+    received = 0
     async for request in request_iterator:
         part = request.WhichOneof("part")
         if params is None:
@@ -121,6 +138,8 @@ async def read_request(
             params = request.parameters
             if params.num_nodes < 1:
                 raise InvalidRequest("num_nodes must be at least 1")
+            if admit is not None:
+                admit(params, 0)
             continue
         if part != "edges":
             raise InvalidRequest("parameters may only be sent once, as the first message")
@@ -137,6 +156,9 @@ async def read_request(
                 raise InvalidRequest(f"node id {bad} is outside [0, {params.num_nodes})")
         sources.append(src)
         targets.append(dst)
+        received += len(src)
+        if admit is not None:
+            admit(params, received)
     if params is None:
         raise InvalidRequest("the request stream is empty; send the parameters first")
     edges = np.stack(
@@ -162,9 +184,12 @@ def embedding_chunks(embeddings: np.ndarray) -> Iterator[pb.TrainResponse]:
 class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
     """Trains one graph per call; `device` and `default_epochs` fill what a request leaves unset."""
 
-    def __init__(self, *, device: str = "auto", default_epochs: int = 10) -> None:
+    def __init__(
+        self, *, device: str = "auto", default_epochs: int = 10, budget: Budget = DEFAULT_BUDGET
+    ) -> None:
         self._device = device
         self._default_epochs = default_epochs
+        self._budget = budget
         self._lock = asyncio.Lock()
 
     @property
@@ -177,15 +202,26 @@ class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
         request_iterator: AsyncIterator[pb.TrainRequest],
         context: grpc.aio.ServicerContext,
     ) -> AsyncIterator[pb.TrainResponse]:
-        """Read parameters and edges, train, stream progress, embedding chunks, summary."""
+        """Read parameters and edges, train, stream progress, embedding chunks, summary.
+
+        A request past a budget (`budget.py`) is refused RESOURCE_EXHAUSTED as soon as
+        that is known: from its parameters, or as its edges stream in."""
+
+        def admit(params: pb.TrainParameters, edges: int) -> None:
+            config = config_from_parameters(params, self._default_epochs)
+            device = resolve_device(_DEVICES.get(params.device, self._device))
+            batch_size = initial_batch_size(params.num_nodes, config, device)
+            budget.check(self._budget, config, params.num_nodes, edges, batch_size)
+
         try:
-            params, edge_index = await read_request(request_iterator)
+            params, edge_index = await read_request(request_iterator, admit)
             config = config_from_parameters(params, self._default_epochs)
             device = str(resolve_device(_DEVICES.get(params.device, self._device)))
-        except InvalidRequest as exc:
-            await context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(exc))
-        except DeviceUnavailable as exc:
-            await context.abort(grpc.StatusCode.FAILED_PRECONDITION, str(exc))
+        except (InvalidRequest, DeviceUnavailable, budget.OverBudget) as exc:
+            code = next(code for kind, code in REFUSALS if isinstance(exc, kind))
+            log.warning("training refused, %s: %s", code.name, exc)
+            await drain_requests(request_iterator)
+            await context.abort(code, str(exc))
 
         log.info(
             "job %s: training %d nodes, %d edges on %s",
@@ -263,7 +299,13 @@ def main(settings: Settings, address: str) -> None:
     """Log the hardware, then serve EmbedderService at `address` until SIGINT/SIGTERM."""
     log.info("embedder hardware: %s", describe_hardware(settings.embedder_device))
     servicer = EmbedderServicer(
-        device=settings.embedder_device, default_epochs=settings.train_epochs
+        device=settings.embedder_device,
+        default_epochs=settings.train_epochs,
+        budget=Budget(
+            memory_bytes=settings.embedder_max_memory_bytes,
+            walk_steps=settings.embedder_max_walk_steps,
+            edges=settings.embedder_max_edges,
+        ),
     )
     asyncio.run(
         run_service(

@@ -125,7 +125,7 @@ def train_embeddings(
     """
     target = resolve_device(device)
     seed = params.seed if params.seed is not None else random.randrange(2**63)
-    batch_size = _initial_batch_size(num_nodes, params, target)
+    batch_size = initial_batch_size(num_nodes, params, target)
     started = time.perf_counter()
     try:
         while True:
@@ -142,7 +142,7 @@ def train_embeddings(
                     log.warning("CUDA out of memory; retrying with batch size %d", batch_size)
                 else:
                     target = torch.device("cpu")
-                    batch_size = _initial_batch_size(num_nodes, params, target)
+                    batch_size = initial_batch_size(num_nodes, params, target)
                     log.warning("CUDA out of memory at the smallest batch; falling back to the CPU")
     except TrainingCancelled:
         pass  # leaving the handler frees the traceback, and the GPU tensors its frames hold
@@ -152,7 +152,7 @@ def train_embeddings(
     raise TrainingCancelled("training stopped on request")
 
 
-def _initial_batch_size(num_nodes: int, params: TrainConfig, device: torch.device) -> int:
+def initial_batch_size(num_nodes: int, params: TrainConfig, device: torch.device) -> int:
     """Start nodes per batch: `params.batch_size` or the device's, but at least
     MIN_BATCHES_PER_EPOCH batches."""
     wanted = params.batch_size or BATCH_SIZE.get(device.type, BATCH_SIZE["cpu"])
