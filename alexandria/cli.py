@@ -17,6 +17,7 @@ from typing import NoReturn
 from alexandria import gateway_commands, output
 from alexandria.gateway_client import GatewayError
 from alexandria.stack_state import DataDirInUse
+from services.common.children import tie_to_parent
 from services.common.config import ConfigError, load_settings
 from services.common.logs import configure_logging
 
@@ -33,6 +34,7 @@ def _serve(args: argparse.Namespace) -> int:
     if args.socket and args.process not in ("parser", "embedder"):
         print("alexandria serve: --socket is for the parser and the embedder", file=sys.stderr)
         return output.USAGE
+    tie_to_parent()  # started by `alexandria up`: end when it does
     settings = load_settings()
     port = args.port or DEFAULT_PORTS.get(args.process, 0)
     # The gateway serves its own metrics at /metrics; its in-process coordinator's go on

@@ -25,6 +25,8 @@ import httpx
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from alexandria import output, stack_state
+from alexandria.supervise import GaveUp, Supervisor
+from services.common.children import PARENT_ENV
 from services.common.config import Settings
 from services.common.local_sockets import prepare_directory
 from services.common.transport import check_queue_settings, describe_queue, redis_url
@@ -33,6 +35,7 @@ from services.ingest.liveness import is_alive, liveness_file
 Service = Literal["parser", "embedder"]
 GRPC_SERVICES: tuple[Service, ...] = ("parser", "embedder")
 START_TIMEOUT_SECONDS = 120.0
+SUPERVISE_SECONDS = 0.5  # how often `up` looks at its children
 PRIVATE_UMASK = 0o077
 """The mask the stack runs under: nothing it writes is readable by other users."""
 STOP_TIMEOUT_SECONDS = 60.0
@@ -61,6 +64,7 @@ class LocalStack:
     edge: bool = False
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     _redis: subprocess.Popen[bytes] | None = None
+    _child_env: dict[str, str] = field(default_factory=dict)  # what the children start with
     _claim: IO[str] | None = None  # the data dir's lock (stack_state.py)
     _umask: int | None = None  # this process's own, restored on stop
 
@@ -87,6 +91,7 @@ class LocalStack:
             EMBEDDER_ADDR=self.address("embedder"),
             MODE=self.settings.mode,
         )
+        env[PARENT_ENV] = str(os.getpid())  # each child ends when `up` does (children.py)
         if not self.edge:  # the ingest token is the gateway's
             env["PHAROS_ADMIN_TOKEN"] = self.settings.admin_token()
         return env
@@ -113,10 +118,10 @@ class LocalStack:
             return is_alive(liveness_file(self.settings))
         return grpc_serving(self.address("parser" if name == "parser" else "embedder"))
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> None:
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with open(self.log_dir / f"{name}.log", "ab") as log:
-            self.processes[name] = subprocess.Popen(
+            self.processes[name] = process = subprocess.Popen(
                 [sys.executable, "-m", "alexandria.cli", *args],
                 env=env,
                 stdin=subprocess.DEVNULL,
@@ -124,6 +129,29 @@ class LocalStack:
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        return process
+
+    def supervised(self) -> dict[str, subprocess.Popen[bytes]]:
+        """The processes `up` keeps running: every child, and the embedded Redis when
+        this stack started it."""
+        found = dict(self.processes)
+        if self._redis is not None:
+            found["redis"] = self._redis
+        return found
+
+    def restart(self, name: str) -> subprocess.Popen[bytes]:
+        """Start child `name` again, as it was started (see `supervised`)."""
+        if name != "redis":
+            return self._spawn(name, self._commands()[name], self._child_env)
+        _, self._redis = redis_url(self.settings, die_with_caller=True)
+        if self._redis is None:
+            raise RuntimeError("the embedded Redis was started again by another process")
+        return self._redis
+
+    def log_of(self, name: str) -> Path:
+        if name == "redis":
+            return self.settings.data_dir / "redis.log"
+        return self.log_dir / f"{name}.log"
 
     def start(self) -> None:
         """Start everything and wait until healthy; DataDirInUse when another stack runs
@@ -141,14 +169,14 @@ class LocalStack:
                 path.unlink(missing_ok=True)  # a dead stack's: this one holds the lock
         url = None
         if not self.settings.upstash_redis_rest_url:
-            url, self._redis = redis_url(self.settings)
+            url, self._redis = redis_url(self.settings, die_with_caller=True)
         try:
             # Bad queue credentials stop the stack before anything is spawned.
             asyncio.run(check_queue_settings(self.settings))
-            env = self._env(url)
+            self._child_env = self._env(url)
             liveness_file(self.settings).unlink(missing_ok=True)  # a stale one would look alive
             for name, args in self._commands().items():
-                self._spawn(name, args, env)
+                self._spawn(name, args, self._child_env)
             self._wait_healthy()
             url = None if self.edge else self.gateway_url
             stack_state.write(self.settings.data_dir, stack_state.RunningStack(os.getpid(), url))
@@ -240,8 +268,9 @@ def _http_ok(url: str) -> bool:
 
 
 def run_until_interrupted(settings: Settings, *, gateway_port: int, edge: bool = False) -> int:
-    """`alexandria up [--edge]`: start everything, print where it is, stop on Ctrl-C/SIGTERM."""
-    for sig in (signal.SIGINT, signal.SIGTERM):  # SIGINT too: it may arrive ignored
+    """`alexandria up [--edge]`: start everything, print where it is, keep it running
+    (`supervise.py`), stop on Ctrl-C, SIGTERM or SIGHUP (a closed terminal)."""
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):  # SIGINT: it may arrive ignored
         signal.signal(sig, _interrupt)
     started = time.monotonic()
     try:
@@ -250,11 +279,13 @@ def run_until_interrupted(settings: Settings, *, gateway_port: int, edge: bool =
             for name, where in _locations(stack):
                 print(f"{name:<11} {where}")
             print("Ctrl-C stops everything.", flush=True)
-            while all(p.poll() is None for p in stack.processes.values()):
-                time.sleep(0.5)
-            dead = [name for name, p in stack.processes.items() if p.poll() is not None]
-            print(f"{', '.join(dead)} stopped unexpectedly; see {stack.log_dir}", file=sys.stderr)
-            return 1
+            supervisor = Supervisor(stack.supervised(), stack.restart, stack.log_of, sys.stderr)
+            while True:
+                supervisor.check()
+                time.sleep(SUPERVISE_SECONDS)
+    except GaveUp as exc:
+        print(f"{exc}; stopped everything", file=sys.stderr, flush=True)
+        return output.FAILED
     except KeyboardInterrupt:  # Ctrl-C
         print("stopped.", flush=True)
         return output.INTERRUPTED
@@ -275,7 +306,7 @@ def _locations(stack: LocalStack) -> list[tuple[str, str]]:
 
 
 class _Terminated(Exception):
-    """SIGTERM arrived: stop everything, as on Ctrl-C, and exit 0."""
+    """SIGTERM or SIGHUP arrived: stop everything, as on Ctrl-C, and exit 0."""
 
 
 def _interrupt(signum: int, _frame: object) -> None:

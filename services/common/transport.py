@@ -200,13 +200,16 @@ def refuse_unsupported_rest_command(args: Sequence[Arg]) -> None:
         )
 
 
-def redis_url(settings: Settings) -> tuple[str, subprocess.Popen[bytes] | None]:
-    """The Redis-protocol URL to use, and the embedded server process if this call started it."""
+def redis_url(
+    settings: Settings, *, die_with_caller: bool = False
+) -> tuple[str, subprocess.Popen[bytes] | None]:
+    """The Redis-protocol URL to use, and the embedded server process if this call
+    started it (`die_with_caller`: see `ensure_embedded_redis`)."""
     if settings.redis_url:
         return settings.redis_url, None
     if not settings.local:
         raise ConfigError("REDIS_URL or UPSTASH_REDIS_REST_URL is required outside LOCAL mode")
-    return ensure_embedded_redis(settings.data_dir)
+    return ensure_embedded_redis(settings.data_dir, die_with_caller=die_with_caller)
 
 
 def open_transport(settings: Settings) -> tuple[Transport, subprocess.Popen[bytes] | None]:

@@ -1,0 +1,48 @@
+"""Child processes that do not outlive `alexandria up`.
+
+On Linux the kernel can send a process SIGTERM when its parent dies (prctl
+PR_SET_PDEATHSIG), so a `kill -9` of `up` does not leave its children running,
+re-parented to PID 1. `up` asks for it two ways:
+
+- its Python children (`alexandria serve ...`) find `ALEXANDRIA_PARENT_PID` in their
+  environment and call `tie_to_parent` first thing (nothing runs between fork and exec);
+- the embedded redis-server, a C program, gets `die_with_parent` as its `preexec_fn`:
+  `up` starts it before any thread of its own, where that is safe.
+
+Elsewhere these do nothing; `up` still stops every child on SIGINT, SIGTERM and SIGHUP.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import signal
+import sys
+from collections.abc import Callable
+
+PR_SET_PDEATHSIG = 1
+PARENT_ENV = "ALEXANDRIA_PARENT_PID"
+_LINUX = sys.platform.startswith("linux")
+
+
+def _ask_for_sigterm_when_orphaned(parent: int) -> None:
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    if os.getppid() != parent:  # the parent died before the tie was made
+        os._exit(1)
+
+
+def tie_to_parent() -> None:
+    """In a process `up` started (`PARENT_ENV` set): SIGTERM when `up` dies. The
+    variable is removed, so this process's own children are not tied to `up`."""
+    parent = os.environ.pop(PARENT_ENV, "")
+    if _LINUX and parent.isdigit():
+        _ask_for_sigterm_when_orphaned(int(parent))
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A `preexec_fn` tying a child to this process, or None off Linux. Only for a
+    process with no other thread running: between fork and exec nothing else is safe."""
+    if not _LINUX:
+        return None
+    parent = os.getpid()
+    return lambda: _ask_for_sigterm_when_orphaned(parent)

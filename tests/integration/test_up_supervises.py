@@ -1,0 +1,126 @@
+"""`alexandria up` as a service manager, on real processes: a child killed with
+SIGKILL (the parser, the embedded Redis) is logged with its status and started again
+while `up` runs on; a SIGKILL of `up` itself, or a SIGHUP (a closed terminal), leaves
+none of its children running."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from alexandria.stack import free_port, grpc_serving
+
+pytestmark = pytest.mark.slow
+
+
+def children_of(pid: int) -> dict[str, int]:
+    """`up`'s children by what they run (serve parser → parser, redis-server → redis);
+    only they are read beyond their stat (some other process's cmdline can block)."""
+    found = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != pid:
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+        except (OSError, IndexError):
+            continue
+        if b"serve" in argv:
+            found[argv[argv.index(b"serve") + 1].decode()] = int(entry.name)
+        elif any(b"redis-server" in a for a in argv):
+            found["redis"] = int(entry.name)
+    return found
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def wait_for(condition: Callable[[], bool], what: str, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.2)
+
+
+@dataclass
+class Up:
+    proc: subprocess.Popen[str]
+    data_dir: Path
+    url: str
+
+    def healthy(self) -> bool:
+        try:
+            return httpx.get(f"{self.url}/health", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "alexandria.cli", "up", "--port", str(port)],
+        env={**os.environ, "ALEXANDRIA_DATA_DIR": str(data_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    running = Up(proc, data_dir, f"http://127.0.0.1:{port}")
+    try:
+        assert proc.stdout is not None
+        for line in proc.stdout:  # `up` is supervising once it says how to stop it
+            if line.startswith("Ctrl-C stops everything"):
+                break
+        else:
+            pytest.fail(f"up exited: {proc.communicate(timeout=60)[1]}")
+        yield running
+    finally:
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGTERM)
+            proc.communicate(timeout=60)
+
+
+def test_a_killed_child_is_started_again_and_up_runs_on(up: Up) -> None:
+    before = children_of(up.proc.pid)
+    os.kill(before["parser"], signal.SIGKILL)
+    os.kill(before["redis"], signal.SIGKILL)
+    wait_for(
+        lambda: (
+            {"parser", "redis"} <= set(children_of(up.proc.pid))
+            and children_of(up.proc.pid)["parser"] != before["parser"]
+            and children_of(up.proc.pid)["redis"] != before["redis"]
+        ),
+        "the restarts",
+    )
+    wait_for(lambda: grpc_serving(f"unix:{up.data_dir / 'parser.sock'}"), "the parser")
+    wait_for(up.healthy, "the gateway's health (Redis back)")
+    assert up.proc.poll() is None
+    up.proc.send_signal(signal.SIGTERM)
+    _, err = up.proc.communicate(timeout=60)
+    assert "parser exited (killed by SIGKILL); restarting in 1s" in err
+    assert "redis exited (killed by SIGKILL); restarting in 1s" in err
+
+
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGHUP], ids=["kill-9", "hup"])
+def test_no_child_outlives_up(up: Up, how: signal.Signals) -> None:
+    children = children_of(up.proc.pid)
+    assert set(children) == {"parser", "embedder", "gateway", "redis"}
+    up.proc.send_signal(how)
+    up.proc.communicate(timeout=60)
+    wait_for(lambda: not any(alive(pid) for pid in children.values()), "the children to end", 60)
