@@ -88,7 +88,7 @@ async def similar(
         ),
     ] = "hybrid",
 ) -> dict[str, Any]:
-    canonical = canonical_repo_url(repo_url, request.app.state.settings)
+    canonical = canonical_repo_url(repo_url, request.app.state.settings, read=True)
     state = request.app.state
     if getattr(state, "similar_slots", None) is None:
         state.similar_slots = asyncio.Semaphore(SIMILAR_SLOTS)
@@ -172,7 +172,7 @@ async def search(
     ],
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
 ) -> dict[str, Any]:
-    canonical = canonical_repo_url(repo_url, request.app.state.settings)
+    canonical = canonical_repo_url(repo_url, request.app.state.settings, read=True)
     words = ranking.query_words(q)
     if not words:
         raise ApiError(
@@ -205,7 +205,7 @@ async def files(
     repo_url: Annotated[str, Query(max_length=512)],
     limit: Annotated[int, Query(ge=1, le=MAX_FILES)] = MAX_FILES,
 ) -> dict[str, Any]:
-    canonical = canonical_repo_url(repo_url, request.app.state.settings)
+    canonical = canonical_repo_url(repo_url, request.app.state.settings, read=True)
     with _vector_store_errors():
         stored = await vectors.repository_files(
             request.app.state.store, repo_url=canonical, limit=limit + 1

@@ -235,3 +235,22 @@ def test_queue_down_answers_503_never_200(tmp_path: Path) -> None:
         assert health.status_code == 503
         assert health.json()["checks"]["redis"].startswith("error")
         assert health.json()["checks"]["database"] == "ok"
+
+
+def test_local_reads_never_look_at_the_filesystem(client: TestClient, tmp_path: Path) -> None:
+    """A read names a stored repository; it must not tell which paths exist on the
+    gateway's machine or which of them are repositories (no "is not a git repository")."""
+    plain = tmp_path / "plain-directory"
+    plain.mkdir()
+    answers = []
+    for path in ("/root/.ssh", str(plain), "/no/such/path", f"file://{plain}/../plain-directory"):
+        for route, extra in (
+            ("/api/v1/graph/files", {}),
+            ("/api/v1/graph/similar", {"file_path": "a.py"}),
+            ("/api/v1/graph/search", {"q": "retry"}),
+        ):
+            reply = client.get(route, params={"repo_url": path, **extra})
+            assert reply.status_code == 404, (route, path, reply.text)
+            assert "git repository" not in reply.text
+            answers.append((route, reply.json()["error"]))
+    assert len(set(answers)) == 3  # one answer per route, whatever the path

@@ -80,3 +80,33 @@ def test_a_hostile_fragment_anywhere_is_rejected(
 @given(size=st.integers(min_value=513, max_value=10_240))
 def test_oversized_urls_are_rejected(size: int) -> None:
     assert accepted("https://github.com/a/" + "b" * size) is None
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    host=st.sampled_from(DEFAULT_HOSTS),
+    upper_host=st.booleans(),
+    path=st.lists(segment, min_size=2, max_size=4),
+    git_suffixes=st.integers(0, 3),
+    scheme=st.booleans(),
+    slash=st.booleans(),
+)
+def test_canonicalising_is_idempotent_whatever_the_git_suffixes(
+    host: str, upper_host: bool, path: list[str], git_suffixes: int, scheme: bool, slash: bool
+) -> None:
+    """The gateway canonicalises what users send and the parser canonicalises the
+    gateway's result again: both must agree (`b.git.git` was `b.git` in one, `b` in the
+    other)."""
+    raw = (
+        ("https://" if scheme else "")
+        + (host.upper() if upper_host else host)
+        + "/"
+        + "/".join(path)
+        + ".git" * git_suffixes
+        + ("/" if slash else "")
+    )
+    once = accepted(raw)
+    assert once is not None, raw
+    assert accepted(once) == once
+    assert not once.endswith(".git")
+    assert once == accepted(f"https://{host}/{'/'.join(path)}")
