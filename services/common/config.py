@@ -62,6 +62,10 @@ class Settings(BaseSettings):
     cors_allow_origins: tuple[str, ...] = ()
     max_request_body_bytes: int = Field(default=64 * 1024, ge=0)
     max_request_path_bytes: int = Field(default=16 * 1024, ge=256)
+    # A request's line and headers must arrive within this (gateway/connections.py).
+    gateway_head_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Connections and requests in flight past this get 503 (uvicorn's limit_concurrency).
+    gateway_max_connections: int = Field(default=1000, ge=1)
 
     redis_url: str | None = None
     upstash_redis_rest_url: str | None = None

@@ -26,6 +26,8 @@ CLOUD = {
     "cors_allow_origins",
     "max_request_body_bytes",
     "max_request_path_bytes",
+    "gateway_head_timeout_seconds",
+    "gateway_max_connections",
     *QUEUE,
     "database_url",
     *QDRANT,
