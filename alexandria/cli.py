@@ -18,7 +18,7 @@ from alexandria import gateway_commands, output
 from alexandria.gateway_client import GatewayError
 from alexandria.stack_state import DataDirInUse
 from services.common.children import tie_to_parent
-from services.common.config import ConfigError, load_settings
+from services.common.config import ConfigError, is_loopback_host, load_settings
 from services.common.logs import configure_logging
 
 DEFAULT_PORTS = {"parser": 50051, "embedder": 50052, "gateway": 8000}
@@ -36,6 +36,20 @@ def _serve(args: argparse.Namespace) -> int:
         return output.USAGE
     tie_to_parent()  # started by `alexandria up`: end when it does
     settings = load_settings()
+    remote = args.process != "coordinator" and not args.socket and not is_loopback_host(args.host)
+    if settings.local and remote:
+        if not args.allow_remote_local:
+            print(
+                f"alexandria serve: --host {args.host} would let other machines reach a LOCAL "
+                f"{args.process}, which reads this machine's repositories; use a loopback "
+                "address, or add --allow-remote-local if that is what you want",
+                file=sys.stderr,
+            )
+            return output.USAGE
+        print(
+            f"warning: LOCAL {args.process} listening on {args.host}: other machines can reach it",
+            file=sys.stderr,
+        )
     port = args.port or DEFAULT_PORTS.get(args.process, 0)
     # The gateway serves its own metrics at /metrics; its in-process coordinator's go on
     # the coordinator's port.
@@ -146,6 +160,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="parser and embedder: listen on this unix socket instead of a port "
         "(grpcurl -unix PATH reaches it)",
+    )
+    serve.add_argument(
+        "--allow-remote-local",
+        action="store_true",
+        help="LOCAL mode only: allow a non-loopback --host (other machines can then reach "
+        "a service that reads this machine's repositories)",
     )
     serve.add_argument(
         "--with-coordinator",
