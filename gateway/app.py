@@ -57,9 +57,11 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
         events = asyncio.create_task(
             consume_events(queue, engine, stop, settings, app.state.events_wake)
         )
-        coordinator = None
-        if with_coordinator:
-            coordinator = asyncio.create_task(_run_coordinator(settings, queue, store, stop))
+        coordinator, own_transport = None, None
+        if with_coordinator:  # its own connections: its blocking reads hold one for long
+            own_transport, _ = open_transport(settings)
+            own_queue = JobQueue(own_transport, lease_seconds=settings.job_lease_seconds)
+            coordinator = asyncio.create_task(_run_coordinator(settings, own_queue, store, stop))
         try:
             yield
         finally:
@@ -68,6 +70,8 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
             if coordinator is not None:
                 # The coordinator releases its job in hand before it returns.
                 await asyncio.wait({coordinator}, timeout=50)
+            if own_transport is not None:
+                await own_transport.close()
             await transport.close()
             await store.close()
             engine.dispose()

@@ -68,6 +68,10 @@ class Settings(BaseSettings):
     gateway_max_connections: int = Field(default=1000, ge=1)
 
     redis_url: str | None = None
+    # Connections each process keeps to Redis at most; more commands wait for one.
+    redis_max_connections: int = Field(default=50, ge=2)
+    # How long /health reuses its last dependency checks (0: every call checks).
+    health_cache_seconds: float = Field(default=3.0, ge=0)
     upstash_redis_rest_url: str | None = None
     upstash_redis_rest_token: str | None = Field(default=None, repr=False)
     database_url: str | None = None

@@ -26,7 +26,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 import httpx
-from redis.asyncio import Redis
+from redis.asyncio import BlockingConnectionPool, Redis
 from redis.asyncio.retry import Retry
 from redis.backoff import ExponentialBackoff
 from redis.exceptions import AuthenticationError, AuthorizationError, NoScriptError, RedisError
@@ -44,6 +44,9 @@ CHECK_TIMEOUT_SECONDS = 20.0
 # A blocking read (QUEUE_BLOCK_SECONDS) may take this much longer before its socket
 # read times out: the server answers only when the block ends.
 BLOCK_READ_MARGIN_SECONDS = 10.0
+DEFAULT_MAX_CONNECTIONS = 50
+POOL_WAIT_SECONDS = 10.0
+"""How long a command waits for a free connection of the pool before failing."""
 
 # What Upstash's REST API cannot run: commands that block the connection, and
 # optimistic transactions (WATCH/MULTI/EXEC; scripts give atomicity instead).
@@ -131,15 +134,26 @@ class RespTransport(Transport):
 
     blocking = True
 
-    def __init__(self, url: str, *, name: str = "redis", read_timeout_seconds: float) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        name: str = "redis",
+        read_timeout_seconds: float,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    ) -> None:
         self.name = name
         # RESP2 with no reply callbacks: the same raw shapes Lua and the REST API give.
         # No health-check PINGs: they would be commands billed while idle; TCP
         # keepalive notices a dead peer during a long blocking read instead. The read
         # timeout must outlast the longest blocking read (redis-py's default is 5 s).
+        # At most `max_connections` connections: a command past them waits for one
+        # (up to POOL_WAIT_SECONDS) instead of failing with "Too many connections".
         tcp = {} if url.startswith("unix:") else {"socket_keepalive": True}
-        self._client = Redis.from_url(
+        pool = BlockingConnectionPool.from_url(
             url,
+            max_connections=max_connections,
+            timeout=POOL_WAIT_SECONDS,
             protocol=2,
             decode_responses=True,
             socket_connect_timeout=5,
@@ -148,6 +162,7 @@ class RespTransport(Transport):
             retry_on_error=[RedisConnectionError, RedisTimeoutError],
             **tcp,
         )
+        self._client = Redis(connection_pool=pool)
         self._client.response_callbacks.clear()
 
     async def call(self, *args: Arg) -> Reply:
@@ -221,7 +236,13 @@ def open_transport(settings: Settings) -> tuple[Transport, subprocess.Popen[byte
     url, embedded = redis_url(settings)
     name = "redis" if settings.redis_url else "embedded"
     read_timeout = settings.queue_block_seconds + BLOCK_READ_MARGIN_SECONDS
-    return RespTransport(url, name=name, read_timeout_seconds=read_timeout), embedded
+    transport = RespTransport(
+        url,
+        name=name,
+        read_timeout_seconds=read_timeout,
+        max_connections=settings.redis_max_connections,
+    )
+    return transport, embedded
 
 
 def describe_queue(settings: Settings) -> str:

@@ -5,6 +5,7 @@ route, health, a Qdrant outage, and the same answers as local mode."""
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -89,7 +90,9 @@ def test_a_qdrant_outage_is_a_503_naming_qdrant_and_ingest_still_queues(
     tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
 ) -> None:
     url, server = double
-    settings = settings_for(tmp_path, embedded_redis_url, url)
+    settings = settings_for(tmp_path, embedded_redis_url, url).model_copy(
+        update={"health_cache_seconds": 0.0}  # every /health checks again
+    )
     asyncio.run(seed(settings))
     with TestClient(create_app(settings)) as client:
         assert client.get("/health").status_code == 200
@@ -118,3 +121,22 @@ def test_a_wrong_api_key_is_reported_not_hidden(
     with TestClient(create_app(settings)) as client:
         health = client.get("/health").json()
         assert "401" in health["checks"]["qdrant"]
+
+
+def test_health_reuses_its_checks_for_a_few_seconds(
+    tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
+) -> None:
+    """/health needs no token, and each check is a Qdrant call (and a Redis command,
+    billed on Upstash): 50 calls within HEALTH_CACHE_SECONDS make one of each."""
+    url, server = double
+    settings = settings_for(tmp_path, embedded_redis_url, url).model_copy(
+        update={"health_cache_seconds": 2.0}
+    )
+    with TestClient(create_app(settings)) as client:
+        before = server.requests.get("GET /collections", 0)
+        assert all(client.get("/health").status_code == 200 for _ in range(50))
+        assert server.requests["GET /collections"] == before + 1
+        server.down = True
+        assert client.get("/health").status_code == 200  # the answer of 2 s ago
+        time.sleep(2.1)
+        assert client.get("/health").status_code == 503

@@ -15,7 +15,7 @@ import pytest
 from services.common.config import Settings
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
-QUEUE = {"redis_url", "upstash_redis_rest_url", "upstash_redis_rest_token"}
+QUEUE = {"redis_url", "redis_max_connections", "upstash_redis_rest_url", "upstash_redis_rest_token"}
 QDRANT = {"qdrant_url", "qdrant_api_key"}
 
 # The gateway (MODE=CLOUD).
@@ -28,6 +28,7 @@ CLOUD = {
     "max_request_path_bytes",
     "gateway_head_timeout_seconds",
     "gateway_max_connections",
+    "health_cache_seconds",
     *QUEUE,
     "database_url",
     *QDRANT,
