@@ -1,14 +1,18 @@
-"""Serve an ASGI app with a real uvicorn server on a free 127.0.0.1 port, in a thread."""
+"""Serving for tests: an ASGI app with a real uvicorn server on a free 127.0.0.1 port, in
+a thread; a gRPC servicer on a loopback port; waiting for a started process to serve."""
 
 from __future__ import annotations
 
 import socket
+import subprocess
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any, Literal
 
+import grpc
+import httpx
 import uvicorn
 
 START_TIMEOUT_SECONDS = 30.0
@@ -37,3 +41,40 @@ def serve_asgi(app: Any, *, lifespan: Literal["on", "off"] = "on") -> Iterator[s
         server.should_exit = True
         thread.join()
         sock.close()
+
+
+def http_ok(url: str) -> bool:
+    """Whether GET `url` answers 200 now."""
+    try:
+        return httpx.get(url, timeout=2.0).status_code == 200
+    except httpx.HTTPError:
+        return False
+
+
+def wait_until_ready(
+    process: subprocess.Popen[Any], ready: Callable[[], bool], what: str, timeout: float = 60.0
+) -> None:
+    """Poll `ready` until it holds; fail when `process` exits first, or after `timeout`."""
+    deadline = time.monotonic() + timeout
+    while not ready():
+        if process.poll() is not None:
+            raise AssertionError(f"{what} exited with {process.returncode} before it was ready")
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{what} not ready after {timeout:.0f}s")
+        time.sleep(0.2)
+
+
+@asynccontextmanager
+async def serve_grpc(
+    register: Callable[[grpc.aio.Server], None],
+) -> AsyncIterator[grpc.aio.Channel]:
+    """A grpc.aio server with what `register` adds, on a loopback port, and a channel to it."""
+    server = grpc.aio.server()
+    register(server)
+    port = server.add_insecure_port("127.0.0.1:0")
+    await server.start()
+    try:
+        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+            yield channel
+    finally:
+        await server.stop(None)

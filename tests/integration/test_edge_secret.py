@@ -11,13 +11,13 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
+from serving import wait_until_ready
 
 from alexandria.stack import free_port, grpc_serving
 from neo_alexandria.v1 import embedder_service_pb2
@@ -46,10 +46,8 @@ def serving(tmp_path: Path) -> Iterator[dict[str, str]]:
         for name, address in addresses.items()
     ]
     try:
-        deadline = time.monotonic() + 60
-        while not all(grpc_serving(a) for a in addresses.values()):  # health: no secret
-            assert time.monotonic() < deadline and all(p.poll() is None for p in procs)
-            time.sleep(0.2)
+        for proc, (name, address) in zip(procs, addresses.items(), strict=True):
+            wait_until_ready(proc, lambda a=address: grpc_serving(a), name)  # no secret needed
         yield addresses
     finally:
         for proc in procs:

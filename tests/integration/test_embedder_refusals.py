@@ -9,13 +9,13 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
+from serving import wait_until_ready
 
 from alexandria.stack import free_port, grpc_serving
 from neo_alexandria.v1 import embedder_service_pb2
@@ -42,10 +42,7 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, in
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while not grpc_serving(address):
-            assert time.monotonic() < deadline and proc.poll() is None
-            time.sleep(0.2)
+        wait_until_ready(proc, lambda: grpc_serving(address), "embedder")
         yield address, proc.pid
     finally:
         proc.terminate()

@@ -14,6 +14,7 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
+from serving import http_ok, wait_until_ready
 
 from alexandria.stack import free_port
 
@@ -37,15 +38,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
         stderr=subprocess.DEVNULL,
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and proc.poll() is None, "gateway did not start"
-            time.sleep(0.2)
+        wait_until_ready(proc, lambda: http_ok(f"http://127.0.0.1:{port}/health"), "gateway")
         yield "127.0.0.1", port
     finally:
         proc.terminate()

@@ -7,11 +7,10 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import httpx
 import pytest
+from serving import http_ok, wait_until_ready
 
 from alexandria import output
 from alexandria.stack import free_port
@@ -44,15 +43,7 @@ def test_allowed_it_serves_and_warns(tmp_path: Path) -> None:
         tmp_path, "gateway", "--host", "0.0.0.0", "--port", str(port), "--allow-remote-local"
     )
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                if httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline and allowed.poll() is None
-            time.sleep(0.2)
+        wait_until_ready(allowed, lambda: http_ok(f"http://127.0.0.1:{port}/health"), "gateway")
     finally:
         allowed.terminate()
         _, err = allowed.communicate(timeout=60)

@@ -9,7 +9,6 @@ sealed make a full job; the same commit trains to the same vectors."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 import pytest
 from doubles.qdrant_rest import QdrantRestDouble, serve_qdrant
 from git_repos import git
+from serving import serve_grpc
 
 from neo_alexandria.v1 import (
     embedder_service_pb2,
@@ -80,19 +80,6 @@ class Edge:
         }
 
 
-@asynccontextmanager
-async def _server(register: object) -> AsyncIterator[grpc.aio.Channel]:
-    server = grpc.aio.server()
-    register(server)  # type: ignore[operator]
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield channel
-    finally:
-        await server.stop(None)
-
-
 @pytest.fixture
 def double(tmp_path: Path) -> Iterator[tuple[str, QdrantRestDouble]]:
     with serve_qdrant(tmp_path / "qdrant-server") as running:
@@ -109,10 +96,10 @@ async def edge(
     rest = request.param == "rest"
     store: QdrantApi = RestQdrant(double[0], None) if rest else LocalQdrant(str(tmp_path / "q"))
     async with (
-        _server(
+        serve_grpc(
             lambda s: parser_service_pb2_grpc.add_ParserServiceServicer_to_server(parser, s)
         ) as parser_channel,
-        _server(
+        serve_grpc(
             lambda s: embedder_service_pb2_grpc.add_EmbedderServiceServicer_to_server(embedder, s)
         ) as embedder_channel,
     ):

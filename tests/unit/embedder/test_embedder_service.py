@@ -13,6 +13,7 @@ import grpc
 import numpy as np
 import pytest
 import torch
+from serving import serve_grpc
 
 from neo_alexandria.v1 import embedder_service_pb2 as pb
 from neo_alexandria.v1 import embedder_service_pb2_grpc as pb_grpc
@@ -30,15 +31,10 @@ QUICK = pb.TrainParameters(walk_length=4, context_size=3, walks_per_node=1, epoc
 @asynccontextmanager
 async def serving(servicer: EmbedderServicer) -> AsyncIterator[grpc.aio.Channel]:
     """The servicer on a loopback port, and a channel to it."""
-    server = grpc.aio.server()
-    pb_grpc.add_EmbedderServiceServicer_to_server(servicer, server)
-    port = server.add_insecure_port("127.0.0.1:0")
-    await server.start()
-    try:
-        async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
-            yield channel
-    finally:
-        await server.stop(None)
+    async with serve_grpc(
+        lambda server: pb_grpc.add_EmbedderServiceServicer_to_server(servicer, server)
+    ) as channel:
+        yield channel
 
 
 def with_server(test: Callable[[grpc.aio.Channel, EmbedderServicer], Awaitable[None]]) -> None:
