@@ -20,12 +20,19 @@ from services.common.config import ConfigError, Settings
 TIMEOUT_SECONDS = 30.0
 
 
-class GatewayError(Exception):
-    """The gateway could not be reached, or answered with an error."""
+TRANSIENT_STATUSES = frozenset({502, 503, 504})
+"""Answers of a gateway (or of what is in front of it) that is starting, restarting or
+briefly without its queue: worth asking again."""
 
-    def __init__(self, message: str, *, status: int | None = None) -> None:
+
+class GatewayError(Exception):
+    """The gateway could not be reached, or answered with an error. `transient`: it could
+    not be reached, or answered 502, 503 or 504."""
+
+    def __init__(self, message: str, *, status: int | None = None, transient: bool = False) -> None:
         super().__init__(message)
         self.status = status
+        self.transient = transient or status in TRANSIENT_STATUSES
 
 
 def gateway_token(settings: Settings, *, write: bool) -> str | None:
@@ -88,7 +95,9 @@ class GatewayClient:
         try:
             reply = self._http.request(method, path, params=params, headers=sent)
         except httpx.HTTPError as exc:
-            raise GatewayError(f"cannot reach the gateway at {self.base_url}: {exc}") from None
+            raise GatewayError(
+                f"cannot reach the gateway at {self.base_url}: {exc}", transient=True
+            ) from None
         try:
             body = reply.json()
         except ValueError:

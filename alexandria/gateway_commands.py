@@ -6,16 +6,20 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from collections.abc import Mapping
+import uuid
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from alexandria import output
-from alexandria.gateway_client import GatewayClient
+from alexandria.gateway_client import GatewayClient, GatewayError
 from services.common.config import load_settings
 
 POLL_SECONDS = 0.5
+RETRY_FIRST_SECONDS = 0.5
+RETRY_MAX_SECONDS = 5.0
+T = TypeVar("T")
 FINISHED = ("complete", "failed", "skipped", "dead")
 MODES = ("hybrid", "structure", "text", "history")
 IDENTIFIERS_SHOWN = 3  # shared identifiers a `--why` reason names
@@ -39,8 +43,19 @@ def ingest(
     idempotency_key: str | None = None,
     force: bool = False,
 ) -> int:
-    """Queue a repository; with `wait`, follow the job to its end."""
-    queued = client.ingest(repo_argument(repo), idempotency_key=idempotency_key, force=force)
+    """Queue a repository; with `wait`, follow the job to its end, riding out a gateway
+    that is briefly unreachable (the submission is retried under one idempotency key, so
+    it queues once)."""
+    url = repo_argument(repo)
+    if wait:
+        key = idempotency_key or uuid.uuid4().hex
+        queued = retrying(
+            lambda: client.ingest(url, idempotency_key=key, force=force),
+            deadline=time.monotonic() + timeout,
+            what="submitting the job",
+        )
+    else:
+        queued = client.ingest(url, idempotency_key=idempotency_key, force=force)
     if not wait:
         if as_json:
             output.print_json(queued)
@@ -52,7 +67,13 @@ def ingest(
         return output.OK
     if not as_json:
         print(f"queued {queued['repo_url']} as job {queued['job_id']}", flush=True)
-    job = wait_for_job(client, queued["job_id"], timeout=timeout, show=not as_json)
+    return follow(client, queued["job_id"], timeout=timeout, as_json=as_json)
+
+
+def follow(client: GatewayClient, job_id: str, *, timeout: float, as_json: bool) -> int:
+    """Follow a job to its end (`wait_for_job`) and print how it ended; exit code OK
+    when it completed, FAILED otherwise."""
+    job = wait_for_job(client, job_id, timeout=timeout, show=not as_json)
     if as_json:
         output.print_json({"job": job})
     elif job.get("unchanged"):
@@ -73,15 +94,38 @@ def ingest(
     return output.OK if job["status"] == "complete" else output.FAILED
 
 
+def retrying(call: Callable[[], T], *, deadline: float, what: str) -> T:
+    """`call()`, asked again while the gateway is unreachable or answers 502-504 (after
+    0.5 s, doubling to 5 s) until `deadline` (then TimeoutError); said once on stderr."""
+    failures = 0
+    while True:
+        try:
+            return call()
+        except GatewayError as exc:
+            if not exc.transient:
+                raise
+            failures += 1
+            delay = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (failures - 1))
+            if time.monotonic() + delay > deadline:
+                raise TimeoutError(f"{what}: the gateway still fails: {exc}") from None
+            if failures == 1:
+                print(f"{what}: {exc}; retrying", file=sys.stderr, flush=True)
+            time.sleep(delay)
+
+
 def wait_for_job(
     client: GatewayClient, job_id: str, *, timeout: float, show: bool
 ) -> dict[str, Any]:
-    """Poll the job until it finishes, drawing its progress; TimeoutError past `timeout`."""
+    """Poll the job until it finishes, drawing its progress, riding out a gateway that
+    is briefly unreachable or restarting (`retrying`); TimeoutError past `timeout`."""
     progress = output.ProgressLine(sys.stderr if not sys.stdout.isatty() else sys.stdout)
     deadline = time.monotonic() + timeout
+    path = f"/api/v1/ingestion/jobs/{job_id}"
     try:
         while True:
-            job: dict[str, Any] = client.get(f"/api/v1/ingestion/jobs/{job_id}")["job"]
+            job: dict[str, Any] = retrying(
+                lambda: client.get(path), deadline=deadline, what=f"job {job_id}"
+            )["job"]
             if show:
                 progress.update(job)
             if job["status"] in FINISHED:
@@ -94,8 +138,18 @@ def wait_for_job(
             progress.close()
 
 
-def jobs(client: GatewayClient, job_id: str | None, *, limit: int, as_json: bool) -> int:
-    """One job's record, or the newest jobs."""
+def jobs(
+    client: GatewayClient,
+    job_id: str | None,
+    *,
+    limit: int,
+    as_json: bool,
+    wait: bool = False,
+    timeout: float = 3600.0,
+) -> int:
+    """One job's record (with `wait`, followed to its end), or the newest jobs."""
+    if job_id and wait:
+        return follow(client, job_id, timeout=timeout, as_json=as_json)
     if job_id:
         body = client.get(f"/api/v1/ingestion/jobs/{job_id}")
         if as_json:
@@ -281,7 +335,14 @@ def _ingest(args: argparse.Namespace) -> int:
 
 def _jobs(args: argparse.Namespace) -> int:
     with _client(args) as client:
-        return jobs(client, args.job_id, limit=args.limit, as_json=args.json)
+        return jobs(
+            client,
+            args.job_id,
+            limit=args.limit,
+            as_json=args.json,
+            wait=args.wait,
+            timeout=args.timeout,
+        )
 
 
 def _status(args: argparse.Namespace) -> int:
@@ -334,6 +395,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     jobs_cmd = sub.add_parser("jobs", parents=[common], help="recent jobs, or one job")
     jobs_cmd.add_argument("job_id", nargs="?", default=None, help="show this job's record")
     jobs_cmd.add_argument("--limit", type=int, default=20, help="how many (at most 100)")
+    jobs_cmd.add_argument(
+        "--wait",
+        action="store_true",
+        help="with a job id: follow it to its end, riding out a restarting gateway",
+    )
+    jobs_cmd.add_argument(
+        "--timeout", type=float, default=3600.0, help="--wait gives up after this (s)"
+    )
     jobs_cmd.set_defaults(func=_jobs)
 
     status_cmd = sub.add_parser("status", parents=[common], help="gateway health and workers")

@@ -21,6 +21,8 @@ from alexandria.stack import free_port, grpc_serving
 
 pytestmark = pytest.mark.slow
 
+ROOT = Path(__file__).resolve().parents[2]  # this repository: a job of a few seconds
+
 
 def children_of(pid: int) -> dict[str, int]:
     """`up`'s children by what they run (serve parser → parser, redis-server → redis);
@@ -74,9 +76,17 @@ class Up:
 def up(tmp_path: Path) -> Iterator[Up]:
     port = free_port()
     data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "ALEXANDRIA_DATA_DIR": str(data_dir),
+        "JOB_LEASE_SECONDS": "5",  # a job whose worker died is taken up again soon
+        "HEARTBEAT_SECONDS": "1",
+        "JOB_RETRY_DELAY_SECONDS": "1",
+        "QUEUE_BLOCK_SECONDS": "1",  # idle reads end soon, so the next poll reclaims it
+    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "alexandria.cli", "up", "--port", str(port)],
-        env={**os.environ, "ALEXANDRIA_DATA_DIR": str(data_dir)},
+        env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -124,3 +134,24 @@ def test_no_child_outlives_up(up: Up, how: signal.Signals) -> None:
     up.proc.send_signal(how)
     up.proc.communicate(timeout=60)
     wait_for(lambda: not any(alive(pid) for pid in children.values()), "the children to end", 60)
+
+
+def test_ingest_wait_rides_out_a_gateway_killed_mid_job(up: Up) -> None:
+    """The gateway (with its coordinator) dies during the job: `up` starts it again, the
+    job is taken up again once its lease expires, and `ingest --wait` follows it to the
+    end through the outage."""
+    waiting = subprocess.Popen(
+        [sys.executable, "-m", "alexandria.cli", "ingest", str(ROOT), "--wait", "--timeout", "180"],
+        env={**os.environ, "ALEXANDRIA_DATA_DIR": str(up.data_dir)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert waiting.stdout is not None
+    assert waiting.stdout.readline().startswith("queued file://")
+    time.sleep(0.5)
+    os.kill(children_of(up.proc.pid)["gateway"], signal.SIGKILL)
+    out, err = waiting.communicate(timeout=240)
+    assert waiting.returncode == 0, out + err
+    assert out.startswith("complete: ")
+    assert "retrying" in err
