@@ -83,15 +83,24 @@ def follow(client: GatewayClient, job_id: str, *, timeout: float, as_json: bool)
             f"{float(job['duration_seconds']):.1f}s"
         )
     elif job["status"] == "complete":
+        phases = phase_text(job.get("phase_seconds"))
         print(
             f"complete: {job['files_processed']} files, {job['embeddings_generated']} "
             f"embeddings, final loss {float(job['final_loss']):.4f}, "
             f"{float(job['duration_seconds']):.1f}s"
+            + (f" ({phases})" if phases else "")
             + (f"; history: {job['history']}" if job.get("history") else "")
         )
     else:
         print(f"{job['status']}: {job.get('error') or 'no error recorded'}", file=sys.stderr)
     return output.OK if job["status"] == "complete" else output.FAILED
+
+
+def phase_text(phase_seconds: Mapping[str, float] | None) -> str:
+    """`parse 0.61s, train 0.52s, ...` in the job's order of phases."""
+    order = {name: i for i, name in enumerate(("parse", "train", "candidates", "upload"))}
+    found = sorted((phase_seconds or {}).items(), key=lambda kv: (order.get(kv[0], 9), kv[0]))
+    return ", ".join(f"{name} {float(seconds):.2f}s" for name, seconds in found)
 
 
 def retrying(call: Callable[[], T], *, deadline: float, what: str) -> T:
@@ -155,7 +164,9 @@ def jobs(
         if as_json:
             output.print_json(body)
         else:
-            output.print_table(list(body["job"].items()), ["field", "value"])
+            job = dict(body["job"])
+            job["phase_seconds"] = phase_text(job.get("phase_seconds"))
+            output.print_table(list(job.items()), ["field", "value"])
         return output.OK
     body = client.get("/api/v1/ingestion/jobs/history", limit=limit)
     if as_json:

@@ -63,6 +63,7 @@ class Job(BaseModel):
             "worker_id": "edge-1-4242-a1b2c3",
             "attempts": 1,
             "history": "",
+            "phase_seconds": {},
             "unchanged": False,
         }
     )
@@ -86,6 +87,11 @@ class Job(BaseModel):
         default="",
         description="set on completion: what the repository's history gave the related-files "
         "ranking, e.g. '2000 commits', or why there is none ('no history: ...')",
+    )
+    phase_seconds: dict[str, float] = Field(
+        default_factory=dict,
+        description="set on completion: how long each phase took, in seconds (parse, train, "
+        "candidates, upload; an unchanged job has parse only)",
     )
     unchanged: bool = Field(
         default=False,

@@ -320,6 +320,7 @@ class Coordinator:
             100.0,
         )
         record.unchanged = result.unchanged
+        record.phase_seconds.update({k: round(v, 3) for k, v in result.phase_seconds.items()})
         record.commit = result.commit
         record.files_processed = result.files_processed
         record.embeddings_generated = result.embeddings_generated

@@ -33,14 +33,17 @@ QUEUE_DEPTH = Gauge(
 
 
 @contextlib.contextmanager
-def timed_phase(phase: str) -> Iterator[None]:
-    """Time the block as `phase` of the job in context, in the histogram and the log."""
+def timed_phase(phase: str, into: dict[str, float] | None = None) -> Iterator[None]:
+    """Time the block as `phase` of the job in context, in the histogram, the log and,
+    when given, `into[phase]`."""
     started = time.perf_counter()
     try:
         yield
     finally:
         seconds = time.perf_counter() - started
         PHASE_SECONDS.labels(phase).observe(seconds)
+        if into is not None:
+            into[phase] = into.get(phase, 0.0) + seconds
         log.info(
             "%s phase took %.2fs",
             phase,

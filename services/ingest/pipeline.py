@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import grpc
 import numpy as np
@@ -57,6 +57,7 @@ class PipelineResult:
     final_loss: float
     history: str  # `history_summary` of the parsed graph
     unchanged: bool = False  # already indexed: nothing was parsed, trained or written
+    phase_seconds: dict[str, float] = field(default_factory=dict)  # parse, train, ...
 
 
 async def run_pipeline(
@@ -79,6 +80,7 @@ async def run_pipeline(
     `fingerprint` (`index_key.fingerprint`) seals the points; a repository sealed with
     it at its HEAD commit is left as it is (`unchanged`) unless `force`.
     """
+    phases: dict[str, float] = {}
     await vectors.ensure_collection(store)
     known = (
         None if force or not fingerprint else await vectors.read_indexed(store, repo_url=repo_url)
@@ -90,7 +92,7 @@ async def run_pipeline(
         share = event.files_done / event.files_total if event.files_total else 0.0
         progress("parse", PARSE_SHARE * share)
 
-    with timed_phase("parse"):
+    with timed_phase("parse", phases):
         graph = await fetch_graph(
             parser,
             repo_url,
@@ -107,6 +109,7 @@ async def run_pipeline(
             final_loss=0.0,
             history=known.history,
             unchanged=True,
+            phase_seconds=phases,
         )
     progress("train", PARSE_SHARE)
 
@@ -120,7 +123,7 @@ async def run_pipeline(
     if not params.seed:
         params.seed = training_seed(repo_url, graph.commit)
     edges = walk_edges(graph, cochange_edges=cochange_edges)
-    with timed_phase("train"):
+    with timed_phase("train", phases):
         trained = await train_remote(
             embedder,
             num_nodes=len(graph.nodes),
@@ -131,9 +134,10 @@ async def run_pipeline(
         )
     history = history_summary(graph.stats)
     upload_start = PARSE_SHARE + TRAIN_SHARE
-    files = file_vectors(graph, trained.embeddings, repo_url=repo_url)
+    with timed_phase("candidates", phases):
+        files = file_vectors(graph, trained.embeddings, repo_url=repo_url)
     progress("upload", upload_start)
-    with timed_phase("upload"):
+    with timed_phase("upload", phases):
         written = await vectors.upsert_file_vectors(
             store,
             repo_url=repo_url,
@@ -153,6 +157,7 @@ async def run_pipeline(
         embeddings_generated=written,
         final_loss=trained.final_loss,
         history=history,
+        phase_seconds=phases,
     )
 
 
@@ -205,8 +210,7 @@ def file_vectors(
         )
         for i, node in enumerate(graph.nodes)
     ]
-    with timed_phase("candidates"):
-        return candidates.with_candidates(repo_url, files)
+    return candidates.with_candidates(repo_url, files)
 
 
 @contextlib.asynccontextmanager

@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import json
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -93,6 +94,9 @@ def test_ingest_wait_shows_progress_then_the_result(cli: Cli, repo: Path) -> Non
     assert done.returncode == output.OK, done.stderr
     assert "queued file://" in done.stdout
     assert "complete: 9 files, 9 embeddings" in done.stdout
+    assert re.search(
+        r"s \(parse [0-9.]+s, train [0-9.]+s, candidates [0-9.]+s, upload", done.stdout
+    )
     assert done.stdout.rstrip().endswith("; history: no history: the repository has one commit")
     # Not a terminal: one progress line per change, on stderr, ending at 100%.
     lines = done.stderr.splitlines()
@@ -121,6 +125,9 @@ def test_jobs_lists_and_shows_one_job(cli: Cli, finished_job: dict[str, Any]) ->
     assert finished_job["job_id"] in [j["job_id"] for j in history]
     one = cli.json("jobs", finished_job["job_id"])["job"]
     assert one["status"] == "complete" and one["files_processed"] == 9
+    assert "parse" in one["phase_seconds"]
+    shown = cli("jobs", finished_job["job_id"]).stdout.splitlines()
+    assert any(re.match(r"phase_seconds\s+parse [0-9.]+s", line) for line in shown), shown
     table = cli("jobs")
     assert table.returncode == 0
     header, *rows = table.stdout.splitlines()
