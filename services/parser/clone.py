@@ -37,6 +37,7 @@ import os
 import re
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import threading
@@ -136,6 +137,41 @@ class ClonedRepository:
     commit: str
     blobs: Mapping[str, str]
     history: History = _NOT_ASKED
+
+
+def _new_workdir() -> Path:
+    """A fresh private directory for one clone, named for this process
+    (`alexandria-clone-<pid>-…`), so that `sweep_leftovers` can tell whose it is."""
+    return Path(tempfile.mkdtemp(prefix=f"{TEMP_PREFIX}{os.getpid()}-"))
+
+
+def sweep_leftovers() -> list[Path]:
+    """Remove the clone directories that processes which are no longer running left
+    behind (a SIGKILL or the OOM killer gives no `finally`): this user's
+    `alexandria-clone-<pid>-*` whose pid is gone. Returns what was removed."""
+    removed = []
+    for path in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"):
+        owner = path.name.removeprefix(TEMP_PREFIX).partition("-")[0]
+        try:
+            info = path.lstat()
+        except OSError:
+            continue
+        if not owner.isdigit() or not stat.S_ISDIR(info.st_mode) or info.st_uid != os.geteuid():
+            continue
+        if not _running(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process has that pid now
+        return True
+    return True
 
 
 def _env(home: str) -> dict[str, str]:
@@ -339,7 +375,7 @@ def head_commit(
     Raises like `cloned_repository` (CloneNotFound, CloneTimeout, CloneUnavailable,
     CloneError)."""
     deadline = time.monotonic() + timeout_seconds
-    workdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    workdir = _new_workdir()
     try:
         if is_local(canonical_url) and direct is not False:
             source = Path(canonical_url.removeprefix("file://"))
@@ -711,7 +747,7 @@ def cloned_repository(
     otherwise. The temporary directory is removed on every exit.
     """
     deadline = time.monotonic() + timeout_seconds
-    workdir = Path(tempfile.mkdtemp(prefix=TEMP_PREFIX))
+    workdir = _new_workdir()
     try:
         try:
             if is_local(canonical_url) and direct is not False:

@@ -34,6 +34,7 @@ from services.parser.clone import (
     CloneTooLarge,
     CloneUnavailable,
     head_commit,
+    sweep_leftovers,
 )
 from services.parser.graph import to_chunks
 from services.parser.source import SourceGraph, repository_graph
@@ -199,7 +200,10 @@ class ParserServicer(parser_service_pb2_grpc.ParserServiceServicer):
 
 
 def main(settings: Settings, address: str) -> None:
-    """Serve ParserService (with health and reflection) at `address` until SIGINT/SIGTERM."""
+    """Serve ParserService (with health and reflection) at `address` until SIGINT/SIGTERM,
+    after removing the clone directories that dead parsers left behind."""
+    if swept := sweep_leftovers():
+        log.info("removed %d clone directories left by stopped processes", len(swept))
     servicer = ParserServicer(settings)
     asyncio.run(
         run_service(

@@ -1,4 +1,5 @@
-"""P14 under SIGTERM: a parser stopped mid-job removes its clone before it exits."""
+"""P14 under SIGTERM: a parser stopped mid-job removes its clone before it exits; after
+a SIGKILL, which leaves it behind, the next parser to start removes it."""
 
 from __future__ import annotations
 
@@ -11,8 +12,9 @@ from pathlib import Path
 
 import grpc
 import pytest
+from serving import wait_until_ready
 
-from alexandria.stack import free_port
+from alexandria.stack import free_port, grpc_serving
 from neo_alexandria.v1 import parser_service_pb2, parser_service_pb2_grpc
 from services.parser.clone import TEMP_PREFIX
 
@@ -33,9 +35,13 @@ def _repo(root: Path) -> Path:
 
 
 async def _terminate_mid_parse(
-    port: int, repo: Path, clones: Path, server: subprocess.Popen[bytes]
+    port: int,
+    repo: Path,
+    clones: Path,
+    server: subprocess.Popen[bytes],
+    how: signal.Signals = signal.SIGTERM,
 ) -> str:
-    """Start a job; once its clone exists and parsing has begun, SIGTERM the server."""
+    """Start a job; once its clone exists and parsing has begun, signal the server."""
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
         await asyncio.wait_for(channel.channel_ready(), 60)
         stub = parser_service_pb2_grpc.ParserServiceStub(channel)
@@ -47,7 +53,7 @@ async def _terminate_mid_parse(
                     and response.progress.phase == "parse"
                 ):
                     assert list(clones.glob(f"{TEMP_PREFIX}*")), "the clone exists mid-parse"
-                    server.send_signal(signal.SIGTERM)
+                    server.send_signal(how)
                 elif response.WhichOneof("event") == "summary":
                     return "finished"
         except grpc.aio.AioRpcError as exc:
@@ -89,3 +95,35 @@ def test_sigterm_mid_parse_removes_the_clone(
             server.wait()
     assert outcome == expected
     assert not list(clones.glob(f"{TEMP_PREFIX}*"))
+
+
+def test_a_clone_left_by_a_killed_parser_is_swept_by_the_next(repo: Path, tmp_path: Path) -> None:
+    clones = tmp_path / "tmp"
+    clones.mkdir()
+    env = {**os.environ, "ALEXANDRIA_DATA_DIR": str(tmp_path / "data"), "TMPDIR": str(clones)}
+
+    def start(port: int) -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [sys.executable, "-m", "alexandria.cli", "serve", "parser", "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    port = free_port()
+    killed = start(port)
+    try:
+        killed_mid_parse = _terminate_mid_parse(port, repo, clones, killed, signal.SIGKILL)
+        assert asyncio.run(killed_mid_parse) == "UNAVAILABLE"
+    finally:
+        killed.kill()
+        killed.wait()
+    assert list(clones.glob(f"{TEMP_PREFIX}{killed.pid}-*")), "a SIGKILL leaves the clone"
+    port = free_port()
+    successor = start(port)
+    try:
+        wait_until_ready(successor, lambda: grpc_serving(f"127.0.0.1:{port}"), "parser")
+        assert not list(clones.glob(f"{TEMP_PREFIX}*"))
+    finally:
+        successor.terminate()
+        successor.wait(timeout=60)

@@ -25,6 +25,7 @@ from services.parser.clone import (
     CloneUnavailable,
     cloned_repository,
     head_commit,
+    sweep_leftovers,
 )
 
 
@@ -296,3 +297,22 @@ def test_head_commit_reads_head_without_cloning(
 def test_head_commit_of_a_remote_obeys_the_transport_rules() -> None:
     with pytest.raises(CloneError, match="transport"):
         head_commit("ext::sh -c touch% /tmp/pwned", timeout_seconds=30)
+
+
+def test_clone_directories_of_processes_gone_are_swept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, make_repo: Callable[..., Path]
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    leftover = tmp_path / f"{TEMP_PREFIX}{gone.pid}-abc"
+    (leftover / "checkout").mkdir(parents=True)
+    mine = tmp_path / f"{TEMP_PREFIX}{os.getpid()}-def"
+    mine.mkdir()
+    unnamed = tmp_path / f"{TEMP_PREFIX}oldstyle"  # not named for a process: left alone
+    unnamed.mkdir()
+    assert sweep_leftovers() == [leftover]
+    assert not leftover.exists() and mine.exists() and unnamed.exists()
+    repo = make_repo({"a.py": ""})
+    with cloned_repository(f"file://{repo}", timeout_seconds=30) as cloned:
+        assert cloned.path.parent.name.startswith(f"{TEMP_PREFIX}{os.getpid()}-")
