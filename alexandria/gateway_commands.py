@@ -4,6 +4,9 @@
 from __future__ import annotations
 
 import argparse
+import os
+import posixpath
+import subprocess
 import sys
 import time
 import uuid
@@ -33,6 +36,47 @@ def repo_argument(repo: str) -> str:
     return repo
 
 
+def file_argument(repo: str, file_path: str) -> str:
+    """The repository path of a file as a user types it: `src\\x.py`, `./src/x.py`, or,
+    for a local repository, a path from the current directory or an absolute one inside
+    the repository, all become `src/x.py`."""
+    typed = file_path.replace("\\", "/")
+    local = Path(repo)
+    if "://" not in repo and local.is_dir():
+        root = local.resolve()
+        absolute = os.path.abspath(typed)  # its directory resolved, not the file (a link)
+        on_disk = Path(os.path.realpath(os.path.dirname(absolute))) / os.path.basename(absolute)
+        if (typed.startswith("/") or on_disk.exists()) and on_disk.is_relative_to(root):
+            return on_disk.relative_to(root).as_posix()
+    normal = posixpath.normpath(typed)
+    return "" if normal == "." else normal
+
+
+def say_changes_not_indexed(repo: str) -> None:
+    """One line on stderr when a local repository has changes that HEAD lacks."""
+    if changed := changes_not_indexed(repo):
+        print(
+            f"note: {changed} changed or untracked files are not indexed: the HEAD commit "
+            "is (commit them to include them)",
+            file=sys.stderr,
+        )
+
+
+def changes_not_indexed(repo: str) -> int:
+    """How many files of local git repository `repo` differ from HEAD or are untracked
+    (what an ingest, which reads HEAD, leaves out); 0 when `repo` is not one."""
+    if "://" in repo or not Path(repo).is_dir():
+        return 0
+    done = subprocess.run(
+        ["git", "-C", repo, "status", "--porcelain", "--untracked-files=normal"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    return len(done.stdout.splitlines()) if done.returncode == 0 else 0
+
+
 def ingest(
     client: GatewayClient,
     repo: str,
@@ -47,6 +91,8 @@ def ingest(
     that is briefly unreachable (the submission is retried under one idempotency key, so
     it queues once)."""
     url = repo_argument(repo)
+    if not as_json:
+        say_changes_not_indexed(repo)
     if wait:
         key = idempotency_key or uuid.uuid4().hex
         queued = retrying(
@@ -232,7 +278,7 @@ def similar(
     body = client.get(
         "/api/v1/graph/similar",
         repo_url=repo_argument(repo),
-        file_path=file_path,
+        file_path=file_argument(repo, file_path),
         limit=limit,
         same_repo=str(not all_repos).lower(),
         mode=mode,

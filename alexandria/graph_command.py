@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import sys
 from collections import Counter
+from pathlib import Path
 
+from alexandria.gateway_commands import say_changes_not_indexed
 from services.common.config import Settings
 from services.common.repo_url import InvalidRepoUrl
 
@@ -22,6 +24,8 @@ def run_graph(
     from services.parser.graph_json import graph_document
     from services.parser.source import graph_of
 
+    if not as_json and (Path(source) / ".git").exists():
+        say_changes_not_indexed(source)
     try:
         built = graph_of(
             source,

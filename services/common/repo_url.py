@@ -70,9 +70,15 @@ def canonicalize(
 
 def _canonical_local(raw: str) -> str:
     path = Path(raw.removeprefix("file://")).resolve()
-    if not (path / ".git").exists():
+    if not ((path / ".git").exists() or is_bare_repository(path)):
         raise InvalidRepoUrl(f"{path} is not a git repository")
     return f"file://{path}"
+
+
+def is_bare_repository(path: Path) -> bool:
+    """Whether `path` looks like a bare git repository (HEAD, objects/ and refs/ at its
+    top); git itself checks it when the repository is read."""
+    return (path / "HEAD").is_file() and (path / "objects").is_dir() and (path / "refs").is_dir()
 
 
 def _lexical_local(raw: str) -> str:

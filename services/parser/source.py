@@ -3,9 +3,9 @@
 `repository_graph` takes a canonical URL: a remote is cloned, a local git repository
 is read from its objects (`clone.py`), so the graph is of its HEAD commit (uncommitted
 changes are not in it) and the parse cache applies. `graph_of` is the command line's
-way in: it takes what a user types, validates a URL like the service does, and parses
-a local directory that is not a git repository in place (no commit, no cache, no
-history).
+way in: it takes what a user types, validates a URL like the service does, reads a
+local git repository (bare or not) at HEAD, and parses a local directory that is not a
+git repository in place (no commit, no cache, no history).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from services.common.config import Settings
-from services.common.repo_url import canonicalize
+from services.common.repo_url import canonicalize, is_bare_repository
 from services.parser.cache import PARSE_CACHE_FILE, ParseCache
 from services.parser.clone import cloned_repository
 from services.parser.graph import Progress, RepoGraph, build_graph
@@ -87,7 +87,8 @@ def graph_of(
     clone's `CloneError` subclasses when git fails or a limit is passed.
     """
     path = Path(source)
-    if "://" not in source and path.is_dir() and not (path / ".git").exists():
+    repository = (path / ".git").exists() or is_bare_repository(path)
+    if "://" not in source and path.is_dir() and not repository:
         root = path.resolve()
         graph = build_graph(
             root, workers=workers, on_progress=on_progress, history=NOT_A_REPOSITORY

@@ -52,13 +52,16 @@ class Cli:
             "EMBEDDER_ADDR": f"127.0.0.1:{stack.embedder_port}",
         }
 
-    def __call__(self, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    def __call__(
+        self, *args: str, cwd: Path | None = None, **env: str
+    ) -> subprocess.CompletedProcess[str]:
         return subprocess.run(
             [sys.executable, "-m", "alexandria.cli", *args],
             env={**self.env, **env},
             capture_output=True,
             text=True,
             timeout=300,
+            cwd=cwd,
         )
 
     def json(self, *args: str) -> Any:
@@ -168,6 +171,18 @@ def test_similar_prints_related_files(cli: Cli, repo: Path, finished_job: dict[s
     assert table[1].split() == ["score", "file", "language"] and len(table) == 5
     assert all(len(row.split()[0].partition(".")[2]) == 3 for row in table[2:4])  # 0.812
     assert table[4] == body["history"]  # printed once
+    # The forms a user types name the same file: from the repository, an absolute path
+    # inside it, a Windows separator.
+    for where, typed in (
+        (repo, "./app/models.py"),
+        (repo / "app", "models.py"),
+        (None, str(repo / "app" / "models.py")),
+        (None, "app\\models.py"),
+    ):
+        target = "." if where == repo else ".." if where is not None else str(repo)
+        done = cli("similar", target, typed, "-k", "3", "--json", cwd=where)
+        assert done.returncode == 0, (typed, done.stderr)
+        assert json.loads(done.stdout)["results"] == body["results"], typed
     missing = cli("similar", str(repo), "no/such/file.py")
     assert missing.returncode == output.FAILED and "404" in missing.stderr
 
