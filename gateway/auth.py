@@ -1,5 +1,7 @@
 """Bearer-token checks (R2.9-2.10): constant-time, failures logged with the client
-address and reason, never the token.
+address and reason, never the token: at most one line per address every
+`WARNING_INTERVAL_SECONDS`, the next one counting those left out, so a flood of bad
+requests cannot fill the log.
 
 - `require_admin` guards ingest: `PHAROS_ADMIN_TOKEN`.
 - `require_reader` guards the read routes and /metrics when `PHAROS_READ_TOKEN` is
@@ -10,12 +12,41 @@ from __future__ import annotations
 
 import hmac
 import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable
 
 from fastapi import Request
 
 from gateway.errors import ApiError
 
 log = logging.getLogger("gateway.auth")
+
+WARNING_INTERVAL_SECONDS = 10.0
+ADDRESSES_KEPT = 4096  # the addresses whose last warning is remembered
+
+
+class WarningLimiter:
+    """Says whether to log a client's failure now, and how many were left out before."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._seen: OrderedDict[str, tuple[float, int]] = OrderedDict()
+
+    def admit(self, client: str) -> int | None:
+        """None: leave this one out; else log it, with the returned count of failures
+        from `client` left out since its last line."""
+        now = self._clock()
+        last = self._seen.get(client)
+        if last is not None and now - last[0] < WARNING_INTERVAL_SECONDS:
+            self._seen[client] = (last[0], last[1] + 1)
+            return None
+        self._seen[client] = (now, 0)
+        self._seen.move_to_end(client)
+        while len(self._seen) > ADDRESSES_KEPT:
+            self._seen.popitem(last=False)
+        return last[1] if last is not None else 0
+
 
 
 def _require_one_of(request: Request, tokens: list[str]) -> None:
@@ -33,9 +64,19 @@ def _require_one_of(request: Request, tokens: list[str]) -> None:
             return
         reason = "invalid token"
     client = request.client.host if request.client else "unknown"
-    log.warning(
-        "auth failed from %s on %s %s: %s", client, request.method, request.url.path, reason
-    )
+    state = request.app.state
+    if getattr(state, "auth_warnings", None) is None:
+        state.auth_warnings = WarningLimiter()
+    left_out = state.auth_warnings.admit(client)
+    if left_out is not None:
+        log.warning(
+            "auth failed from %s on %s %s: %s%s",
+            client,
+            request.method,
+            request.url.path,
+            reason,
+            f" (and {left_out} more from it since the last such line)" if left_out else "",
+        )
     raise ApiError(
         401, "unauthorized", reason, headers={"WWW-Authenticate": 'Bearer realm="alexandria"'}
     )

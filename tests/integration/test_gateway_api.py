@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.app import create_app
+from gateway.auth import WARNING_INTERVAL_SECONDS, WarningLimiter
 from gateway.db import IngestionJob
 from neo_alexandria.v1 import jobs_pb2
 from services.common import keys, vectors
@@ -75,6 +76,27 @@ def test_ingest_without_the_token_is_401_and_logged_without_it(
     assert set(reply.json()) == {"error", "detail"}
     assert "auth failed from" in caplog.text
     assert TOKEN not in caplog.text and "wrong" not in caplog.text
+
+
+def test_a_flood_of_bad_tokens_logs_one_line_per_address_and_interval(
+    client: TestClient, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="gateway.auth"):
+        for _ in range(100):
+            assert (
+                ingest(client, "github.com/a/b", {"Authorization": "Bearer x"}).status_code == 401
+            )
+    assert caplog.text.count("auth failed from") == 1
+
+
+def test_the_next_line_counts_the_failures_left_out() -> None:
+    now = [0.0]
+    limiter = WarningLimiter(clock=lambda: now[0])
+    assert limiter.admit("10.0.0.1") == 0
+    assert [limiter.admit("10.0.0.1") for _ in range(99)] == [None] * 99
+    assert limiter.admit("10.0.0.2") == 0  # another address has its own line
+    now[0] = WARNING_INTERVAL_SECONDS
+    assert limiter.admit("10.0.0.1") == 99
 
 
 @pytest.mark.parametrize(
