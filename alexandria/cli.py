@@ -19,7 +19,7 @@ from alexandria.gateway_client import GatewayError
 from alexandria.stack_state import DataDirInUse
 from services.common.children import tie_to_parent
 from services.common.config import ConfigError, is_loopback_host, load_settings
-from services.common.logs import configure_logging
+from services.common.logs import LogFile, LogFormatSetting, configure_logging
 
 DEFAULT_PORTS = {"parser": 50051, "embedder": 50052, "gateway": 8000}
 # Commands whose output is the answer: their info-level logs would only clutter it.
@@ -229,15 +229,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    log_format: LogFormatSetting = "auto"
+    log_file = None
     try:
-        log_format = load_settings().log_format
+        settings = load_settings()
+        log_format = settings.log_format
+        if settings.log_file is not None and args.command == "serve":
+            log_file = LogFile(settings.log_file, settings.log_max_bytes, settings.log_backups)
     except ConfigError:  # the command that needs the settings reports why
-        log_format = "auto"
+        pass
     configure_logging(
         log_format,
         service=args.command == "serve",
         verbose=args.verbose,
         quiet=args.command in QUIET_COMMANDS,
+        file=log_file,
     )
     try:
         return args.func(args)

@@ -119,13 +119,17 @@ class LocalStack:
         return grpc_serving(self.address("parser" if name == "parser" else "embedder"))
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
+        """Start child `name`: its log lines go to `<name>.log`, rotated by the child
+        (LOG_FILE), and whatever it prints outside its log (a crash's traceback) to
+        `<name>.out`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        with open(self.log_dir / f"{name}.log", "ab") as log:
+        env = {**env, "LOG_FILE": str(self.log_dir / f"{name}.log")}
+        with open(self.log_dir / f"{name}.out", "ab") as printed:
             self.processes[name] = process = subprocess.Popen(
                 [sys.executable, "-m", "alexandria.cli", *args],
                 env=env,
                 stdin=subprocess.DEVNULL,
-                stdout=log,
+                stdout=printed,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
@@ -148,10 +152,10 @@ class LocalStack:
             raise RuntimeError("the embedded Redis was started again by another process")
         return self._redis
 
-    def log_of(self, name: str) -> Path:
+    def log_of(self, name: str) -> str:
         if name == "redis":
-            return self.settings.data_dir / "redis.log"
-        return self.log_dir / f"{name}.log"
+            return str(self.settings.data_dir / "redis.log")
+        return f"{self.log_dir / name}.log, .out"
 
     def start(self) -> None:
         """Start everything and wait until healthy; DataDirInUse when another stack runs

@@ -15,7 +15,6 @@ import subprocess
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
 from typing import TextIO
 
 FIRST_DELAY_SECONDS = 1.0
@@ -49,13 +48,13 @@ class _Watch:
 
 class Supervisor:
     """Watches `processes` (by name); `start(name)` starts one again, `log_of(name)`
-    says where it logs. Call `check()` periodically."""
+    says where it logs (printed as is). Call `check()` periodically."""
 
     def __init__(
         self,
         processes: dict[str, subprocess.Popen[bytes]],
         start: Callable[[str], subprocess.Popen[bytes]],
-        log_of: Callable[[str], Path],
+        log_of: Callable[[str], object],
         out: TextIO,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:

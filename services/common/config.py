@@ -125,6 +125,12 @@ class Settings(BaseSettings):
     train_cochange_edges: bool = True
     # auto: JSON lines for `serve` processes and when stderr is not a terminal, else text.
     log_format: Literal["auto", "json", "text"] = "auto"
+    # When set, a process logs to this file (JSON lines unless LOG_FORMAT=text) instead
+    # of stderr, rotated once it passes LOG_MAX_BYTES, LOG_BACKUPS old files kept; `up`
+    # sets it for each of its processes (<data dir>/logs/<name>.log).
+    log_file: Path | None = None
+    log_max_bytes: int = Field(default=10 << 20, ge=4096)
+    log_backups: int = Field(default=3, ge=0)
     # Each edge process serves Prometheus metrics on its own port (0: not served).
     metrics_host: str = "127.0.0.1"
     parser_metrics_port: int = Field(default=0, ge=0, le=65535)

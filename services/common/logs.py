@@ -18,7 +18,10 @@ import sys
 import uuid
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from logging.handlers import RotatingFileHandler
+from pathlib import Path
 from typing import Literal, TextIO
 
 LogFormat = Literal["json", "text"]
@@ -125,22 +128,48 @@ def choose_format(setting: LogFormatSetting, *, service: bool, stream: TextIO) -
 
 def make_handler(log_format: LogFormat, stream: TextIO) -> logging.Handler:
     """A handler writing tagged lines in `log_format` to `stream`."""
-    handler = logging.StreamHandler(stream)
+    return _tagged(logging.StreamHandler(stream), log_format)
+
+
+def _tagged(handler: logging.Handler, log_format: LogFormat) -> logging.Handler:
     handler.setFormatter(JsonFormatter() if log_format == "json" else TextFormatter())
     handler.addFilter(_ContextIds())
     return handler
 
 
+@dataclass(frozen=True)
+class LogFile:
+    """Log to this file, rotated once it passes `max_bytes`, keeping `backups` old ones."""
+
+    path: Path
+    max_bytes: int
+    backups: int
+
+
 def configure_logging(
-    setting: LogFormatSetting, *, service: bool, verbose: bool = False, quiet: bool = False
+    setting: LogFormatSetting,
+    *,
+    service: bool,
+    verbose: bool = False,
+    quiet: bool = False,
+    file: LogFile | None = None,
 ) -> None:
-    """Send every log line (warnings too) to stderr in the chosen format (`choose_format`):
-    debug when `verbose`, else warnings only when `quiet` (commands whose output is the
-    answer), else info."""
-    log_format = choose_format(setting, service=service, stream=sys.stderr)
+    """Send every log line (warnings too) to stderr, or to a rotated `file`, in the
+    chosen format (`choose_format`; JSON for a service's file): debug when `verbose`,
+    else warnings only when `quiet` (commands whose output is the answer), else info."""
+    if file is None:
+        handler = make_handler(
+            choose_format(setting, service=service, stream=sys.stderr), sys.stderr
+        )
+    else:
+        log_format: LogFormat = "text" if setting == "text" else "json"
+        rotating = RotatingFileHandler(
+            file.path, maxBytes=file.max_bytes, backupCount=file.backups, encoding="utf-8"
+        )
+        handler = _tagged(rotating, log_format)
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO,
-        handlers=[make_handler(log_format, sys.stderr)],
+        handlers=[handler],
         force=True,
     )
     logging.captureWarnings(True)

@@ -79,7 +79,13 @@ EDGE = {
     "embedder_metrics_port",
     "coordinator_metrics_port",
 }
-NOT_DEPLOYED = {"gateway_url": "the CLI's gateway address, not read by a deployed process"}
+NOT_DEPLOYED = {
+    "gateway_url": "the CLI's gateway address, not read by a deployed process",
+    "log_file": "set by `alexandria up` for each process it starts; deployments log to "
+    "stdout, which Docker (json-file, 10 MB x 3) and journald rotate",
+    "log_max_bytes": "with LOG_FILE only",
+    "log_backups": "with LOG_FILE only",
+}
 EXAMPLES = {
     "CLOUD": (DEPLOY / ".env.cloud.example", CLOUD),
     "EDGE": (DEPLOY / ".env.edge.example", EDGE),

@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+from pathlib import Path
 
 import grpc
 import pytest
@@ -14,6 +15,7 @@ from log_capture import captured_json_log
 
 from services.common import logs
 from services.common.grpc_server import CallerIds
+from services.common.logs import LogFile, configure_logging
 
 log = logging.getLogger("tests.logs")
 
@@ -185,3 +187,21 @@ def test_configure_logging_writes_json_lines_to_stderr(capsys: pytest.CaptureFix
         logging.captureWarnings(False)
     lines = [json.loads(line) for line in capsys.readouterr().err.splitlines()]
     assert [(e["message"], e["job_id"]) for e in lines] == [("loud", "j")]
+
+
+def test_a_log_file_is_rotated_past_its_size_keeping_its_backups(tmp_path: Path) -> None:
+    """LOG_FILE: JSON lines in the file, rotated at LOG_MAX_BYTES, LOG_BACKUPS kept."""
+    path = tmp_path / "parser.log"
+    configure_logging("auto", service=True, file=LogFile(path, max_bytes=4096, backups=2))
+    try:
+        for i in range(500):
+            logging.getLogger("test.rotation").info("line %d of a long run", i)
+    finally:
+        configure_logging("auto", service=False)
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["parser.log", "parser.log.1", "parser.log.2"]
+    for name in names:
+        text = (tmp_path / name).read_text()
+        assert 0 < len(text.encode()) <= 4096 + 512
+        assert all(json.loads(line)["logger"] == "test.rotation" for line in text.splitlines())
+    assert "line 499 of a long run" in (tmp_path / "parser.log").read_text()
