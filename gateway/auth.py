@@ -48,7 +48,6 @@ class WarningLimiter:
         return last[1] if last is not None else 0
 
 
-
 def _require_one_of(request: Request, tokens: list[str]) -> None:
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
