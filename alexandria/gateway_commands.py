@@ -222,7 +222,7 @@ def jobs(
         (
             j["job_id"],
             j["repo_url"],
-            j["status"],
+            f"{j['status']} (stalled)" if j.get("stalled") else j["status"],
             j["phase"],
             f"{float(j['progress_percent']):.0f}%",
             _when(j.get("submitted_at")),

@@ -106,6 +106,8 @@ class ProgressLine:
     def update(self, job: dict[str, Any]) -> None:
         percent = max(0.0, min(100.0, float(job.get("progress_percent", 0.0))))
         label = f"{job.get('status', '')} {job.get('phase', '')}".strip()
+        if job.get("stalled"):
+            label = f"stalled: {job['stalled']}"
         if not self.live:
             line = f"{label} {percent:.0f}%"
             if line != self._last:

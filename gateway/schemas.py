@@ -64,6 +64,7 @@ class Job(BaseModel):
             "attempts": 1,
             "history": "",
             "phase_seconds": {},
+            "stalled": "",
             "unchanged": False,
         }
     )
@@ -92,6 +93,11 @@ class Job(BaseModel):
         default_factory=dict,
         description="set on completion: how long each phase took, in seconds (parse, train, "
         "candidates, upload; an unchanged job has parse only)",
+    )
+    stalled: str = Field(
+        default="",
+        description="set while a running job's worker is offline or gone: since when, and "
+        "when the job will be taken up again; empty otherwise",
     )
     unchanged: bool = Field(
         default=False,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
@@ -17,6 +18,7 @@ from gateway.schemas import IngestAccepted, JobHistory, JobResponse, WorkerStatu
 from gateway.validation import canonical_repo_url
 from neo_alexandria.v1 import ingest_service_pb2, jobs_pb2
 from services.common import jobs, logs
+from services.common.config import Settings
 from services.common.queue import JobQueue, QueueFull
 
 
@@ -43,10 +45,27 @@ def _queue(request: Request) -> JobQueue:
 Queue = Annotated[JobQueue, Depends(_queue)]
 
 
-def _job_view(record: jobs_pb2.JobRecord) -> dict[str, Any]:
+def _job_view(
+    record: jobs_pb2.JobRecord, workers: Mapping[str, jobs_pb2.WorkerStatus], lease: float
+) -> dict[str, Any]:
     view = jobs.to_dict(record)
     view["status"] = jobs.status_name(record.status)
+    view["stalled"] = jobs.stalled(record, workers.get(record.worker_id), time.time(), lease)
     return view
+
+
+async def _workers(queue: JobQueue, settings: Settings) -> dict[str, jobs_pb2.WorkerStatus]:
+    """The workers by id, after forgetting those offline for `WORKER_FORGET_SECONDS`."""
+    now, kept, forgotten = time.time(), {}, []
+    for worker in await queue.workers():
+        gone_for = now - worker.heartbeat_at.ToSeconds()
+        if jobs.is_offline(worker, now) and gone_for > settings.worker_forget_seconds:
+            forgotten.append(worker.worker_id)
+        else:
+            kept[worker.worker_id] = worker
+    if forgotten:
+        await queue.forget_workers(forgotten)
+    return kept
 
 
 @router.post(
@@ -135,10 +154,12 @@ def _job_id(idempotency_key: str | None, canonical_url: str) -> str:
     summary="The newest jobs, newest first",
 )
 async def job_history(
-    queue: Queue, limit: Annotated[int, Query(ge=1, le=100)] = 100
+    request: Request, queue: Queue, limit: Annotated[int, Query(ge=1, le=100)] = 100
 ) -> dict[str, Any]:
+    settings = request.app.state.settings
     records = await queue.history(limit)
-    return {"jobs": [_job_view(r) for r in records]}
+    workers = await _workers(queue, settings) if any(r.worker_id for r in records) else {}
+    return {"jobs": [_job_view(r, workers, settings.job_lease_seconds) for r in records]}
 
 
 @router.get(
@@ -158,6 +179,7 @@ async def get_job(
             json_schema_extra={"pattern": "^[0-9a-f]{32}$"},
         ),
     ],
+    request: Request,
     queue: Queue,
 ) -> dict[str, Any]:
     if not job_id.isalnum() or len(job_id) > 64:
@@ -165,7 +187,9 @@ async def get_job(
     record = await queue.get_job(job_id)
     if record is None:
         raise ApiError(404, "job_not_found", f"no job {job_id}")
-    return {"job": _job_view(record)}
+    settings = request.app.state.settings
+    workers = await _workers(queue, settings) if record.worker_id else {}
+    return {"job": _job_view(record, workers, settings.job_lease_seconds)}
 
 
 @router.get(
@@ -175,11 +199,11 @@ async def get_job(
     responses=errors(401, 503),
     summary="Every worker's live status and heartbeat age",
 )
-async def worker_status(queue: Queue) -> dict[str, Any]:
-    workers = await queue.workers()
+async def worker_status(request: Request, queue: Queue) -> dict[str, Any]:
+    workers = await _workers(queue, request.app.state.settings)
     now = time.time()
     views, overall = [], jobs.OFFLINE
-    for worker in workers:
+    for worker in workers.values():
         age = now - worker.heartbeat_at.ToSeconds()
         if jobs.is_offline(worker, now):
             worker.status = jobs.OFFLINE

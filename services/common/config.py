@@ -87,6 +87,8 @@ class Settings(BaseSettings):
     edge_shared_secret: str | None = Field(default=None, repr=False, min_length=16)
 
     max_queue_size: int = Field(default=10, ge=1)
+    # A worker offline for longer than this is dropped from `status` and the worker set.
+    worker_forget_seconds: float = Field(default=86400.0, gt=0)
     task_ttl_seconds: int = Field(default=24 * 3600, ge=1)
     job_lease_seconds: int = Field(default=120, ge=5)
     max_job_attempts: int = Field(default=3, ge=1)

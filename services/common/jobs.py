@@ -45,6 +45,33 @@ def is_offline(worker: jobs_pb2.WorkerStatus, at_seconds: float) -> bool:
     return at_seconds - worker.heartbeat_at.ToSeconds() > 2 * interval + 10
 
 
+def stalled(
+    record: jobs_pb2.JobRecord,
+    worker: jobs_pb2.WorkerStatus | None,
+    at_seconds: float,
+    lease_seconds: float,
+) -> str:
+    """Why a running job is not moving, or "": its worker is offline (`is_offline`) or
+    gone. A job is taken up again once its lease, renewed by each heartbeat, expires."""
+    if record.status != jobs_pb2.JOB_STATUS_RUNNING or not record.worker_id:
+        return ""
+    if worker is not None and not is_offline(worker, at_seconds):
+        return ""
+    if worker is None:
+        last = record.started_at.ToSeconds()
+        what = f"worker {record.worker_id} is gone"
+    else:
+        last = worker.heartbeat_at.ToSeconds()
+        what = f"worker {record.worker_id} offline since {_iso(last)}"
+    retry = last + lease_seconds
+    when = f"by {_iso(retry)}" if retry > at_seconds else "at the next poll of a coordinator"
+    return f"{what}, will be retried {when}"
+
+
+def _iso(seconds: float) -> str:
+    return datetime.fromtimestamp(seconds, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def status_name(status: int) -> str:
     """`JOB_STATUS_COMPLETE` → `complete`: the word the REST API shows."""
     return JobStatus.Name(status).removeprefix("JOB_STATUS_").lower()

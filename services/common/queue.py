@@ -258,6 +258,11 @@ class JobQueue:
         fields = _fields(await self.transport.run(scripts.HASH, [keys.WORKERS]))
         return [from_json(v, jobs_pb2.WorkerStatus) for _, v in sorted(fields.items())]
 
+    async def forget_workers(self, worker_ids: list[str]) -> None:
+        """Remove these workers from the worker set (offline for long: `status` stops
+        listing them)."""
+        await self.transport.call("HDEL", keys.WORKERS, *worker_ids)
+
     async def events_after(self, last_id: str, count: int) -> list[tuple[str, jobs_pb2.JobRecord]]:
         """Up to `count` job events after stream id `last_id`, oldest first."""
         entries = await self.transport.run(scripts.STREAM_AFTER, [keys.EVENTS], [last_id, count])

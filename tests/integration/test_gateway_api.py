@@ -276,3 +276,37 @@ def test_local_reads_never_look_at_the_filesystem(client: TestClient, tmp_path: 
             assert "git repository" not in reply.text
             answers.append((route, reply.json()["error"]))
     assert len(set(answers)) == 3  # one answer per route, whatever the path
+
+
+def test_a_running_job_whose_worker_went_offline_is_stalled(client: TestClient) -> None:
+    """The record still says running; the worker's heartbeat says otherwise. A worker
+    offline for over WORKER_FORGET_SECONDS leaves `status` and the worker set."""
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    job_id = ingest(client, "github.com/a/b").json()["job_id"]
+    record = jobs_pb2.JobRecord(
+        job_id=job_id,
+        repo_url=REPO,
+        status=jobs_pb2.JOB_STATUS_RUNNING,
+        phase="train",
+        progress_percent=66.0,
+        worker_id="w-dead",
+    )
+    now = time.time()
+    dead = jobs_pb2.WorkerStatus(worker_id="w-dead", status="Training Graph on x")
+    dead.heartbeat_interval_seconds = 15
+    dead.heartbeat_at.FromSeconds(int(now) - 60)
+    ancient = jobs_pb2.WorkerStatus(worker_id="w-ancient", status="Offline")
+    ancient.heartbeat_at.FromSeconds(int(now) - 3 * 86400)
+    call = functools.partial(client.portal.call, queue.transport.call)  # type: ignore[union-attr]
+    call("SET", keys.job(job_id), to_json(record))
+    call("HSET", keys.WORKERS, "w-dead", to_json(dead), "w-ancient", to_json(ancient))
+
+    job = client.get(f"/api/v1/ingestion/jobs/{job_id}").json()["job"]
+    assert job["status"] == "running"
+    assert job["stalled"].startswith("worker w-dead offline since ")
+    assert "will be retried by " in job["stalled"]
+    listed = client.get("/api/v1/ingestion/jobs/history").json()["jobs"]
+    assert [j["stalled"] for j in listed] == [job["stalled"]]
+    workers = client.get("/api/v1/ingestion/worker/status").json()["workers"]
+    assert [w["worker_id"] for w in workers] == ["w-dead"]
+    assert call("HKEYS", keys.WORKERS) == ["w-dead"]  # forgotten for good

@@ -70,6 +70,17 @@ def test_progress_prints_one_line_per_change_elsewhere() -> None:
     ]
 
 
+def test_a_stalled_job_says_why_instead_of_its_phase() -> None:
+    out = io.StringIO()
+    line = output.ProgressLine(out)
+    stalled = "worker w1 offline since 2026-12-04T13:00:00Z, will be retried by 13:02:00Z"
+    line.update({"status": "running", "phase": "train", "progress_percent": 66.0})
+    line.update(
+        {"status": "running", "phase": "train", "progress_percent": 66.0, "stalled": stalled}
+    )
+    assert out.getvalue().splitlines() == ["running train 66%", f"stalled: {stalled} 66%"]
+
+
 @pytest.mark.parametrize(
     ("moment", "day"),
     [

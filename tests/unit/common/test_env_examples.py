@@ -33,6 +33,7 @@ CLOUD = {
     "database_url",
     *QDRANT,
     "max_queue_size",
+    "worker_forget_seconds",
     "task_ttl_seconds",
     "queue_poll_min_seconds",
     "queue_block_seconds",
