@@ -62,10 +62,6 @@ class Supervisor:
         now = clock()
         self._watched = {name: _Watch(p, now) for name, p in processes.items()}
 
-    @property
-    def processes(self) -> dict[str, subprocess.Popen[bytes]]:
-        return {name: watch.process for name, watch in self._watched.items()}
-
     def check(self) -> None:
         """Notice children that exited and start those whose delay is over; GaveUp
         when one crashed fast `MAX_FAST_CRASHES` times in a row."""

@@ -11,12 +11,11 @@ its objects are borrowed, nothing is copied) and ingests it through the REST API
 3. **small change**: one comment line appended to one source file, committed, ingested;
 4. **forced**: that commit again with `force=true`, the full job on warm caches.
 
-Per step it prints the job's `duration_seconds` (its record), the wall time from the
-POST to the record seen finished (polled every 20 ms), the seconds of each phase
-(the coordinator's `alexandria_job_phase_seconds_sum`, read from its metrics port
-before and after), and whether `/graph/files` vectors changed. Ratios, on the median
-over runs: unchanged against cold and against the 0.5 s target; small change against
-cold. Nothing is fetched: PATH is any local git repository.
+Per step it prints the job's `duration_seconds` and the seconds of each phase
+(`phase_seconds`, both from its record), the wall time from the POST to the record
+seen finished (polled every 20 ms), and whether `/graph/files` vectors changed.
+Ratios, on the median over runs: unchanged against cold and against the 0.5 s target;
+small change against cold. Nothing is fetched: PATH is any local git repository.
 """
 
 from __future__ import annotations
@@ -33,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from product_stack import ROOT, Api, Stack, free_port, phase_seconds
+from product_stack import ROOT, Api, Stack
 
 STEPS = ("cold", "unchanged", "small change", "forced")
 PHASES = ("parse", "candidates", "train", "upload")
@@ -69,41 +68,37 @@ def vectors_of(api: Api, repo_url: str) -> dict[str, list[float]]:
     return {f["file_path"]: f["vector"] for f in api.files(repo_url)}
 
 
-def step(api: Api, repo: Path, metrics_port: int, *, force: bool = False) -> dict[str, Any]:
-    before = phase_seconds(metrics_port)
+def step(api: Api, repo: Path, *, force: bool = False) -> dict[str, Any]:
     started = time.perf_counter()
     job = api.ingest(f"file://{repo}", JOB_TIMEOUT_S, force=force, poll_s=0.02)
     wall = time.perf_counter() - started
     if job["status"] != "complete":
         raise RuntimeError(f"job {job['job_id']} {job['status']}: {job.get('error')}")
-    after = phase_seconds(metrics_port)
     return {
         "job_seconds": float(job["duration_seconds"]),
         "wall_seconds": wall,
         "unchanged": bool(job.get("unchanged")),
         "files": int(job["files_processed"]),
         "embeddings": int(job["embeddings_generated"]),
-        "phases": {p: after.get(p, 0.0) - before.get(p, 0.0) for p in PHASES},
+        "phases": {p: float(job["phase_seconds"].get(p, 0.0)) for p in PHASES},
     }
 
 
 def one_run(source: Path, code: Path, work: Path) -> dict[str, dict[str, Any]]:
     repo = work / "repo"
     git(work, "clone", "-q", "--shared", str(source), str(repo))
-    metrics_port = free_port()
     results: dict[str, dict[str, Any]] = {}
-    env = {"COORDINATOR_METRICS_PORT": str(metrics_port)}
-    with Stack(work / "data", code, env) as stack:
+    with Stack(work / "data", code) as stack:
         api = Api(stack)
         try:
-            results["cold"] = step(api, repo, metrics_port)
+            results["cold"] = step(api, repo)
             vectors = vectors_of(api, api.repo_url)
-            results["unchanged"] = step(api, repo, metrics_port)
+            results["unchanged"] = step(api, repo)
             results["unchanged"]["vectors_changed"] = vectors_of(api, api.repo_url) != vectors
             changed = small_change(repo)
-            results["small change"] = step(api, repo, metrics_port)
+            results["small change"] = step(api, repo)
             results["small change"]["changed_file"] = changed
-            results["forced"] = step(api, repo, metrics_port, force=True)
+            results["forced"] = step(api, repo, force=True)
         finally:
             api.close()
     return results

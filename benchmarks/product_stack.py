@@ -16,13 +16,11 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 import httpx
-from prometheus_client.parser import text_string_to_metric_families
 
 START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 90.0
@@ -68,15 +66,12 @@ def _children(pid: int) -> list[int]:
 
 
 class Stack:
-    """`alexandria up` of checkout `code` in its own data dir on free ports, with `env`
-    added to its environment; stop() always cleans up."""
+    """`alexandria up` of checkout `code` in its own data dir on a free port; stop()
+    always cleans up."""
 
-    def __init__(
-        self, data_dir: Path, code: Path = ROOT, env: Mapping[str, str] | None = None
-    ) -> None:
+    def __init__(self, data_dir: Path, code: Path = ROOT) -> None:
         self.data_dir = data_dir
         self.code = code
-        self.env = dict(env or {})
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc: subprocess.Popen[bytes] | None = None
@@ -90,7 +85,6 @@ class Stack:
             LOG_FORMAT="json",
             PYTHONPATH=os.pathsep.join(p for p in (str(self.code), env.get("PYTHONPATH")) if p),
         )
-        env.update(self.env)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         with open(self.data_dir / "up.log", "ab") as log:
             self.proc = subprocess.Popen(
@@ -192,15 +186,3 @@ class Api:
             return {"results": []}
         r.raise_for_status()
         return dict(r.json())
-
-
-def phase_seconds(metrics_port: int) -> dict[str, float]:
-    """The coordinator's seconds spent so far in each job phase
-    (`alexandria_job_phase_seconds_sum` by phase) from its metrics port."""
-    text = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=10).text
-    return {
-        sample.labels["phase"]: sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-        if sample.name == "alexandria_job_phase_seconds_sum"
-    }

@@ -158,7 +158,8 @@ async def job_history(
 ) -> dict[str, Any]:
     settings = request.app.state.settings
     records = await queue.history(limit)
-    workers = await _workers(queue, settings) if any(r.worker_id for r in records) else {}
+    running = any(r.status == jobs_pb2.JOB_STATUS_RUNNING for r in records)
+    workers = await _workers(queue, settings) if running else {}  # only for `stalled`
     return {"jobs": [_job_view(r, workers, settings.job_lease_seconds) for r in records]}
 
 
@@ -188,7 +189,8 @@ async def get_job(
     if record is None:
         raise ApiError(404, "job_not_found", f"no job {job_id}")
     settings = request.app.state.settings
-    workers = await _workers(queue, settings) if record.worker_id else {}
+    running = record.status == jobs_pb2.JOB_STATUS_RUNNING
+    workers = await _workers(queue, settings) if running else {}  # only for `stalled`
     return {"job": _job_view(record, workers, settings.job_lease_seconds)}
 
 
