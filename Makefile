@@ -76,4 +76,4 @@ test: lint
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) .tools build .alexandria
+	rm -rf $(VENV) .tools build

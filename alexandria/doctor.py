@@ -22,7 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from alexandria import output
 from alexandria.gateway_client import gateway_url
-from services.common.config import ConfigError, Settings, load_settings
+from services.common.config import ConfigError, Settings, default_data_dir, load_settings
 
 TIMEOUT_SECONDS = 5.0
 Status = Literal["ok", "warn", "fail"]
@@ -49,7 +49,7 @@ def check_data_dir(settings: Settings) -> Check:
         return Check(
             "data dir",
             "fail",
-            f"{settings.alexandria_data_dir}: {exc}",
+            f"{settings.alexandria_data_dir or default_data_dir()}: {exc}",
             "point ALEXANDRIA_DATA_DIR at a writable directory",
         )
     return _ok("data dir", str(settings.data_dir))

@@ -50,6 +50,20 @@ def gateway_token(settings: Settings, *, write: bool) -> str | None:
     return None
 
 
+def token_origin(settings: Settings, token: str | None) -> str:
+    """Which token a refused call sent, so the user knows what to fix."""
+    if token is None:
+        return "no token sent: set PHAROS_ADMIN_TOKEN or PHAROS_READ_TOKEN"
+    if token == settings.pharos_admin_token:
+        return "sent PHAROS_ADMIN_TOKEN"
+    if token == settings.pharos_read_token:
+        return "sent PHAROS_READ_TOKEN"
+    return (
+        f"sent the token in {settings.admin_token_file}: is the stack running on another "
+        "data dir? set ALEXANDRIA_DATA_DIR to its"
+    )
+
+
 def gateway_url(settings: Settings) -> str:
     """`GATEWAY_URL` when set, else the URL of the stack running on the data dir (what
     `alexandria up --port N` wrote), else the default."""
@@ -105,10 +119,10 @@ class GatewayClient:
         if reply.status_code >= 400 and reply.status_code not in allow_statuses:
             error = body.get("error", "") if isinstance(body, dict) else ""
             detail = body.get("detail", reply.text) if isinstance(body, dict) else reply.text
-            raise GatewayError(
-                f"{method} {path}: {reply.status_code} {error}: {detail}".replace(" : ", ": "),
-                status=reply.status_code,
-            )
+            message = f"{method} {path}: {reply.status_code} {error}: {detail}".replace(" : ", ": ")
+            if reply.status_code in (401, 403):
+                message += f" ({token_origin(self.settings, token)})"
+            raise GatewayError(message, status=reply.status_code)
         if not isinstance(body, dict):
             raise GatewayError(f"{method} {path}: the gateway's answer is not a JSON object")
         return body

@@ -15,6 +15,15 @@ if TYPE_CHECKING:
     from doubles.upstash_rest import UpstashRestDouble
 
 
+@pytest.fixture(scope="session", autouse=True)
+def user_data_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The per-user default data dir of every test (and process it starts) lies in a temp
+    dir, never under the real home."""
+    home = tmp_path_factory.mktemp("xdg-data")
+    os.environ["XDG_DATA_HOME"] = str(home)
+    return home
+
+
 @pytest.fixture(scope="session")
 def embedded_redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     from services.common.embedded_redis import ensure_embedded_redis

@@ -1,9 +1,10 @@
 """Settings for every process, read from the environment and validated at start.
 
 Nothing set means LOCAL mode: every service embedded under one data directory
-(SQLite, an embedded redis-server, Qdrant local mode). Setting `REDIS_URL` (or
-`UPSTASH_REDIS_REST_URL` + `UPSTASH_REDIS_REST_TOKEN`), `DATABASE_URL` or
-`QDRANT_URL` swaps that part for the real service.
+(SQLite, an embedded redis-server, Qdrant local mode): `ALEXANDRIA_DATA_DIR`, else the
+user's own (`default_data_dir`), so every command finds the same stack from anywhere.
+Setting `REDIS_URL` (or `UPSTASH_REDIS_REST_URL` + `UPSTASH_REDIS_REST_TOKEN`),
+`DATABASE_URL` or `QDRANT_URL` swaps that part for the real service.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -55,7 +57,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
 
     mode: Literal["LOCAL", "CLOUD", "EDGE"] = "LOCAL"
-    alexandria_data_dir: Path = Path(".alexandria")
+    # Unset: the per-user default (`default_data_dir`); a project-local stack sets it.
+    alexandria_data_dir: Path | None = None
     pharos_admin_token: str | None = Field(default=None, repr=False)
     # When set, the read routes (and /metrics) need it or the admin token as Bearer.
     pharos_read_token: str | None = Field(default=None, repr=False)
@@ -215,8 +218,8 @@ class Settings(BaseSettings):
 
     @cached_property
     def data_dir(self) -> Path:
-        path = self.alexandria_data_dir.resolve()
-        path.mkdir(parents=True, exist_ok=True)
+        path = (self.alexandria_data_dir or default_data_dir()).expanduser().resolve()
+        path.mkdir(mode=0o700, parents=True, exist_ok=True)
         return path
 
     def grpc_address(self, service: Literal["parser", "embedder"]) -> str:
@@ -251,6 +254,13 @@ class Settings(BaseSettings):
             token_file.write_text(secrets.token_urlsafe(32))
         _check_private(token_file)
         return token_file.read_text().strip()
+
+
+def default_data_dir() -> Path:
+    """The data dir when `ALEXANDRIA_DATA_DIR` is unset: the platform's user data
+    directory (`$XDG_DATA_HOME/alexandria`, by default `~/.local/share/alexandria` on
+    Linux; `~/Library/Application Support/alexandria` on macOS)."""
+    return Path(platformdirs.user_data_dir("alexandria", appauthor=False))
 
 
 def _check_private(path: Path) -> None:

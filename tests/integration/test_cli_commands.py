@@ -241,6 +241,7 @@ def test_exit_codes_follow_conventions(cli: Cli, repo: Path) -> None:
     wrong_token = cli("ingest", str(repo), PHAROS_ADMIN_TOKEN="not-the-token")
     assert wrong_token.returncode == output.NOPERM, wrong_token.stderr
     assert "401" in wrong_token.stderr and "not-the-token" not in wrong_token.stderr
+    assert "(sent PHAROS_ADMIN_TOKEN)" in wrong_token.stderr
     hostile = cli("ingest", "https://github.com/u/r;rm -rf /")
     assert hostile.returncode == output.FAILED and "400" in hostile.stderr
     nobody = cli("status", "--gateway", f"http://127.0.0.1:{free_port()}")
@@ -249,6 +250,16 @@ def test_exit_codes_follow_conventions(cli: Cli, repo: Path) -> None:
     assert bad_config.returncode == output.USAGE and "MAX_QUEUE_SIZE" in bad_config.stderr
     usage = cli("similar", str(repo))
     assert usage.returncode == output.USAGE
+
+
+def test_a_token_from_another_data_dir_is_named(cli: Cli, repo: Path, tmp_path: Path) -> None:
+    """The CLI pointed at the stack's URL but at another data dir makes a token there:
+    the 401 names the file it read, and the way out."""
+    other = tmp_path / "elsewhere"
+    refused = cli("ingest", str(repo), ALEXANDRIA_DATA_DIR=str(other))
+    assert refused.returncode == output.NOPERM, refused.stderr
+    assert f"sent the token in {other / 'admin_token'}" in refused.stderr
+    assert "set ALEXANDRIA_DATA_DIR" in refused.stderr
 
 
 # --- `similar` and `search` against a real gateway with known answers (no ingest) -------

@@ -11,11 +11,13 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from git_repos import SAMPLE_PYTHON_REPO, make_git_repo
 
 from alexandria.stack import free_port, grpc_serving
 
@@ -72,21 +74,14 @@ class Up:
             return False
 
 
-@pytest.fixture
-def up(tmp_path: Path) -> Iterator[Up]:
+@contextmanager
+def start_up(data_dir: Path, env: dict[str, str], cwd: Path | None = None) -> Iterator[Up]:
+    """`alexandria up` on a free port with `env`, until it supervises; stopped after."""
     port = free_port()
-    data_dir = tmp_path / "data"
-    env = {
-        **os.environ,
-        "ALEXANDRIA_DATA_DIR": str(data_dir),
-        "JOB_LEASE_SECONDS": "5",  # a job whose worker died is taken up again soon
-        "HEARTBEAT_SECONDS": "1",
-        "JOB_RETRY_DELAY_SECONDS": "1",
-        "QUEUE_BLOCK_SECONDS": "1",  # idle reads end soon, so the next poll reclaims it
-    }
     proc = subprocess.Popen(
         [sys.executable, "-m", "alexandria.cli", "up", "--port", str(port)],
         env=env,
+        cwd=cwd,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -104,6 +99,47 @@ def up(tmp_path: Path) -> Iterator[Up]:
         if proc.poll() is None:
             proc.send_signal(signal.SIGTERM)
             proc.communicate(timeout=60)
+
+
+@pytest.fixture
+def up(tmp_path: Path) -> Iterator[Up]:
+    data_dir = tmp_path / "data"
+    env = {
+        **os.environ,
+        "ALEXANDRIA_DATA_DIR": str(data_dir),
+        "JOB_LEASE_SECONDS": "5",  # a job whose worker died is taken up again soon
+        "HEARTBEAT_SECONDS": "1",
+        "JOB_RETRY_DELAY_SECONDS": "1",
+        "QUEUE_BLOCK_SECONDS": "1",  # idle reads end soon, so the next poll reclaims it
+    }
+    with start_up(data_dir, env) as running:
+        yield running
+
+
+def test_every_directory_finds_the_users_stack(tmp_path: Path) -> None:
+    """Without ALEXANDRIA_DATA_DIR, `up` started in one directory and `ingest` run from
+    another meet in the user's data dir ($XDG_DATA_HOME/alexandria): the port and the
+    token come from there, and neither directory gets a data dir of its own."""
+    home, started_in, run_from = tmp_path / "xdg", tmp_path / "a", tmp_path / "b"
+    started_in.mkdir()
+    run_from.mkdir()
+    env = {k: v for k, v in os.environ.items() if k not in ("ALEXANDRIA_DATA_DIR", "GATEWAY_URL")}
+    env["XDG_DATA_HOME"] = str(home)
+    repo = make_git_repo(tmp_path / "repo", SAMPLE_PYTHON_REPO)
+    with start_up(home / "alexandria", env, cwd=started_in) as up:
+        assert (up.data_dir / "stack.json").exists()
+        done = subprocess.run(
+            [sys.executable, "-m", "alexandria.cli", "ingest", str(repo), "--wait"],
+            env=env,
+            cwd=run_from,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert done.stdout.startswith(f"queued file://{repo}")
+    assert up.data_dir.stat().st_mode & 0o777 == 0o700
+    assert list(started_in.iterdir()) == [] and list(run_from.iterdir()) == []
 
 
 def test_a_killed_child_is_started_again_and_up_runs_on(up: Up) -> None:
