@@ -7,7 +7,10 @@ re-parented to PID 1. `up` asks for it two ways:
 - its Python children (`alexandria serve ...`) find `ALEXANDRIA_PARENT_PID` in their
   environment and call `tie_to_parent` first thing (nothing runs between fork and exec);
 - the embedded redis-server, a C program, gets `die_with_parent` as its `preexec_fn`:
-  `up` starts it before any thread of its own, where that is safe.
+  `up` starts it before any thread of its own, where that is safe;
+- the parser's git commands, started from threads where a `preexec_fn` is not safe,
+  run under `setpriv --pdeathsig KILL` (`die_with_parent_command`), so a SIGKILLed
+  parser leaves no git running.
 
 Elsewhere these do nothing; `up` still stops every child on SIGINT, SIGTERM and SIGHUP.
 """
@@ -16,9 +19,11 @@ from __future__ import annotations
 
 import ctypes
 import os
+import shutil
 import signal
 import sys
 from collections.abc import Callable
+from functools import cache
 
 PR_SET_PDEATHSIG = 1
 PARENT_ENV = "ALEXANDRIA_PARENT_PID"
@@ -46,3 +51,14 @@ def die_with_parent() -> Callable[[], None] | None:
         return None
     parent = os.getpid()
     return lambda: _ask_for_sigterm_when_orphaned(parent)
+
+
+@cache
+def die_with_parent_command() -> tuple[str, ...]:
+    """The words to put before a command so that it is killed when the thread that
+    started it dies (util-linux `setpriv`; the thread waits for the command, so that is
+    when the process dies); empty off Linux or without setpriv."""
+    setpriv = shutil.which("setpriv")
+    if not _LINUX or setpriv is None:
+        return ()
+    return (setpriv, "--pdeathsig", "KILL", "--")

@@ -48,6 +48,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
+from services.common.children import die_with_parent_command
 from services.common.repo_url import is_local
 from services.parser.history import History, parse_log
 
@@ -239,12 +240,12 @@ def _run(
     watch: Callable[[], None] | None = None,
     stdin: IO[bytes] | None = None,
 ) -> tuple[int, bytes]:
-    """Run git in its own process group; kill the whole group on timeout, on cancel, or
-    when `watch` (called every 0.2 s) raises."""
+    """Run git in its own process group, killed if this process dies; kill the whole
+    group on timeout, on cancel, or when `watch` (called every 0.2 s) raises."""
     with tempfile.TemporaryFile() as stderr:  # never in `cwd`: it may be the user's repository
         try:
             process = subprocess.Popen(
-                command,
+                [*die_with_parent_command(), *command],
                 cwd=cwd,
                 env=env,
                 stdin=subprocess.DEVNULL if stdin is None else stdin,
