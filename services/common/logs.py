@@ -145,6 +145,19 @@ class LogFile:
     max_bytes: int
     backups: int
 
+    def rotate_if_full(self) -> None:
+        """Rotate the file now if it has passed `max_bytes` (`path` → `path.1` → …, the
+        oldest dropped; with no backups it is emptied): for a log that another program
+        writes, such as the embedded redis-server's, rotated each time it starts."""
+        if not self.path.exists() or self.path.stat().st_size < self.max_bytes:
+            return
+        if self.backups == 0:
+            self.path.unlink()
+            return
+        RotatingFileHandler(
+            self.path, maxBytes=self.max_bytes, backupCount=self.backups, delay=True
+        ).doRollover()
+
 
 def configure_logging(
     setting: LogFormatSetting,

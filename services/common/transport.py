@@ -224,7 +224,11 @@ def redis_url(
         return settings.redis_url, None
     if not settings.local:
         raise ConfigError("REDIS_URL or UPSTASH_REDIS_REST_URL is required outside LOCAL mode")
-    return ensure_embedded_redis(settings.data_dir, die_with_caller=die_with_caller)
+    return ensure_embedded_redis(
+        settings.data_dir,
+        die_with_caller=die_with_caller,
+        log_limits=(settings.log_max_bytes, settings.log_backups),
+    )
 
 
 def open_transport(settings: Settings) -> tuple[Transport, subprocess.Popen[bytes] | None]:

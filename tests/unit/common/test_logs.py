@@ -205,3 +205,32 @@ def test_a_log_file_is_rotated_past_its_size_keeping_its_backups(tmp_path: Path)
         assert 0 < len(text.encode()) <= 4096 + 512
         assert all(json.loads(line)["logger"] == "test.rotation" for line in text.splitlines())
     assert "line 499 of a long run" in (tmp_path / "parser.log").read_text()
+
+
+def test_the_embedded_redis_log_is_rotated_when_the_server_starts(tmp_path: Path) -> None:
+    """redis-server cannot rotate its own log: past LOG_MAX_BYTES it is moved aside
+    before the server starts, LOG_BACKUPS kept, and the server logs warnings only."""
+    from services.common.embedded_redis import ensure_embedded_redis
+
+    log = tmp_path / "redis.log"
+    log.write_text("old line\n" * 1000)  # 9,000 bytes
+    (tmp_path / "redis.log.1").write_text("older\n")
+    _, server = ensure_embedded_redis(tmp_path, log_limits=(4096, 1))
+    assert server is not None
+    try:
+        assert (tmp_path / "redis.log.1").read_text() == "old line\n" * 1000  # "older" dropped
+        assert not (tmp_path / "redis.log.2").exists()
+        assert log.stat().st_size < 4096
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+def test_a_full_log_without_backups_is_emptied(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("x" * 100)
+    LogFile(log, max_bytes=50, backups=0).rotate_if_full()
+    assert not log.exists()
+    log.write_text("x" * 10)
+    LogFile(log, max_bytes=50, backups=0).rotate_if_full()
+    assert log.read_text() == "x" * 10
