@@ -4,7 +4,8 @@
 #
 # torch comes from PyPI, whose Linux wheel is the CUDA build (it bundles the CUDA runtime
 # and also runs on CPU): what an edge with an NVIDIA GPU wants. For a smaller CPU-only
-# image, add the CPU wheel index; the version pinned in pyproject.toml still applies:
+# image, add the CPU wheel index; the versions pinned in constraints.txt (`make lock`:
+# every package, transitive ones too) still apply:
 #   docker build --build-arg TORCH_INDEX_URL=https://download.pytorch.org/whl/cpu .
 FROM python:3.11-slim
 
@@ -19,12 +20,13 @@ RUN apt-get update \
     && mkdir /data && chown alexandria: /data
 
 WORKDIR /app
-COPY pyproject.toml README.md ./
+COPY pyproject.toml README.md constraints.txt ./
 COPY alexandria alexandria
 COPY gateway gateway
 COPY services services
 COPY gen gen
-RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} '.[edge]'
+RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
+    -c constraints.txt '.[edge]'
 
 ENV ALEXANDRIA_DATA_DIR=/data MODE=EDGE
 USER alexandria

@@ -172,6 +172,7 @@ def test_dockerfile_installs_only_the_edge_extra_on_a_supported_python() -> None
     ]
     extras = {extra for args in installs for extra in _extras(args)}
     assert extras == {"edge"}
+    assert all("-c constraints.txt" in args for args in installs)  # the lock applies
     assert extras <= set(PYPROJECT["project"]["optional-dependencies"])
     entrypoint = next(args for keyword, args in instructions if keyword == "ENTRYPOINT")
     assert yaml.safe_load(entrypoint) == ["alexandria"]
