@@ -28,7 +28,7 @@ COPY gen gen
 RUN pip install --no-cache-dir ${TORCH_INDEX_URL:+--extra-index-url "$TORCH_INDEX_URL"} \
     -c constraints.txt '.[edge]'
 
-ENV ALEXANDRIA_DATA_DIR=/data MODE=EDGE
+ENV ALEXANDRIA_DATA_DIR=/data ALEXANDRIA_MODE=EDGE
 USER alexandria
 VOLUME /data
 ENTRYPOINT ["alexandria"]

@@ -21,8 +21,8 @@ Generated from the gateway's OpenAPI schema by `make gen` (`python -m alexandria
 do not edit by hand. A running gateway serves the same schema at `/openapi.json` and an
 interactive page at `/docs`.
 
-**Authentication.** `POST` routes need `Authorization: Bearer $PHAROS_ADMIN_TOKEN`. The
-`GET` routes that list 401 need a bearer token only when `PHAROS_READ_TOKEN` is set (the
+**Authentication.** `POST` routes need `Authorization: Bearer $ALEXANDRIA_ADMIN_TOKEN`. The
+`GET` routes that list 401 need a bearer token only when `ALEXANDRIA_READ_TOKEN` is set (the
 read token or the admin token). `/health` is always open.
 
 **Errors** all have one shape, `{"error": code, "detail": text}`:

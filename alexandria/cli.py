@@ -179,8 +179,9 @@ def build_parser() -> argparse.ArgumentParser:
     up.add_argument(
         "--edge",
         action="store_true",
-        help="MODE=EDGE: only parser, embedder and coordinator, on the queue shared with the "
-        "gateway (REDIS_URL or UPSTASH_REDIS_REST_*); ports from PARSER_ADDR/EMBEDDER_ADDR",
+        help="ALEXANDRIA_MODE=EDGE: only parser, embedder and coordinator, on the queue shared "
+        "with the gateway (REDIS_URL or UPSTASH_REDIS_REST_*); ports from "
+        "ALEXANDRIA_PARSER_ADDR/ALEXANDRIA_EMBEDDER_ADDR",
     )
     up.set_defaults(func=_up)
 
@@ -215,7 +216,9 @@ def build_parser() -> argparse.ArgumentParser:
     show = sub.add_parser("show", help="draw an ingested repository's graph as one HTML page")
     show.add_argument("repo", help="repository URL (or local path, LOCAL mode)")
     show.add_argument("--out", type=Path, required=True, help="the HTML file to write")
-    show.add_argument("--gateway", default=None, help="gateway URL (default GATEWAY_URL)")
+    show.add_argument(
+        "--gateway", default=None, help="gateway URL (default ALEXANDRIA_GATEWAY_URL)"
+    )
     show.add_argument("--color-by", choices=["directory", "language"], default="directory")
     show.add_argument("--json", action="store_true", help="print what was written as JSON")
     show.set_defaults(func=_show)

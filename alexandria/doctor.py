@@ -96,8 +96,9 @@ def check_torch(settings: Settings) -> Check:
         return Check(
             "torch",
             "fail",
-            f"EMBEDDER_DEVICE=cuda but torch {torch.__version__} sees no CUDA device",
-            "install a CUDA build of torch and the NVIDIA driver, or set EMBEDDER_DEVICE=auto",
+            f"ALEXANDRIA_EMBEDDER_DEVICE=cuda but torch {torch.__version__} sees no CUDA device",
+            "install a CUDA build of torch and the NVIDIA driver, "
+            "or set ALEXANDRIA_EMBEDDER_DEVICE=auto",
         )
     return _ok("torch", f"{torch.__version__}, training on {device}")
 
@@ -217,7 +218,7 @@ def check_gateway(settings: Settings) -> Check:
             "gateway",
             "warn",
             f"{url}: {type(exc).__name__}",
-            f"{hint}, or set GATEWAY_URL",
+            f"{hint}, or set ALEXANDRIA_GATEWAY_URL",
         )
     if reply.status_code != 200:
         return Check(
@@ -230,15 +231,15 @@ def check_gateway(settings: Settings) -> Check:
 
 
 def check_admin_token(settings: Settings) -> Check:
-    if settings.pharos_admin_token:
-        if len(settings.pharos_admin_token) < 16:
+    if settings.admin_token:
+        if len(settings.admin_token) < 16:
             return Check(
                 "admin token",
                 "warn",
-                "PHAROS_ADMIN_TOKEN is shorter than 16 characters",
+                "ALEXANDRIA_ADMIN_TOKEN is shorter than 16 characters",
                 "use a random one: python3 -c 'import secrets; print(secrets.token_urlsafe())'",
             )
-        return _ok("admin token", "PHAROS_ADMIN_TOKEN set")
+        return _ok("admin token", "ALEXANDRIA_ADMIN_TOKEN set")
     token_file = settings.admin_token_file
     when = "generated in" if token_file.exists() else "generated at the first start in"
     return _ok("admin token", f"{when} {token_file}")
@@ -286,7 +287,7 @@ def run_checks() -> tuple[str, list[Check]]:
                 "deploy/.env.edge.example document each one)",
             )
         ]
-    results = [_ok("configuration", f"MODE={settings.mode}")]
+    results = [_ok("configuration", f"ALEXANDRIA_MODE={settings.mode}")]
     for check in CHECKS[settings.mode]:
         try:
             results.append(check(settings))

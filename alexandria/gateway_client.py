@@ -1,8 +1,8 @@
 """The CLI's client of the gateway's REST API: base URL, token and error handling once.
 
-The base URL is `--gateway`, else `GATEWAY_URL`, else that of the stack `alexandria up`
+The base URL is `--gateway`, else `ALEXANDRIA_GATEWAY_URL`, else that of the stack `alexandria up`
 runs on the data dir (`stack_state.py`), else http://127.0.0.1:8000. The token is
-`PHAROS_ADMIN_TOKEN`, else `PHAROS_READ_TOKEN` for reads, else (LOCAL mode) the one
+`ALEXANDRIA_ADMIN_TOKEN`, else `ALEXANDRIA_READ_TOKEN` for reads, else (LOCAL mode) the one
 under the data dir.
 """
 
@@ -37,27 +37,27 @@ class GatewayError(Exception):
 
 def gateway_token(settings: Settings, *, write: bool) -> str | None:
     """The bearer token for a call: ingest needs the admin token, reads take either."""
-    if settings.pharos_admin_token:
-        return settings.pharos_admin_token
-    if not write and settings.pharos_read_token:
-        return settings.pharos_read_token
+    if settings.admin_token:
+        return settings.admin_token
+    if not write and settings.read_token:
+        return settings.read_token
     if settings.local:
         if write or settings.admin_token_file.exists():
-            return settings.admin_token()
+            return settings.ingest_token()
         return None
     if write:
-        raise ConfigError("PHAROS_ADMIN_TOKEN is required to submit jobs outside LOCAL mode")
+        raise ConfigError("ALEXANDRIA_ADMIN_TOKEN is required to submit jobs outside LOCAL mode")
     return None
 
 
 def token_origin(settings: Settings, token: str | None) -> str:
     """Which token a refused call sent, so the user knows what to fix."""
     if token is None:
-        return "no token sent: set PHAROS_ADMIN_TOKEN or PHAROS_READ_TOKEN"
-    if token == settings.pharos_admin_token:
-        return "sent PHAROS_ADMIN_TOKEN"
-    if token == settings.pharos_read_token:
-        return "sent PHAROS_READ_TOKEN"
+        return "no token sent: set ALEXANDRIA_ADMIN_TOKEN or ALEXANDRIA_READ_TOKEN"
+    if token == settings.admin_token:
+        return "sent ALEXANDRIA_ADMIN_TOKEN"
+    if token == settings.read_token:
+        return "sent ALEXANDRIA_READ_TOKEN"
     return (
         f"sent the token in {settings.admin_token_file}: is the stack running on another "
         "data dir? set ALEXANDRIA_DATA_DIR to its"
@@ -65,7 +65,7 @@ def token_origin(settings: Settings, token: str | None) -> str:
 
 
 def gateway_url(settings: Settings) -> str:
-    """`GATEWAY_URL` when set, else the URL of the stack running on the data dir (what
+    """`ALEXANDRIA_GATEWAY_URL` when set, else the URL of the stack running on the data dir (what
     `alexandria up --port N` wrote), else the default."""
     if "gateway_url" not in settings.model_fields_set:
         running = stack_state.read(settings.data_dir)

@@ -429,7 +429,9 @@ def _search(args: argparse.Namespace) -> int:
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `ingest`, `jobs`, `status`, `similar` and `search` to the CLI."""
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--gateway", default=None, help="gateway URL (default: GATEWAY_URL)")
+    common.add_argument(
+        "--gateway", default=None, help="gateway URL (default: ALEXANDRIA_GATEWAY_URL)"
+    )
     common.add_argument("--json", action="store_true", help="print JSON for scripts")
 
     ingest_cmd = sub.add_parser("ingest", parents=[common], help="queue a repository")

@@ -2,10 +2,10 @@
 
 For container health checks (docker-compose.edge.yml) and scripts. The parser and the
 embedder answer a grpc.health.v1 Check where they listen (`Settings.grpc_address`: in
-LOCAL mode the data dir's unix sockets, else PARSER_ADDR / EMBEDDER_ADDR), or at any
-HOST:PORT or unix:PATH given; the coordinator serves no port, so it is healthy while
-the liveness file it touches whenever the queue answers is fresh
-(services/ingest/liveness.py).
+LOCAL mode the data dir's unix sockets, else ALEXANDRIA_PARSER_ADDR /
+ALEXANDRIA_EMBEDDER_ADDR), or at any HOST:PORT or unix:PATH given; the coordinator
+serves no port, so it is healthy while the liveness file it touches whenever the queue
+answers is fresh (services/ingest/liveness.py).
 """
 
 from __future__ import annotations

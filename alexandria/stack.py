@@ -87,13 +87,13 @@ class LocalStack:
             env["REDIS_URL"] = redis
         env.update(
             ALEXANDRIA_DATA_DIR=str(self.settings.data_dir),
-            PARSER_ADDR=self.address("parser"),
-            EMBEDDER_ADDR=self.address("embedder"),
-            MODE=self.settings.mode,
+            ALEXANDRIA_PARSER_ADDR=self.address("parser"),
+            ALEXANDRIA_EMBEDDER_ADDR=self.address("embedder"),
+            ALEXANDRIA_MODE=self.settings.mode,
         )
         env[PARENT_ENV] = str(os.getpid())  # each child ends when `up` does (children.py)
         if not self.edge:  # the ingest token is the gateway's
-            env["PHAROS_ADMIN_TOKEN"] = self.settings.admin_token()
+            env["ALEXANDRIA_ADMIN_TOKEN"] = self.settings.ingest_token()
         return env
 
     def _commands(self) -> dict[str, list[str]]:
@@ -120,10 +120,10 @@ class LocalStack:
 
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         """Start child `name`: its log lines go to `<name>.log`, rotated by the child
-        (LOG_FILE), and whatever it prints outside its log (a crash's traceback) to
+        (ALEXANDRIA_LOG_FILE), and whatever it prints outside its log (a crash's traceback) to
         `<name>.out`."""
         self.log_dir.mkdir(parents=True, exist_ok=True)
-        env = {**env, "LOG_FILE": str(self.log_dir / f"{name}.log")}
+        env = {**env, "ALEXANDRIA_LOG_FILE": str(self.log_dir / f"{name}.log")}
         with open(self.log_dir / f"{name}.out", "ab") as printed:
             self.processes[name] = process = subprocess.Popen(
                 [sys.executable, "-m", "alexandria.cli", *args],
@@ -305,7 +305,7 @@ def _locations(stack: LocalStack) -> list[tuple[str, str]]:
         return [*services, ("coordinator", f"consuming {describe_queue(stack.settings)}"), logs]
     url = stack.gateway_url
     settings = stack.settings
-    token = "$PHAROS_ADMIN_TOKEN" if settings.pharos_admin_token else str(settings.admin_token_file)
+    token = "$ALEXANDRIA_ADMIN_TOKEN" if settings.admin_token else str(settings.admin_token_file)
     return [("gateway", f"{url}  (docs at {url}/docs)"), *services, logs, ("token", token)]
 
 

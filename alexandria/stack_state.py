@@ -5,7 +5,7 @@ A stack (`alexandria up`, `alexandria demo`) holds an exclusive `flock` on
 it ends, so a stale lock cannot outlive its holder. Once healthy, the stack writes
 `<data dir>/stack.json` (its pid and gateway URL) and removes it when it stops. A second
 stack on the same data dir is refused with `DataDirInUse`, naming the first one; the CLI
-reads the URL of the running stack from the state file when `GATEWAY_URL` is not set.
+reads the URL of the running stack from the state file when `ALEXANDRIA_GATEWAY_URL` is not set.
 """
 
 from __future__ import annotations

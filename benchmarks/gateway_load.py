@@ -14,8 +14,8 @@ asks for 10 files in `--similar-mode` (hybrid, the default). Qdrant is reached a
 `QDRANT_URL` deployment, over its REST API, served by the Qdrant REST test double
 (tests/doubles/qdrant_rest.py: qdrant-client's embedded engine behind HTTP) in a
 process of its own; `--qdrant local` runs it in the
-gateway's process instead (LOCAL mode). MAX_QUEUE_SIZE is raised so that every ingest queues a
-job. Per route, after a warm-up:
+gateway's process instead (LOCAL mode). ALEXANDRIA_MAX_QUEUE_SIZE is raised so that
+every ingest queues a job. Per route, after a warm-up:
 - closed loop: `--clients` workers each send their next request as soon as the last
   answer arrives, `--requests` in all. With C clients, mean latency = C / throughput
   (Little's law): this measures capacity, not the latency at a given load.
@@ -274,12 +274,12 @@ def gateway_env(
     env = {k: v for k, v in os.environ.items() if k not in FOREIGN_ENV}
     if qdrant_url:
         env["QDRANT_URL"] = qdrant_url
-    env.pop("PHAROS_READ_TOKEN", None)  # the read routes stay open
+    env.pop("ALEXANDRIA_READ_TOKEN", None)  # the read routes stay open
     env.update(
         REDIS_URL=args.redis_url,
         DATABASE_URL=args.database_url,
-        PHAROS_ADMIN_TOKEN=token,
-        MAX_QUEUE_SIZE="10000000",
+        ALEXANDRIA_ADMIN_TOKEN=token,
+        ALEXANDRIA_MAX_QUEUE_SIZE="10000000",
         ALEXANDRIA_DATA_DIR=str(data_dir),
     )
     return env

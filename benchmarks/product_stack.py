@@ -33,12 +33,12 @@ _FOREIGN_ENV = (
     "DATABASE_URL",
     "QDRANT_URL",
     "QDRANT_API_KEY",
-    "PHAROS_ADMIN_TOKEN",
-    "PHAROS_READ_TOKEN",
-    "GATEWAY_URL",
-    "PARSER_ADDR",
-    "EMBEDDER_ADDR",
-    "MODE",
+    "ALEXANDRIA_ADMIN_TOKEN",
+    "ALEXANDRIA_READ_TOKEN",
+    "ALEXANDRIA_GATEWAY_URL",
+    "ALEXANDRIA_PARSER_ADDR",
+    "ALEXANDRIA_EMBEDDER_ADDR",
+    "ALEXANDRIA_MODE",
 )
 """Variables that would point the stack elsewhere than its own embedded services."""
 
@@ -82,7 +82,7 @@ class Stack:
         env = {k: v for k, v in os.environ.items() if k not in _FOREIGN_ENV}
         env.update(
             ALEXANDRIA_DATA_DIR=str(self.data_dir),
-            LOG_FORMAT="json",
+            ALEXANDRIA_LOG_FORMAT="json",
             PYTHONPATH=os.pathsep.join(p for p in (str(self.code), env.get("PYTHONPATH")) if p),
         )
         self.data_dir.mkdir(parents=True, exist_ok=True)

@@ -50,7 +50,7 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
             log.warning("Qdrant not ready at start (%s); search answers 503 until it is", exc)
         app.state.settings, app.state.queue, app.state.store = settings, queue, store
         app.state.engine = engine
-        app.state.admin_token = settings.admin_token()
+        app.state.admin_token = settings.ingest_token()
 
         stop = asyncio.Event()
         app.state.events_wake = asyncio.Event()

@@ -3,8 +3,8 @@ address and reason, never the token: at most one line per address every
 `WARNING_INTERVAL_SECONDS`, the next one counting those left out, so a flood of bad
 requests cannot fill the log.
 
-- `require_admin` guards ingest: `PHAROS_ADMIN_TOKEN`.
-- `require_reader` guards the read routes and /metrics when `PHAROS_READ_TOKEN` is
+- `require_admin` guards ingest: `ALEXANDRIA_ADMIN_TOKEN`.
+- `require_reader` guards the read routes and /metrics when `ALEXANDRIA_READ_TOKEN` is
   set (the admin token is accepted too); without it they are open.
 """
 
@@ -82,12 +82,12 @@ def _require_one_of(request: Request, tokens: list[str]) -> None:
 
 
 def require_admin(request: Request) -> None:
-    """Raise 401 unless the request carries `Authorization: Bearer <PHAROS_ADMIN_TOKEN>`."""
+    """Raise 401 unless the request carries `Authorization: Bearer <ALEXANDRIA_ADMIN_TOKEN>`."""
     _require_one_of(request, [request.app.state.admin_token])
 
 
 def require_reader(request: Request) -> None:
-    """With `PHAROS_READ_TOKEN` set, raise 401 unless it (or the admin token) is presented."""
-    read_token: str | None = request.app.state.settings.pharos_read_token
+    """With `ALEXANDRIA_READ_TOKEN` set, raise 401 unless it (or the admin token) is presented."""
+    read_token: str | None = request.app.state.settings.read_token
     if read_token:
         _require_one_of(request, [read_token, request.app.state.admin_token])

@@ -6,8 +6,8 @@ a byte at a time: each holds a socket for ever, and a few hundred hold them all.
 `head_timeout_protocol` gives uvicorn's h11 protocol a deadline: a request's line and
 headers must arrive within `seconds` of the connection opening, or of the first byte
 after the previous response, or the connection is closed. The body is not timed (it is
-capped by MAX_REQUEST_BODY_BYTES). Connections past `GATEWAY_MAX_CONNECTIONS` get 503
-from uvicorn (`limit_concurrency`).
+capped by ALEXANDRIA_MAX_REQUEST_BODY_BYTES). Connections past
+`ALEXANDRIA_GATEWAY_MAX_CONNECTIONS` get 503 from uvicorn (`limit_concurrency`).
 """
 
 from __future__ import annotations

@@ -54,8 +54,8 @@ async def consume_events(
 
     Batches are applied at most four times a second while events flow. On the Redis
     protocol it blocks on the stream. On REST it polls, backing off from
-    `QUEUE_POLL_MIN_SECONDS` to `EVENTS_POLL_MAX_SECONDS` (10 min: the API reads live
-    job state from Redis, so only the metadata DB waits); `wake` (set when this
+    `ALEXANDRIA_QUEUE_POLL_MIN_SECONDS` to `ALEXANDRIA_EVENTS_POLL_MAX_SECONDS` (10 min:
+    the API reads live job state from Redis, so only the metadata DB waits); `wake` (set when this
     gateway queues a job) brings the next poll forward and resets the backoff.
     """
     wake = wake or asyncio.Event()

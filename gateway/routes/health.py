@@ -2,7 +2,7 @@
 failure. `GET /metrics`: Prometheus exposition.
 
 The checks cost a Redis command (billed on Upstash), a DB query and a Qdrant call, and
-`/health` needs no token: so their answer is reused for `HEALTH_CACHE_SECONDS`, and
+`/health` needs no token: so their answer is reused for `ALEXANDRIA_HEALTH_CACHE_SECONDS`, and
 calls that arrive while a check runs wait for that one (`CachedChecks`)."""
 
 from __future__ import annotations

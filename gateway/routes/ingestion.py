@@ -55,7 +55,7 @@ def _job_view(
 
 
 async def _workers(queue: JobQueue, settings: Settings) -> dict[str, jobs_pb2.WorkerStatus]:
-    """The workers by id, after forgetting those offline for `WORKER_FORGET_SECONDS`."""
+    """The workers by id, after forgetting those offline for `ALEXANDRIA_WORKER_FORGET_SECONDS`."""
     now, kept, forgotten = time.time(), {}, []
     for worker in await queue.workers():
         gone_for = now - worker.heartbeat_at.ToSeconds()

@@ -10,6 +10,7 @@ Setting `REDIS_URL` (or `UPSTASH_REDIS_REST_URL` + `UPSTASH_REDIS_REST_TOKEN`),
 from __future__ import annotations
 
 import ipaddress
+import logging
 import os
 import secrets
 from functools import cached_property
@@ -19,11 +20,55 @@ from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from services.common.local_sockets import socket_path
 
 DEFAULT_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
+PREFIX = "ALEXANDRIA_"
+PROVIDER_NAMES = {
+    "redis_url": "REDIS_URL",
+    "upstash_redis_rest_url": "UPSTASH_REDIS_REST_URL",
+    "upstash_redis_rest_token": "UPSTASH_REDIS_REST_TOKEN",
+    "database_url": "DATABASE_URL",
+    "qdrant_url": "QDRANT_URL",
+    "qdrant_api_key": "QDRANT_API_KEY",
+}
+"""Settings read under the names their providers and platforms use (Render, Neon,
+Upstash and Qdrant's own docs), without the prefix."""
+OLD_NAMES = {"admin_token": "PHAROS_ADMIN_TOKEN", "read_token": "PHAROS_READ_TOKEN"}
+"""Old names that were not the field's name in upper case."""
+
+log = logging.getLogger(__name__)
+_warned: set[str] = set()
+
+
+def env_name(field: str) -> str:
+    """The environment variable a setting is read from: `ALEXANDRIA_<FIELD>`, or the
+    provider's own name (`PROVIDER_NAMES`); `alexandria_data_dir` is ALEXANDRIA_DATA_DIR."""
+    if field in PROVIDER_NAMES:
+        return PROVIDER_NAMES[field]
+    return PREFIX + field.upper().removeprefix(PREFIX)
+
+
+def env_names(field: str) -> tuple[str, ...]:
+    """Every environment variable `field` is read from: its name, then its deprecated one."""
+    old = deprecated_env_name(field)
+    return (env_name(field),) if old is None else (env_name(field), old)
+
+
+def deprecated_env_name(field: str) -> str | None:
+    """The name a setting had before the prefix (MODE, PHAROS_ADMIN_TOKEN, ...), still
+    read with a warning; None when it had none (provider names, newer settings)."""
+    if field in PROVIDER_NAMES or field == "alexandria_data_dir":
+        return None
+    return OLD_NAMES.get(field, field.upper())
 
 
 class ConfigError(Exception):
@@ -51,17 +96,54 @@ def _require_secure(name: str, url: str, secure_schemes: tuple[str, ...]) -> Non
     )
 
 
-class Settings(BaseSettings):
-    """All configuration. Environment variable names are the field names in upper case."""
+class _DeprecatedNames(EnvSettingsSource):
+    """Settings under their names from before the prefix (`deprecated_env_name`), read
+    only when the new name is unset, each with one warning per process."""
 
-    model_config = SettingsConfigDict(case_sensitive=False, extra="ignore")
+    def __init__(self, settings_cls: type[BaseSettings]) -> None:
+        super().__init__(settings_cls, case_sensitive=False, env_prefix="")
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        old = deprecated_env_name(field_name)
+        new = env_name(field_name)
+        value = None if old is None else self.env_vars.get(old.lower())
+        if old is not None and value is not None and new.lower() not in self.env_vars:
+            if old not in _warned:
+                _warned.add(old)
+                log.warning("%s is deprecated: set %s instead", old, new)
+            return value, field_name, self.field_is_complex(field)
+        return None, field_name, False
+
+
+class Settings(BaseSettings):
+    """All configuration. Each setting is read from `env_name(field)`: ALEXANDRIA_ and
+    the field's name in upper case, or a provider's own name (REDIS_URL, DATABASE_URL,
+    UPSTASH_REDIS_REST_URL/TOKEN, QDRANT_URL, QDRANT_API_KEY). The names from before the
+    prefix still work, with a warning."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX, case_sensitive=False, extra="ignore", populate_by_name=True
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        deprecated = _DeprecatedNames(settings_cls)
+        return init_settings, env_settings, deprecated, dotenv_settings, file_secret_settings
 
     mode: Literal["LOCAL", "CLOUD", "EDGE"] = "LOCAL"
     # Unset: the per-user default (`default_data_dir`); a project-local stack sets it.
-    alexandria_data_dir: Path | None = None
-    pharos_admin_token: str | None = Field(default=None, repr=False)
+    alexandria_data_dir: Path | None = Field(default=None, validation_alias="ALEXANDRIA_DATA_DIR")
+    # The ingest token (Bearer); LOCAL mode makes one under the data dir when unset.
+    admin_token: str | None = Field(default=None, repr=False)
     # When set, the read routes (and /metrics) need it or the admin token as Bearer.
-    pharos_read_token: str | None = Field(default=None, repr=False)
+    read_token: str | None = Field(default=None, repr=False)
     cors_allow_origins: tuple[str, ...] = ()
     max_request_body_bytes: int = Field(default=64 * 1024, ge=0)
     max_request_path_bytes: int = Field(default=16 * 1024, ge=256)
@@ -70,16 +152,20 @@ class Settings(BaseSettings):
     # Connections and requests in flight past this get 503 (uvicorn's limit_concurrency).
     gateway_max_connections: int = Field(default=1000, ge=1)
 
-    redis_url: str | None = None
+    redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     # Connections each process keeps to Redis at most; more commands wait for one.
     redis_max_connections: int = Field(default=50, ge=2)
     # How long /health reuses its last dependency checks (0: every call checks).
     health_cache_seconds: float = Field(default=3.0, ge=0)
-    upstash_redis_rest_url: str | None = None
-    upstash_redis_rest_token: str | None = Field(default=None, repr=False)
-    database_url: str | None = None
-    qdrant_url: str | None = None
-    qdrant_api_key: str | None = Field(default=None, repr=False)
+    upstash_redis_rest_url: str | None = Field(
+        default=None, validation_alias="UPSTASH_REDIS_REST_URL"
+    )
+    upstash_redis_rest_token: str | None = Field(
+        default=None, repr=False, validation_alias="UPSTASH_REDIS_REST_TOKEN"
+    )
+    database_url: str | None = Field(default=None, validation_alias="DATABASE_URL")
+    qdrant_url: str | None = Field(default=None, validation_alias="QDRANT_URL")
+    qdrant_api_key: str | None = Field(default=None, repr=False, validation_alias="QDRANT_API_KEY")
 
     gateway_url: str = "http://127.0.0.1:8000"
     # Where the parser and the embedder listen and are reached: see `grpc_address`.
@@ -159,7 +245,7 @@ class Settings(BaseSettings):
     @field_validator("gateway_url")
     @classmethod
     def _gateway_secure(cls, v: str) -> str:
-        _require_secure("GATEWAY_URL", v, ("https",))
+        _require_secure("ALEXANDRIA_GATEWAY_URL", v, ("https",))
         return v.rstrip("/")
 
     @field_validator("qdrant_url")
@@ -189,13 +275,16 @@ class Settings(BaseSettings):
                 "UPSTASH_REDIS_REST_URL and UPSTASH_REDIS_REST_TOKEN must be set together"
             )
         if self.queue_poll_min_seconds > self.queue_poll_max_seconds:
-            raise ValueError("QUEUE_POLL_MIN_SECONDS must not exceed QUEUE_POLL_MAX_SECONDS")
+            raise ValueError(
+                "ALEXANDRIA_QUEUE_POLL_MIN_SECONDS must not exceed "
+                "ALEXANDRIA_QUEUE_POLL_MAX_SECONDS"
+            )
         queue = self.redis_url or self.upstash_redis_rest_url
         if self.mode == "CLOUD":
             missing = [
                 name
                 for name, value in (
-                    ("PHAROS_ADMIN_TOKEN", self.pharos_admin_token),
+                    ("ALEXANDRIA_ADMIN_TOKEN", self.admin_token),
                     ("REDIS_URL or UPSTASH_REDIS_REST_URL", queue),
                     ("DATABASE_URL", self.database_url),
                     ("QDRANT_URL", self.qdrant_url),
@@ -203,10 +292,10 @@ class Settings(BaseSettings):
                 if not value
             ]
             if missing:
-                raise ValueError(f"MODE=CLOUD requires {', '.join(missing)}")
+                raise ValueError(f"ALEXANDRIA_MODE=CLOUD requires {', '.join(missing)}")
         if self.mode == "EDGE" and not queue:
             raise ValueError(
-                "MODE=EDGE requires REDIS_URL or UPSTASH_REDIS_REST_URL"
+                "ALEXANDRIA_MODE=EDGE requires REDIS_URL or UPSTASH_REDIS_REST_URL"
                 " (the queue shared with the gateway)"
             )
         return self
@@ -242,12 +331,12 @@ class Settings(BaseSettings):
         """Where LOCAL mode keeps the generated ingest token (mode 0600)."""
         return self.data_dir / "admin_token"
 
-    def admin_token(self) -> str:
+    def ingest_token(self) -> str:
         """The ingest token; in LOCAL mode one is created under the data dir if unset."""
-        if self.pharos_admin_token:
-            return self.pharos_admin_token
+        if self.admin_token:
+            return self.admin_token
         if not self.local:
-            raise ConfigError("PHAROS_ADMIN_TOKEN is required outside LOCAL mode")
+            raise ConfigError("ALEXANDRIA_ADMIN_TOKEN is required outside LOCAL mode")
         token_file = self.admin_token_file
         if not token_file.exists():
             token_file.touch(mode=0o600)
@@ -270,7 +359,7 @@ def _check_private(path: Path) -> None:
     if info.st_uid != os.geteuid():
         raise ConfigError(
             f"{path} belongs to uid {info.st_uid}, not to this user: remove it (a new token "
-            "is made) or set PHAROS_ADMIN_TOKEN"
+            "is made) or set ALEXANDRIA_ADMIN_TOKEN"
         )
     if info.st_mode & 0o077:
         raise ConfigError(
@@ -286,6 +375,7 @@ def load_settings(**overrides: Any) -> Settings:
     except ValidationError as exc:
         lines = []
         for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"]).upper() or "configuration"
+            field, *inner = [str(p) for p in err["loc"]] or ["configuration"]
+            where = ".".join([env_name(field) if field in Settings.model_fields else field, *inner])
             lines.append(f"  {where}: {err['msg'].removeprefix('Value error, ')}")
         raise ConfigError("invalid configuration:\n" + "\n".join(lines)) from None

@@ -3,7 +3,7 @@
 An edge in containers or under systemd serves the parser and the embedder on TCP
 ports, where any process that reaches the port could call them (a LOCAL stack uses
 unix sockets in its private data dir instead: `local_sockets.py`). With
-`EDGE_SHARED_SECRET` set, each of their calls must carry it in the
+`ALEXANDRIA_EDGE_SHARED_SECRET` set, each of their calls must carry it in the
 `x-alexandria-secret` metadata: `RequireSecret` compares it in constant time and
 refuses a call without it, UNAUTHENTICATED, before its handler runs. Health checks and
 reflection stay open. The coordinator's channels send it (`edge_channel`).
@@ -26,7 +26,7 @@ OPEN_METHODS = (
     "/grpc.reflection.v1.ServerReflection/",
 )
 """Method prefixes anyone may call: health checks and reflection (grpcurl `list`)."""
-REFUSED = f"missing or wrong {METADATA_KEY} metadata (the edge's EDGE_SHARED_SECRET)"
+REFUSED = f"missing or wrong {METADATA_KEY} metadata (the edge's ALEXANDRIA_EDGE_SHARED_SECRET)"
 
 
 class RequireSecret(grpc.aio.ServerInterceptor):

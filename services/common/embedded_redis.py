@@ -45,8 +45,8 @@ def ensure_embedded_redis(
     owns it and should terminate it on exit), else None. `die_with_caller`: the server
     gets SIGTERM when the calling process dies (`children.die_with_parent`: only from a
     process with no other thread running). The server logs warnings only, to
-    `<data dir>/redis.log`; `log_limits` (LOG_MAX_BYTES, LOG_BACKUPS) rotates that file
-    before the server starts, once it has grown past the size.
+    `<data dir>/redis.log`; `log_limits` (ALEXANDRIA_LOG_MAX_BYTES, ALEXANDRIA_LOG_BACKUPS)
+    rotates that file before the server starts, once it has grown past the size.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     sock = socket_path(data_dir, "redis")

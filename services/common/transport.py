@@ -41,7 +41,7 @@ from services.common.embedded_redis import ensure_embedded_redis
 Arg = str | int | float
 Reply = Any
 CHECK_TIMEOUT_SECONDS = 20.0
-# A blocking read (QUEUE_BLOCK_SECONDS) may take this much longer before its socket
+# A blocking read (ALEXANDRIA_QUEUE_BLOCK_SECONDS) may take this much longer before its socket
 # read times out: the server answers only when the block ends.
 BLOCK_READ_MARGIN_SECONDS = 10.0
 DEFAULT_MAX_CONNECTIONS = 50

@@ -10,8 +10,9 @@ the edges, the walks, their length, the epochs and the dimension:
   and one batch's gathered vectors, scores and gradients;
 - **work**, the walk steps trained: nodes x walks per node x walk length x epochs;
 
-and refuses a request over a budget (`EMBEDDER_MAX_MEMORY_BYTES`,
-`EMBEDDER_MAX_WALK_STEPS`, `EMBEDDER_MAX_EDGES`) with RESOURCE_EXHAUSTED naming it.
+and refuses a request over a budget (`ALEXANDRIA_EMBEDDER_MAX_MEMORY_BYTES`,
+`ALEXANDRIA_EMBEDDER_MAX_WALK_STEPS`, `ALEXANDRIA_EMBEDDER_MAX_EDGES`) with
+RESOURCE_EXHAUSTED naming it.
 Edges are counted as they stream in, so a stream is stopped as soon as it passes.
 """
 
@@ -79,13 +80,13 @@ def check(
     if steps > budget.walk_steps:
         raise OverBudget(
             f"{steps:,} walk steps (nodes x walks_per_node x walk_length x epochs) exceed "
-            f"EMBEDDER_MAX_WALK_STEPS={budget.walk_steps:,}"
+            f"ALEXANDRIA_EMBEDDER_MAX_WALK_STEPS={budget.walk_steps:,}"
         )
     if num_edges > budget.edges:
-        raise OverBudget(f"more than EMBEDDER_MAX_EDGES={budget.edges:,} edges")
+        raise OverBudget(f"more than ALEXANDRIA_EMBEDDER_MAX_EDGES={budget.edges:,} edges")
     memory = memory_bytes(config, num_nodes, num_edges, batch_size)
     if memory > budget.memory_bytes:
         raise OverBudget(
             f"an estimated {memory / 2**20:,.0f} MiB of memory exceeds "
-            f"EMBEDDER_MAX_MEMORY_BYTES={budget.memory_bytes:,}"
+            f"ALEXANDRIA_EMBEDDER_MAX_MEMORY_BYTES={budget.memory_bytes:,}"
         )

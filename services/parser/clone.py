@@ -299,7 +299,7 @@ def _download_watch(url: str, checkout: Path, max_bytes: int) -> Callable[[], No
         if _directory_bytes(checkout / ".git" / "objects" / "pack") > max_bytes:
             raise CloneTooLarge(
                 f"git clone {url}: download passed the {max_bytes}-byte limit "
-                "(MAX_REPO_BYTES); the repository is too large"
+                "(ALEXANDRIA_MAX_REPO_BYTES); the repository is too large"
             )
 
     return watch
@@ -448,8 +448,8 @@ def _tree_entries(
             files += 1
         if total > max_bytes or files > max_files:
             raise CloneTooLarge(
-                f"{url} is too large: over {max_bytes} bytes (MAX_REPO_BYTES) or "
-                f"{max_files} files (MAX_REPO_FILES) at HEAD"
+                f"{url} is too large: over {max_bytes} bytes (ALEXANDRIA_MAX_REPO_BYTES) or "
+                f"{max_files} files (ALEXANDRIA_MAX_REPO_FILES) at HEAD"
             )
     return entries
 
@@ -613,7 +613,9 @@ def _fetch_head_blobs(
             wanted[meta[2]] = None
             files += meta[0] != b"120000"
     if files > max_files:
-        raise CloneTooLarge(f"{url} is too large: over {max_files} files (MAX_REPO_FILES) at HEAD")
+        raise CloneTooLarge(
+            f"{url} is too large: over {max_files} files (ALEXANDRIA_MAX_REPO_FILES) at HEAD"
+        )
     if not wanted:
         return
     command = [
@@ -782,7 +784,9 @@ def cloned_repository(
                 f"git clone {canonical_url} did not finish within {timeout_seconds:g} s"
             ) from None
         if history_commits < 2:
-            history = History(note=f"no history: HISTORY_MAX_COMMITS is {history_commits}")
+            history = History(
+                note=f"no history: ALEXANDRIA_HISTORY_MAX_COMMITS is {history_commits}"
+            )
         yield ClonedRepository(repo.path, repo.commit, repo.blobs, history)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -47,9 +47,9 @@ class Cli:
         self.env = {
             **os.environ,
             "ALEXANDRIA_DATA_DIR": str(stack.settings.data_dir),
-            "GATEWAY_URL": stack.gateway_url,
-            "PARSER_ADDR": f"127.0.0.1:{stack.parser_port}",
-            "EMBEDDER_ADDR": f"127.0.0.1:{stack.embedder_port}",
+            "ALEXANDRIA_GATEWAY_URL": stack.gateway_url,
+            "ALEXANDRIA_PARSER_ADDR": f"127.0.0.1:{stack.parser_port}",
+            "ALEXANDRIA_EMBEDDER_ADDR": f"127.0.0.1:{stack.embedder_port}",
         }
 
     def __call__(
@@ -238,16 +238,18 @@ def test_doctor_sees_every_service_of_the_running_stack(cli: Cli) -> None:
 
 
 def test_exit_codes_follow_conventions(cli: Cli, repo: Path) -> None:
-    wrong_token = cli("ingest", str(repo), PHAROS_ADMIN_TOKEN="not-the-token")
+    wrong_token = cli("ingest", str(repo), ALEXANDRIA_ADMIN_TOKEN="not-the-token")
     assert wrong_token.returncode == output.NOPERM, wrong_token.stderr
     assert "401" in wrong_token.stderr and "not-the-token" not in wrong_token.stderr
-    assert "(sent PHAROS_ADMIN_TOKEN)" in wrong_token.stderr
+    assert "(sent ALEXANDRIA_ADMIN_TOKEN)" in wrong_token.stderr
     hostile = cli("ingest", "https://github.com/u/r;rm -rf /")
     assert hostile.returncode == output.FAILED and "400" in hostile.stderr
     nobody = cli("status", "--gateway", f"http://127.0.0.1:{free_port()}")
     assert nobody.returncode == output.UNAVAILABLE and "cannot reach" in nobody.stderr
-    bad_config = cli("jobs", MAX_QUEUE_SIZE="zero")
-    assert bad_config.returncode == output.USAGE and "MAX_QUEUE_SIZE" in bad_config.stderr
+    bad_config = cli("jobs", ALEXANDRIA_MAX_QUEUE_SIZE="zero")
+    assert (
+        bad_config.returncode == output.USAGE and "ALEXANDRIA_MAX_QUEUE_SIZE" in bad_config.stderr
+    )
     usage = cli("similar", str(repo))
     assert usage.returncode == output.USAGE
 
@@ -309,7 +311,12 @@ def run_cli(
 ) -> Any:
     """`alexandria ARGS --gateway URL` in this process: (exit code, stdout lines)."""
     monkeypatch.setenv("ALEXANDRIA_DATA_DIR", str(tmp_path / "cli-data"))
-    for name in ("MODE", "GATEWAY_URL", "PHAROS_ADMIN_TOKEN", "PHAROS_READ_TOKEN"):
+    for name in (
+        "ALEXANDRIA_MODE",
+        "ALEXANDRIA_GATEWAY_URL",
+        "ALEXANDRIA_ADMIN_TOKEN",
+        "ALEXANDRIA_READ_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
     def run(*args: str) -> tuple[int, list[str]]:
@@ -386,9 +393,9 @@ def test_search_lists_files_with_the_words_they_matched(run_cli: Any) -> None:
 
 
 def test_the_cli_finds_the_stack_of_its_data_dir_and_a_second_one_is_refused(cli: Cli) -> None:
-    """Without GATEWAY_URL the CLI reads where the stack is from the data dir (the stack
+    """Without ALEXANDRIA_GATEWAY_URL the CLI reads where the stack is from the data dir (the stack
     runs on a free port, not 8000); a second `up` on that data dir exits 2 with one line."""
-    env = {key: value for key, value in cli.env.items() if key != "GATEWAY_URL"}
+    env = {key: value for key, value in cli.env.items() if key != "ALEXANDRIA_GATEWAY_URL"}
     run = [sys.executable, "-m", "alexandria.cli"]
     jobs = subprocess.run([*run, "jobs", "--json"], env=env, capture_output=True, text=True)
     assert jobs.returncode == 0, jobs.stderr
@@ -400,7 +407,7 @@ def test_the_cli_finds_the_stack_of_its_data_dir_and_a_second_one_is_refused(cli
         text=True,
         timeout=60,
     )
-    data_dir, url = env["ALEXANDRIA_DATA_DIR"], cli.env["GATEWAY_URL"]
+    data_dir, url = env["ALEXANDRIA_DATA_DIR"], cli.env["ALEXANDRIA_GATEWAY_URL"]
     assert second.returncode == output.USAGE
     assert second.stderr.splitlines() == [
         f"alexandria: the data dir {data_dir} is in use by pid {os.getpid()}, at {url}"

@@ -62,14 +62,14 @@ def processes(tmp_path: Path) -> Iterator[tuple[Processes, dict[str, str]]]:
         **os.environ,
         "ALEXANDRIA_DATA_DIR": str(data),
         "REDIS_URL": redis_url,
-        "PARSER_ADDR": f"127.0.0.1:{parser_port}",
-        "EMBEDDER_ADDR": f"127.0.0.1:{embedder_port}",
+        "ALEXANDRIA_PARSER_ADDR": f"127.0.0.1:{parser_port}",
+        "ALEXANDRIA_EMBEDDER_ADDR": f"127.0.0.1:{embedder_port}",
         "TMPDIR": str(clones),
-        "JOB_LEASE_SECONDS": "5",
-        "HEARTBEAT_SECONDS": "1",
-        "QUEUE_BLOCK_SECONDS": "0.5",
-        "TRAIN_EPOCHS": "1000",  # long enough to be killed mid-training
-        "EMBEDDER_DEVICE": "cpu",
+        "ALEXANDRIA_JOB_LEASE_SECONDS": "5",
+        "ALEXANDRIA_HEARTBEAT_SECONDS": "1",
+        "ALEXANDRIA_QUEUE_BLOCK_SECONDS": "0.5",
+        "ALEXANDRIA_TRAIN_EPOCHS": "1000",  # long enough to be killed mid-training
+        "ALEXANDRIA_EMBEDDER_DEVICE": "cpu",
     }
     procs = Processes(env, tmp_path)
     procs.start("parser", "parser", "--port", str(parser_port))

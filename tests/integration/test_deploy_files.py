@@ -21,7 +21,7 @@ from typing import Any
 
 import pytest
 import yaml
-from environment import IN_CI
+from environment import IN_CI, clear_settings_env
 
 from alexandria.cli import build_parser
 from alexandria.stack import STOP_TIMEOUT_SECONDS
@@ -81,7 +81,9 @@ def test_compose_reserves_the_gpu_for_the_embedder_only(compose: dict[str, Any])
     devices = services["embedder"]["deploy"]["resources"]["reservations"]["devices"]
     assert devices == [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
     assert "deploy" not in services["parser"] and "deploy" not in services["coordinator"]
-    assert services["embedder"]["environment"]["EMBEDDER_DEVICE"] == "auto"  # CPU without one
+    assert (
+        services["embedder"]["environment"]["ALEXANDRIA_EMBEDDER_DEVICE"] == "auto"
+    )  # CPU without one
 
 
 def test_compose_health_checks_are_alexandria_health_of_each_process(
@@ -103,18 +105,20 @@ def test_compose_wires_addresses_data_and_settings_consistently(
     compose: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The coordinator dials what parser and embedder bind; every process's environment
-    (the example .env.edge plus the file's own) is a valid MODE=EDGE configuration."""
+    (the example .env.edge plus the file's own) is a valid ALEXANDRIA_MODE=EDGE configuration."""
     services = compose["services"]
     for name, service in services.items():
         env = service["environment"]
         with monkeypatch.context() as patch:
-            for field in Settings.model_fields:
-                patch.delenv(field.upper(), raising=False)
+            clear_settings_env(patch)
             for key, value in env.items():
                 patch.setenv(key, value)
             assert Settings().mode == "EDGE"
         assert any(v.endswith(f":{env['ALEXANDRIA_DATA_DIR']}:rw") for v in service["volumes"])
-        for process, addr in (("parser", env["PARSER_ADDR"]), ("embedder", env["EMBEDDER_ADDR"])):
+        for process, addr in (
+            ("parser", env["ALEXANDRIA_PARSER_ADDR"]),
+            ("embedder", env["ALEXANDRIA_EMBEDDER_ADDR"]),
+        ):
             served = build_parser().parse_args(services[process]["command"])
             assert addr == f"{process}:{served.port}", name
             assert served.host == "0.0.0.0"  # reachable on the project network, not published

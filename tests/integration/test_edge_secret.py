@@ -1,4 +1,4 @@
-"""EDGE_SHARED_SECRET on real processes: `alexandria serve parser|embedder` with the
+"""ALEXANDRIA_EDGE_SHARED_SECRET on real processes: `alexandria serve parser|embedder` with the
 secret refuses a parse or a training that does not carry it (UNAUTHENTICATED), serves
 one that does (the coordinator's `edge_channel`), and leaves health checks and
 reflection open (grpcurl)."""
@@ -34,7 +34,11 @@ GRPCURL = shutil.which("grpcurl", path=str(Path(sys.executable).parent)) or "grp
 @pytest.fixture
 def serving(tmp_path: Path) -> Iterator[dict[str, str]]:
     """The parser and the embedder on ports, with the secret; their addresses."""
-    env = {**os.environ, "ALEXANDRIA_DATA_DIR": str(tmp_path), "EDGE_SHARED_SECRET": SECRET}
+    env = {
+        **os.environ,
+        "ALEXANDRIA_DATA_DIR": str(tmp_path),
+        "ALEXANDRIA_EDGE_SHARED_SECRET": SECRET,
+    }
     addresses = {name: f"127.0.0.1:{free_port()}" for name in ("parser", "embedder")}
     procs = [
         subprocess.Popen(

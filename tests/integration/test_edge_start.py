@@ -26,7 +26,7 @@ from environment import EXTERNAL, flush_redis
 from queue_helpers import open_queue, scripted_runner, settings_for
 
 from alexandria.stack import free_port
-from services.common.config import ConfigError, Settings
+from services.common.config import ConfigError, Settings, env_names
 from services.common.transport import check_queue_settings
 from services.ingest.coordinator import Coordinator
 from services.ingest.liveness import is_alive
@@ -131,15 +131,15 @@ def queue_url(embedded_redis_url: str) -> str:
 
 def edge_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     """This process's environment minus every setting, plus an edge on free ports."""
-    fields = {name.upper() for name in Settings.model_fields}
-    env = {key: value for key, value in os.environ.items() if key not in fields}
+    read = {name for field in Settings.model_fields for name in env_names(field)}
+    env = {key: value for key, value in os.environ.items() if key not in read}
     return {
         **env,
         "REDIS_URL": redis_url,
         "ALEXANDRIA_DATA_DIR": str(tmp_path / "edge"),
-        "PARSER_ADDR": f"127.0.0.1:{free_port()}",
-        "EMBEDDER_ADDR": f"127.0.0.1:{free_port()}",
-        "EMBEDDER_DEVICE": "cpu",
+        "ALEXANDRIA_PARSER_ADDR": f"127.0.0.1:{free_port()}",
+        "ALEXANDRIA_EMBEDDER_ADDR": f"127.0.0.1:{free_port()}",
+        "ALEXANDRIA_EMBEDDER_DEVICE": "cpu",
     }
 
 
@@ -195,7 +195,7 @@ def test_up_edge_is_healthy_within_30s_and_stops_on_sigterm(tmp_path: Path, queu
             "gateway" not in output and f"coordinator consuming REDIS_URL ({queue_url})" in output
         )
 
-        for target in ("parser", "embedder", "coordinator", env["EMBEDDER_ADDR"]):
+        for target in ("parser", "embedder", "coordinator", env["ALEXANDRIA_EMBEDDER_ADDR"]):
             check = alexandria(env, "health", target)
             assert check.returncode == 0, check.stdout + check.stderr
         assert list(workers(queue_url).values()) == ["Idle"]
@@ -219,7 +219,10 @@ def test_a_refused_password_stops_the_edge_at_start(
     command: list[str], tmp_path: Path, password_redis: tuple[int, str]
 ) -> None:
     port, password = password_redis
-    env = {**edge_env(tmp_path, f"redis://:not-{password}@127.0.0.1:{port}/0"), "MODE": "EDGE"}
+    env = {
+        **edge_env(tmp_path, f"redis://:not-{password}@127.0.0.1:{port}/0"),
+        "ALEXANDRIA_MODE": "EDGE",
+    }
     run = alexandria(env, *command)
     assert run.returncode == 2, run.stdout + run.stderr
     [message] = [line for line in run.stderr.splitlines() if line.startswith("alexandria:")]

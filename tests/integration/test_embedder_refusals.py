@@ -33,7 +33,7 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, in
     env = {
         **os.environ,
         "ALEXANDRIA_DATA_DIR": str(tmp_path_factory.mktemp("embedder")),
-        "EMBEDDER_MAX_EDGES": str(MAX_EDGES),
+        "ALEXANDRIA_EMBEDDER_MAX_EDGES": str(MAX_EDGES),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "alexandria.cli", "serve", "embedder", "--port", address[10:]],

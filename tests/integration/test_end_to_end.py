@@ -18,7 +18,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from alexandria.stack import LocalStack, free_port
 from services.common import keys
-from services.common.config import Settings
+from services.common.config import Settings, env_name
 
 pytestmark = pytest.mark.slow
 
@@ -55,11 +55,11 @@ def test_ingest_then_search_through_the_running_stack(
     settings = Settings(alexandria_data_dir=tmp_path / "data", train_epochs=10)
     metrics = {name: free_port() for name in ("parser", "embedder", "coordinator")}
     for name, port in metrics.items():  # the stack's processes inherit the environment
-        monkeypatch.setenv(f"{name.upper()}_METRICS_PORT", str(port))
-    monkeypatch.delenv("LOG_FORMAT", raising=False)  # auto: JSON lines from `serve`
+        monkeypatch.setenv(env_name(f"{name}_metrics_port"), str(port))
+    monkeypatch.delenv("ALEXANDRIA_LOG_FORMAT", raising=False)  # auto: JSON lines from `serve`
     stack = LocalStack(settings, gateway_port=free_port())  # parser, embedder: unix sockets
     with stack, httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
-        auth = {"Authorization": f"Bearer {settings.admin_token()}"}
+        auth = {"Authorization": f"Bearer {settings.ingest_token()}"}
         reply = client.post(
             f"/api/v1/ingestion/ingest/{quote(str(sample_repo), safe='')}", headers=auth
         )

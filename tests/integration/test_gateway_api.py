@@ -34,7 +34,7 @@ def settings(tmp_path: Path, queue_config: dict[str, str], database_url: str) ->
         alexandria_data_dir=tmp_path / "data",
         **queue_config,
         database_url=database_url,
-        pharos_admin_token=TOKEN,
+        admin_token=TOKEN,
         max_queue_size=3,
     )
 
@@ -247,7 +247,7 @@ def test_queue_down_answers_503_never_200(tmp_path: Path) -> None:
     settings = Settings(
         alexandria_data_dir=tmp_path,
         redis_url=f"redis://127.0.0.1:{free_port()}/0",
-        pharos_admin_token=TOKEN,
+        admin_token=TOKEN,
     )
     with TestClient(create_app(settings)) as client:
         reply = ingest(client, "github.com/a/b")
@@ -280,7 +280,7 @@ def test_local_reads_never_look_at_the_filesystem(client: TestClient, tmp_path: 
 
 def test_a_running_job_whose_worker_went_offline_is_stalled(client: TestClient) -> None:
     """The record still says running; the worker's heartbeat says otherwise. A worker
-    offline for over WORKER_FORGET_SECONDS leaves `status` and the worker set."""
+    offline for over ALEXANDRIA_WORKER_FORGET_SECONDS leaves `status` and the worker set."""
     queue = client.app.state.queue  # type: ignore[attr-defined]
     job_id = ingest(client, "github.com/a/b").json()["job_id"]
     record = jobs_pb2.JobRecord(

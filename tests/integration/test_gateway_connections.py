@@ -1,6 +1,6 @@
 """A real `alexandria serve gateway` does not let clients hold connections: one that
 sends nothing, one that drips its headers, and 200 half-open ones are all closed once
-GATEWAY_HEAD_TIMEOUT_SECONDS pass, while a client sending whole requests keeps its
+ALEXANDRIA_GATEWAY_HEAD_TIMEOUT_SECONDS pass, while a client sending whole requests keeps its
 connection alive between them."""
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, int
     env = {
         **os.environ,
         "ALEXANDRIA_DATA_DIR": str(tmp_path_factory.mktemp("gateway")),
-        "GATEWAY_HEAD_TIMEOUT_SECONDS": str(HEAD_TIMEOUT),
+        "ALEXANDRIA_GATEWAY_HEAD_TIMEOUT_SECONDS": str(HEAD_TIMEOUT),
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "alexandria.cli", "serve", "gateway", "--port", str(port)],

@@ -32,7 +32,7 @@ def settings(tmp_path: Path, redis_url: str, database_url: str) -> Settings:
         alexandria_data_dir=tmp_path / "data",
         redis_url=redis_url,
         database_url=database_url,
-        pharos_admin_token=ADMIN,
+        admin_token=ADMIN,
     )
 
 
@@ -94,7 +94,7 @@ def test_metrics_count_requests_and_show_queue_jobs_and_workers(client: TestClie
 
 
 def test_a_read_token_guards_the_read_routes(settings: Settings, caplog: Any) -> None:
-    settings = settings.model_copy(update={"pharos_read_token": READER})
+    settings = settings.model_copy(update={"read_token": READER})
     reads = [
         "/api/v1/ingestion/jobs/history",
         "/api/v1/ingestion/jobs/abc",

@@ -27,7 +27,7 @@ def settings_for(tmp_path: Path, redis_url: str, qdrant_url: str | None) -> Sett
     return Settings(
         alexandria_data_dir=tmp_path / ("rest" if qdrant_url else "local"),
         redis_url=redis_url,
-        pharos_admin_token=TOKEN,
+        admin_token=TOKEN,
         qdrant_url=qdrant_url,
         qdrant_api_key=KEY if qdrant_url else None,
     )
@@ -127,7 +127,7 @@ def test_health_reuses_its_checks_for_a_few_seconds(
     tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
 ) -> None:
     """/health needs no token, and each check is a Qdrant call (and a Redis command,
-    billed on Upstash): 50 calls within HEALTH_CACHE_SECONDS make one of each."""
+    billed on Upstash): 50 calls within ALEXANDRIA_HEALTH_CACHE_SECONDS make one of each."""
     url, server = double
     settings = settings_for(tmp_path, embedded_redis_url, url).model_copy(
         update={"health_cache_seconds": 2.0}

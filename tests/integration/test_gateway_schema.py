@@ -33,7 +33,7 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, embedded_redis_url: str) 
     config = Settings(
         alexandria_data_dir=tmp_path_factory.mktemp("schema"),
         redis_url=embedded_redis_url,
-        pharos_admin_token=TOKEN,
+        admin_token=TOKEN,
         max_queue_size=100_000,
     )
     with serve_asgi(create_app(config)) as url:

@@ -81,7 +81,7 @@ def test_sigterm_mid_parse_removes_the_clone(
             **os.environ,
             "ALEXANDRIA_DATA_DIR": str(tmp_path / "data"),
             "TMPDIR": str(clones),
-            "SHUTDOWN_GRACE_SECONDS": grace,
+            "ALEXANDRIA_SHUTDOWN_GRACE_SECONDS": grace,
         },
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,

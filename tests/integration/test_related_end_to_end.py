@@ -77,7 +77,7 @@ def test_similar_and_search_answer_with_reasons(tmp_path: Path) -> None:
         settings, gateway_port=free_port(), parser_port=free_port(), embedder_port=free_port()
     )
     with stack, httpx.Client(base_url=stack.gateway_url, timeout=30) as client:
-        auth = {"Authorization": f"Bearer {settings.admin_token()}"}
+        auth = {"Authorization": f"Bearer {settings.ingest_token()}"}
         queued = client.post(
             f"/api/v1/ingestion/ingest/{quote(str(repo), safe='')}", headers=auth
         ).json()

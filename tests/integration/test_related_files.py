@@ -249,7 +249,7 @@ def _settings(tmp_path: Path, redis_url: str, qdrant_url: str | None) -> Setting
     return Settings(
         alexandria_data_dir=tmp_path / ("rest" if qdrant_url else "local"),
         redis_url=redis_url,
-        pharos_admin_token=TOKEN,
+        admin_token=TOKEN,
         qdrant_url=qdrant_url,
         qdrant_api_key=KEY if qdrant_url else None,
     )

@@ -21,7 +21,7 @@ pytestmark = pytest.mark.slow
 def serve(tmp_path: Path, *args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "alexandria.cli", "serve", *args],
-        env={**os.environ, "ALEXANDRIA_DATA_DIR": str(tmp_path), "MODE": "LOCAL"},
+        env={**os.environ, "ALEXANDRIA_DATA_DIR": str(tmp_path), "ALEXANDRIA_MODE": "LOCAL"},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

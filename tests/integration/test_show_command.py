@@ -54,7 +54,12 @@ def gateway(
 @pytest.fixture(autouse=True)
 def cli_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("ALEXANDRIA_DATA_DIR", str(tmp_path / "cli-data"))
-    for name in ("MODE", "GATEWAY_URL", "PHAROS_ADMIN_TOKEN", "PHAROS_READ_TOKEN"):
+    for name in (
+        "ALEXANDRIA_MODE",
+        "ALEXANDRIA_GATEWAY_URL",
+        "ALEXANDRIA_ADMIN_TOKEN",
+        "ALEXANDRIA_READ_TOKEN",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 

@@ -107,10 +107,10 @@ def up(tmp_path: Path) -> Iterator[Up]:
     env = {
         **os.environ,
         "ALEXANDRIA_DATA_DIR": str(data_dir),
-        "JOB_LEASE_SECONDS": "5",  # a job whose worker died is taken up again soon
-        "HEARTBEAT_SECONDS": "1",
-        "JOB_RETRY_DELAY_SECONDS": "1",
-        "QUEUE_BLOCK_SECONDS": "1",  # idle reads end soon, so the next poll reclaims it
+        "ALEXANDRIA_JOB_LEASE_SECONDS": "5",  # a job whose worker died is taken up again soon
+        "ALEXANDRIA_HEARTBEAT_SECONDS": "1",
+        "ALEXANDRIA_JOB_RETRY_DELAY_SECONDS": "1",
+        "ALEXANDRIA_QUEUE_BLOCK_SECONDS": "1",  # idle reads end soon, so the next poll reclaims it
     }
     with start_up(data_dir, env) as running:
         yield running
@@ -123,7 +123,11 @@ def test_every_directory_finds_the_users_stack(tmp_path: Path) -> None:
     home, started_in, run_from = tmp_path / "xdg", tmp_path / "a", tmp_path / "b"
     started_in.mkdir()
     run_from.mkdir()
-    env = {k: v for k, v in os.environ.items() if k not in ("ALEXANDRIA_DATA_DIR", "GATEWAY_URL")}
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("ALEXANDRIA_DATA_DIR", "ALEXANDRIA_GATEWAY_URL")
+    }
     env["XDG_DATA_HOME"] = str(home)
     repo = make_git_repo(tmp_path / "repo", SAMPLE_PYTHON_REPO)
     with start_up(home / "alexandria", env, cwd=started_in) as up:

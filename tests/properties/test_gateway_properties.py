@@ -50,7 +50,7 @@ def client(tmp_path_factory: pytest.TempPathFactory, embedded_redis_url: str) ->
     config = Settings(
         alexandria_data_dir=tmp_path_factory.mktemp("gateway"),
         redis_url=embedded_redis_url,
-        pharos_admin_token=TOKEN,
+        admin_token=TOKEN,
         max_queue_size=1000,
     )
     app = create_app(config)

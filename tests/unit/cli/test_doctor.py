@@ -24,21 +24,21 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     clear_settings_env(monkeypatch)
     monkeypatch.setenv("ALEXANDRIA_DATA_DIR", str(tmp_path / "data"))
     closed = _closed_port()
-    monkeypatch.setenv("GATEWAY_URL", f"http://127.0.0.1:{closed}")
-    monkeypatch.setenv("PARSER_ADDR", f"127.0.0.1:{closed}")
-    monkeypatch.setenv("EMBEDDER_ADDR", f"127.0.0.1:{closed}")
+    monkeypatch.setenv("ALEXANDRIA_GATEWAY_URL", f"http://127.0.0.1:{closed}")
+    monkeypatch.setenv("ALEXANDRIA_PARSER_ADDR", f"127.0.0.1:{closed}")
+    monkeypatch.setenv("ALEXANDRIA_EMBEDDER_ADDR", f"127.0.0.1:{closed}")
 
 
 def test_an_invalid_configuration_is_one_failed_check_naming_the_variable(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    monkeypatch.setenv("MODE", "CLOUD")
+    monkeypatch.setenv("ALEXANDRIA_MODE", "CLOUD")
     assert run_doctor(as_json=True) == output.FAILED
     report = json.loads(capsys.readouterr().out)
     assert report["ok"] is False
     [check] = report["checks"]
     assert check["name"] == "configuration" and check["status"] == "fail"
-    assert "PHAROS_ADMIN_TOKEN" in check["detail"] and "QDRANT_URL" in check["detail"]
+    assert "ALEXANDRIA_ADMIN_TOKEN" in check["detail"] and "QDRANT_URL" in check["detail"]
     assert ".env.cloud.example" in check["fix"]
 
 
@@ -56,7 +56,7 @@ def test_local_mode_without_the_stack_warns_how_to_start_it(
 def test_edge_mode_fails_on_an_unreachable_queue_and_qdrant(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setenv("MODE", "EDGE")
+    monkeypatch.setenv("ALEXANDRIA_MODE", "EDGE")
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{_closed_port()}/0")
     monkeypatch.setenv("QDRANT_URL", f"http://127.0.0.1:{_closed_port()}")
     mode, checks = run_checks()
@@ -72,8 +72,8 @@ def test_cloud_mode_checks_the_external_services_and_not_the_ml_stack(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     port = _closed_port()
-    monkeypatch.setenv("MODE", "CLOUD")
-    monkeypatch.setenv("PHAROS_ADMIN_TOKEN", "short")
+    monkeypatch.setenv("ALEXANDRIA_MODE", "CLOUD")
+    monkeypatch.setenv("ALEXANDRIA_ADMIN_TOKEN", "short")
     monkeypatch.setenv("REDIS_URL", f"redis://127.0.0.1:{port}/0")
     monkeypatch.setenv("DATABASE_URL", f"postgresql://nobody@127.0.0.1:{port}/none")
     monkeypatch.setenv("QDRANT_URL", f"http://127.0.0.1:{port}")

@@ -29,7 +29,7 @@ time.sleep(60)
 def test_a_second_claim_names_the_first_and_a_killed_holder_frees_the_data_dir(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.delenv("GATEWAY_URL", raising=False)
+    monkeypatch.delenv("ALEXANDRIA_GATEWAY_URL", raising=False)
     holder = subprocess.Popen(
         [sys.executable, "-c", HOLDER, str(tmp_path)],
         cwd=Path(__file__).parents[3],
@@ -49,7 +49,7 @@ def test_a_second_claim_names_the_first_and_a_killed_holder_frees_the_data_dir(
         settings = Settings(alexandria_data_dir=tmp_path)
         assert gateway_url(settings) == "http://127.0.0.1:8123"
         explicit = Settings(alexandria_data_dir=tmp_path, gateway_url="http://127.0.0.1:9000")
-        assert gateway_url(explicit) == "http://127.0.0.1:9000"  # GATEWAY_URL wins
+        assert gateway_url(explicit) == "http://127.0.0.1:9000"  # ALEXANDRIA_GATEWAY_URL wins
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait()

@@ -11,18 +11,19 @@ import re
 from pathlib import Path
 
 import pytest
+from environment import clear_settings_env
 
-from services.common.config import Settings
+from services.common.config import Settings, env_name
 
 DEPLOY = Path(__file__).resolve().parents[3] / "deploy"
 QUEUE = {"redis_url", "redis_max_connections", "upstash_redis_rest_url", "upstash_redis_rest_token"}
 QDRANT = {"qdrant_url", "qdrant_api_key"}
 
-# The gateway (MODE=CLOUD).
+# The gateway (ALEXANDRIA_MODE=CLOUD).
 CLOUD = {
     "mode",
-    "pharos_admin_token",
-    "pharos_read_token",
+    "admin_token",
+    "read_token",
     "cors_allow_origins",
     "max_request_body_bytes",
     "max_request_path_bytes",
@@ -41,7 +42,7 @@ CLOUD = {
     "allowed_git_hosts",
     "log_format",
 }
-# Parser, embedder and coordinator (MODE=EDGE).
+# Parser, embedder and coordinator (ALEXANDRIA_MODE=EDGE).
 EDGE = {
     "mode",
     "alexandria_data_dir",
@@ -84,8 +85,8 @@ NOT_DEPLOYED = {
     "gateway_url": "the CLI's gateway address, not read by a deployed process",
     "log_file": "set by `alexandria up` for each process it starts; deployments log to "
     "stdout, which Docker (json-file, 10 MB x 3) and journald rotate",
-    "log_max_bytes": "with LOG_FILE only",
-    "log_backups": "with LOG_FILE only",
+    "log_max_bytes": "with ALEXANDRIA_LOG_FILE only",
+    "log_backups": "with ALEXANDRIA_LOG_FILE only",
 }
 EXAMPLES = {
     "CLOUD": (DEPLOY / ".env.cloud.example", CLOUD),
@@ -117,7 +118,7 @@ def test_every_setting_belongs_to_a_deployment_or_says_why_not() -> None:
     listed = CLOUD | EDGE | set(NOT_DEPLOYED)
     unlisted = sorted(fields - listed)
     assert not unlisted, "\n".join(
-        f"Settings.{name} ({name.upper()}) is in no deployment: add it to CLOUD and/or EDGE "
+        f"Settings.{name} ({env_name(name)}) is in no deployment: add it to CLOUD and/or EDGE "
         f"in {HERE} and document it in deploy/.env.cloud.example / deploy/.env.edge.example, "
         f"or to NOT_DEPLOYED with the reason"
         for name in unlisted
@@ -130,12 +131,13 @@ def test_the_example_documents_every_variable_its_mode_reads(mode: str) -> None:
     path, needed = EXAMPLES[mode]
     active, commented = parse_example(path)
     documented = set(active) | commented
-    missing = sorted(name.upper() for name in needed if name.upper() not in documented)
+    missing = sorted(env_name(name) for name in needed if env_name(name) not in documented)
     assert not missing, (
-        f"deploy/{path.name} does not document {', '.join(missing)} (read in MODE={mode}): "
+        f"deploy/{path.name} does not document {', '.join(missing)} "
+        f"(read in ALEXANDRIA_MODE={mode}): "
         "add `NAME=value`, or `# NAME=value` when optional, with a comment saying what it does"
     )
-    unknown = documented - {name.upper() for name in Settings.model_fields}
+    unknown = documented - {env_name(name) for name in Settings.model_fields}
     assert not unknown, f"deploy/{path.name} names variables no setting reads: {sorted(unknown)}"
 
 
@@ -143,8 +145,7 @@ def test_the_example_documents_every_variable_its_mode_reads(mode: str) -> None:
 def test_the_example_is_a_valid_configuration_of_its_mode(
     mode: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    for name in Settings.model_fields:  # only the example counts
-        monkeypatch.delenv(name.upper(), raising=False)
+    clear_settings_env(monkeypatch)  # only the example counts
     path, _ = EXAMPLES[mode]
     active, _ = parse_example(path)
     for name, value in active.items():  # read from the environment, as a deployment does

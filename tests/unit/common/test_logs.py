@@ -190,7 +190,8 @@ def test_configure_logging_writes_json_lines_to_stderr(capsys: pytest.CaptureFix
 
 
 def test_a_log_file_is_rotated_past_its_size_keeping_its_backups(tmp_path: Path) -> None:
-    """LOG_FILE: JSON lines in the file, rotated at LOG_MAX_BYTES, LOG_BACKUPS kept."""
+    """ALEXANDRIA_LOG_FILE: JSON lines in the file, rotated at ALEXANDRIA_LOG_MAX_BYTES,
+    ALEXANDRIA_LOG_BACKUPS kept."""
     path = tmp_path / "parser.log"
     configure_logging("auto", service=True, file=LogFile(path, max_bytes=4096, backups=2))
     try:
@@ -208,8 +209,8 @@ def test_a_log_file_is_rotated_past_its_size_keeping_its_backups(tmp_path: Path)
 
 
 def test_the_embedded_redis_log_is_rotated_when_the_server_starts(tmp_path: Path) -> None:
-    """redis-server cannot rotate its own log: past LOG_MAX_BYTES it is moved aside
-    before the server starts, LOG_BACKUPS kept, and the server logs warnings only."""
+    """redis-server cannot rotate its own log: past ALEXANDRIA_LOG_MAX_BYTES it is moved aside
+    before the server starts, ALEXANDRIA_LOG_BACKUPS kept, and the server logs warnings only."""
     from services.common.embedded_redis import ensure_embedded_redis
 
     log = tmp_path / "redis.log"

@@ -24,11 +24,11 @@ def test_each_budget_is_named_when_passed() -> None:
     small = Budget(memory_bytes=256 << 20, walk_steps=10**6, edges=1000)
     config = TrainConfig(epochs=1)
     check(small, config, 100, 500, 4)  # within all three
-    with pytest.raises(OverBudget, match="EMBEDDER_MAX_WALK_STEPS"):
+    with pytest.raises(OverBudget, match="ALEXANDRIA_EMBEDDER_MAX_WALK_STEPS"):
         check(small, dataclasses.replace(config, epochs=1000), 100, 500, 4)
-    with pytest.raises(OverBudget, match="EMBEDDER_MAX_EDGES"):
+    with pytest.raises(OverBudget, match="ALEXANDRIA_EMBEDDER_MAX_EDGES"):
         check(small, config, 100, 1001, 4)
-    with pytest.raises(OverBudget, match="EMBEDDER_MAX_MEMORY_BYTES"):
+    with pytest.raises(OverBudget, match="ALEXANDRIA_EMBEDDER_MAX_MEMORY_BYTES"):
         check(small, dataclasses.replace(config, walk_length=500, walks_per_node=200), 10, 5, 1)
 
 

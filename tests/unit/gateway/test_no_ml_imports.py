@@ -53,9 +53,9 @@ def test_a_cloud_gateway_serving_requests_imports_no_torch_tree_sitter_or_qdrant
 ) -> None:
     env = {
         "PATH": "/usr/bin:/bin",
-        "MODE": "CLOUD",
+        "ALEXANDRIA_MODE": "CLOUD",
         "ALEXANDRIA_DATA_DIR": str(tmp_path),
-        "PHAROS_ADMIN_TOKEN": "cloud-token",
+        "ALEXANDRIA_ADMIN_TOKEN": "cloud-token",
         "REDIS_URL": embedded_redis_url,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'metadata.db'}",
         "QDRANT_URL": "http://127.0.0.1:9",  # down: the gateway still serves

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from services.common.config import Settings, load_settings
+from services.common.config import Settings, env_name, load_settings
 
 BLUEPRINT = Path(__file__).resolve().parents[3] / "deploy" / "render.yaml"
 RENDER_ONLY = {"PYTHON_VERSION"}
@@ -29,9 +29,9 @@ def test_the_gateway_serves_on_renders_port_with_a_health_check() -> None:
 
 def test_every_variable_is_read_by_the_gateway_and_secrets_stay_out() -> None:
     env = {v["key"]: v for v in gateway_service()["envVars"]}
-    fields = {name.upper() for name in Settings.model_fields}
+    fields = {env_name(name) for name in Settings.model_fields}
     assert set(env) - RENDER_ONLY <= fields
-    assert env["MODE"]["value"] == "CLOUD"
+    assert env["ALEXANDRIA_MODE"]["value"] == "CLOUD"
     for key, spec in env.items():
         if any(word in key for word in ("TOKEN", "URL", "KEY")):
             assert "value" not in spec, f"{key} must be entered in the dashboard, not committed"
@@ -41,7 +41,7 @@ def test_the_committed_values_pass_cloud_validation(monkeypatch: pytest.MonkeyPa
     """As Render would run it: the file's values plus the dashboard's secrets, from the env."""
     env = {v["key"]: v["value"] for v in gateway_service()["envVars"] if "value" in v}
     env |= {
-        "PHAROS_ADMIN_TOKEN": "generated-by-render",
+        "ALEXANDRIA_ADMIN_TOKEN": "generated-by-render",
         "REDIS_URL": "rediss://default:pw@eu1.upstash.io:6379",
         "DATABASE_URL": "postgresql://u:p@ep.neon.tech/db?sslmode=require",
         "QDRANT_URL": "https://x.cloud.qdrant.io:6333",

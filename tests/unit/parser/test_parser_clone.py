@@ -223,13 +223,13 @@ def test_a_local_source_over_the_limits_is_refused_before_any_content_is_read(
 
     monkeypatch.setattr(clone_module, "_run", spy)
     with (
-        pytest.raises(CloneTooLarge, match="MAX_REPO_BYTES"),
+        pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_BYTES"),
         cloned_repository(f"file://{repo}", timeout_seconds=30, max_bytes=8_000),
     ):
         pass
     assert not any("cat-file" in command for command in ran)
     with (
-        pytest.raises(CloneTooLarge, match="MAX_REPO_FILES"),
+        pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_FILES"),
         cloned_repository(f"file://{repo}", timeout_seconds=30, max_files=1),
     ):
         pass

@@ -135,7 +135,7 @@ def test_one_commit_gives_no_history_and_says_so(
 
 def test_history_can_be_turned_off(history_repo: Path) -> None:
     with cloned_repository(f"file://{history_repo}", timeout_seconds=60, history_commits=0) as repo:
-        assert repo.history == History(note="no history: HISTORY_MAX_COMMITS is 0")
+        assert repo.history == History(note="no history: ALEXANDRIA_HISTORY_MAX_COMMITS is 0")
 
 
 def test_parse_log_follows_renames_and_tells_recreated_paths_apart() -> None:

@@ -64,10 +64,10 @@ def test_a_repository_over_the_size_limit_fails_clearly(
 ) -> None:
     repo = make_repo({"a.py": "x" * 200_000, "b.py": "y" * 200_000})
     small = settings.model_copy(update={"max_repo_bytes": 300_000})
-    with pytest.raises(CloneTooLarge, match="MAX_REPO_BYTES"):
+    with pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_BYTES"):
         graph_of(str(repo), small)
     few = settings.model_copy(update={"max_repo_files": 1})
-    with pytest.raises(CloneTooLarge, match="MAX_REPO_FILES"):
+    with pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_FILES"):
         graph_of(str(repo), few)
 
 
