@@ -22,6 +22,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from services.common.local_sockets import socket_path
 
 DEFAULT_HOSTS = ("github.com", "gitlab.com", "bitbucket.org", "codeberg.org")
+DEFAULT_RATE_LIMITS = {"ingest": 30, "reads": 600}
+"""Requests a minute per client outside LOCAL mode when RATE_LIMIT_*_PER_MINUTE is unset."""
 
 
 class ConfigError(Exception):
@@ -66,6 +68,15 @@ class Settings(BaseSettings):
     gateway_head_timeout_seconds: float = Field(default=10.0, gt=0)
     # Connections and requests in flight past this get 503 (uvicorn's limit_concurrency).
     gateway_max_connections: int = Field(default=1000, ge=1)
+    # Requests a minute per client (gateway/rate_limit.py): a burst of that many, then
+    # one every 60/N s; past it 429. 0: unlimited. Unset: 30 ingests and 600 reads, and
+    # no limit in LOCAL mode (one user on loopback). See `rate_limit`.
+    rate_limit_ingest_per_minute: int | None = Field(default=None, ge=0)
+    rate_limit_reads_per_minute: int | None = Field(default=None, ge=0)
+    # The proxies in front of the gateway that append to X-Forwarded-For; a client's
+    # address is the entry this many from the right (0: the header is ignored). Render:
+    # 2, Cloudflare then Render's proxy (docs/deploy-cloud.md).
+    forwarded_for_hops: int = Field(default=0, ge=0, le=10)
 
     redis_url: str | None = None
     # Connections each process keeps to Redis at most; more commands wait for one.
@@ -212,6 +223,14 @@ class Settings(BaseSettings):
     def local(self) -> bool:
         """LOCAL mode: one machine, embedded services allowed, local git repos accepted."""
         return self.mode == "LOCAL"
+
+    def rate_limit(self, budget: Literal["ingest", "reads"]) -> int:
+        """Requests a minute per client for `budget` (0: unlimited): the setting, else
+        the default, 0 in LOCAL mode."""
+        value = getattr(self, f"rate_limit_{budget}_per_minute")
+        if value is not None:
+            return int(value)
+        return 0 if self.local else DEFAULT_RATE_LIMITS[budget]
 
     @cached_property
     def data_dir(self) -> Path:
