@@ -25,6 +25,16 @@ interactive page at `/docs`.
 `GET` routes that list 401 need a bearer token only when `ALEXANDRIA_READ_TOKEN` is set (the
 read token or the admin token). `/health` is always open.
 
+**Rate limits.** Each client (its valid Bearer token, else its address) has a budget of
+requests a minute: `ALEXANDRIA_RATE_LIMIT_INGEST_PER_MINUTE` (30) for ingest and
+`ALEXANDRIA_RATE_LIMIT_READS_PER_MINUTE` (600) shared by the `/api/v1` GET routes; none in LOCAL
+mode unless set, and 0 turns one off. A client may spend its whole budget at once, then
+one request every 60/N s. The limited routes' successful answers carry `RateLimit-Limit`,
+`RateLimit-Remaining` and `RateLimit-Reset` (seconds until the budget is full again);
+past the budget, 429 `rate_limited` with those and `Retry-After` in whole seconds (an
+ingest's 429 may also be `queue_full`). `/health`, `/metrics` and the docs are never
+limited.
+
 **Errors** all have one shape, `{"error": code, "detail": text}`:
 """
 

@@ -27,12 +27,21 @@ briefly without its queue: worth asking again."""
 
 class GatewayError(Exception):
     """The gateway could not be reached, or answered with an error. `transient`: it could
-    not be reached, or answered 502, 503 or 504."""
+    not be reached, answered 502, 503 or 504, or rate-limited this client (429
+    `rate_limited`); `retry_after`: the seconds its Retry-After header asked for."""
 
-    def __init__(self, message: str, *, status: int | None = None, transient: bool = False) -> None:
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int | None = None,
+        transient: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.transient = transient or status in TRANSIENT_STATUSES
+        self.retry_after = retry_after
 
 
 def gateway_token(settings: Settings, *, write: bool) -> str | None:
@@ -72,6 +81,14 @@ def gateway_url(settings: Settings) -> str:
         if running is not None and running.gateway_url:
             return running.gateway_url
     return settings.gateway_url
+
+
+def _seconds(header: str | None) -> float | None:
+    """A Retry-After header's delay in seconds (the delta form the gateway sends)."""
+    try:
+        return max(0.0, float(header)) if header else None
+    except ValueError:
+        return None
 
 
 class GatewayClient:
@@ -122,7 +139,12 @@ class GatewayClient:
             message = f"{method} {path}: {reply.status_code} {error}: {detail}".replace(" : ", ": ")
             if reply.status_code in (401, 403):
                 message += f" ({token_origin(self.settings, token)})"
-            raise GatewayError(message, status=reply.status_code)
+            raise GatewayError(
+                message,
+                status=reply.status_code,
+                transient=error == "rate_limited",
+                retry_after=_seconds(reply.headers.get("retry-after")),
+            )
         if not isinstance(body, dict):
             raise GatewayError(f"{method} {path}: the gateway's answer is not a JSON object")
         return body

@@ -150,8 +150,9 @@ def phase_text(phase_seconds: Mapping[str, float] | None) -> str:
 
 
 def retrying(call: Callable[[], T], *, deadline: float, what: str) -> T:
-    """`call()`, asked again while the gateway is unreachable or answers 502-504 (after
-    0.5 s, doubling to 5 s) until `deadline` (then TimeoutError); said once on stderr."""
+    """`call()`, asked again while the gateway is unreachable, answers 502-504 (after
+    0.5 s, doubling to 5 s) or rate-limits this client (after its Retry-After), until
+    `deadline` (then TimeoutError); said once on stderr."""
     failures = 0
     while True:
         try:
@@ -161,6 +162,7 @@ def retrying(call: Callable[[], T], *, deadline: float, what: str) -> T:
                 raise
             failures += 1
             delay = min(RETRY_MAX_SECONDS, RETRY_FIRST_SECONDS * 2 ** (failures - 1))
+            delay = max(delay, exc.retry_after or 0.0)
             if time.monotonic() + delay > deadline:
                 raise TimeoutError(f"{what}: the gateway still fails: {exc}") from None
             if failures == 1:

@@ -7,7 +7,8 @@ ingested (a generated one, so nothing is fetched), then for each client count N:
 clients, each with its own connection, send requests back to back for `--seconds`
 (closed loop; requests still in flight then are awaited), cycling through the
 unauthenticated `/health`, the job history, the worker status and hybrid `similar`.
-Printed per N: requests, answers by status class, 5xx (the target: 0), throughput, and
+Printed per N: requests, answers by status class (429 apart: a rate limit, none in
+LOCAL mode unless RATE_LIMIT_*_PER_MINUTE is set), 5xx (the target: 0), throughput, and
 latency p50 / p99 / max. The anchor is the target itself, 0 answers of 5xx; the ratio
 printed is 5xx over all requests.
 """
@@ -64,7 +65,8 @@ async def load(base: str, paths: Sequence[str], clients: int, seconds: float) ->
             started = time.perf_counter()
             try:
                 reply = await http.get(paths[i % len(paths)])
-                statuses[f"{reply.status_code // 100}xx"] += 1
+                code = reply.status_code
+                statuses["429" if code == 429 else f"{code // 100}xx"] += 1
             except httpx.HTTPError as exc:
                 statuses[type(exc).__name__] += 1
             latencies.append(time.perf_counter() - started)

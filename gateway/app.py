@@ -19,6 +19,7 @@ from gateway.errors import install_error_handlers
 from gateway.events import consume_events
 from gateway.metrics import Metrics
 from gateway.middleware import RequestIds, RequestLimits, RequestMetrics
+from gateway.rate_limit import RateLimiter
 from gateway.routes import graph, health, ingestion, repositories
 from services.common.config import Settings, load_settings
 from services.common.qdrant_api import QdrantApi
@@ -50,6 +51,7 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
             log.warning("Qdrant not ready at start (%s); search answers 503 until it is", exc)
         app.state.settings, app.state.queue, app.state.store = settings, queue, store
         app.state.engine = engine
+        app.state.rate_limiter = RateLimiter(transport)
         app.state.admin_token = settings.ingest_token()
 
         stop = asyncio.Event()
@@ -96,7 +98,13 @@ def create_app(settings: Settings | None = None, *, with_coordinator: bool = Fal
             allow_origins=list(settings.cors_allow_origins),
             allow_methods=["GET", "POST"],
             allow_headers=["Authorization", "Idempotency-Key", "X-Request-ID"],
-            expose_headers=["X-Request-ID"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "RateLimit-Limit",
+                "RateLimit-Remaining",
+                "RateLimit-Reset",
+            ],
         )
     app.add_middleware(
         RequestLimits,

@@ -73,6 +73,18 @@ class Metrics:
             ["state"],
             registry=self.registry,
         )
+        self.rate_limited = Counter(
+            "alexandria_gateway_rate_limited",
+            "Requests refused with 429 by a client's rate limit, by budget (ingest, reads)",
+            ["budget"],
+            registry=self.registry,
+        )
+        self.rate_limit_unchecked = Counter(
+            "alexandria_gateway_rate_limit_unchecked",
+            "Requests let through unchecked because Redis could not be asked (fail open)",
+            ["budget"],
+            registry=self.registry,
+        )
         self.scrape_errors = Counter(
             "alexandria_gateway_scrape_errors",
             "Dependencies that could not be read while collecting metrics",

@@ -3,6 +3,7 @@ and the documented error responses of each route."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, Literal
 
@@ -331,11 +332,16 @@ _ERROR_TEXT = {
     413: "Request body too large",
     414: "Request path too long",
     422: "Invalid parameters",
-    429: "Queue full; retry after the Retry-After seconds",
+    429: "Over this client's rate limit; retry after the Retry-After seconds",
     503: "A dependency (queue, metadata DB or Qdrant) is unavailable",
 }
 
 
-def errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    """OpenAPI `responses` for these error codes, all with the `ErrorBody` shape."""
-    return {code: {"model": ErrorBody, "description": _ERROR_TEXT[code]} for code in codes}
+def errors(*codes: int, texts: Mapping[int, str] | None = None) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for these error codes, all with the `ErrorBody` shape; `texts`
+    replaces a code's usual description."""
+    texts = texts or {}
+    return {
+        code: {"model": ErrorBody, "description": texts.get(code, _ERROR_TEXT[code])}
+        for code in codes
+    }

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Depends, Query, Request
 from gateway import ranking
 from gateway.auth import require_reader
 from gateway.errors import ApiError
+from gateway.rate_limit import limit_reads
 from gateway.schemas import RepositoryFiles, SearchResults, SimilarFiles, errors
 from gateway.validation import canonical_repo_url
 from services.common import vectors
@@ -29,7 +30,11 @@ them (~0.4-0.7 MB of JSON, a few MB parsed): 50 at once took the gateway past 15
 (benchmarks/gateway_load.py), while the work is CPU-bound, so fewer at once costs no
 throughput."""
 
-router = APIRouter(prefix="/api/v1/graph", tags=["graph"], dependencies=[Depends(require_reader)])
+router = APIRouter(
+    prefix="/api/v1/graph",
+    tags=["graph"],
+    dependencies=[Depends(limit_reads), Depends(require_reader)],
+)
 
 
 @contextlib.contextmanager
@@ -71,7 +76,7 @@ def _result(ranked: ranking.Ranked) -> dict[str, Any]:
 @router.get(
     "/similar",
     response_model=SimilarFiles,
-    responses=errors(400, 401, 404, 422, 503),
+    responses=errors(400, 401, 404, 422, 429, 503),
     summary="Files a developer will likely change with one file, and why",
 )
 async def similar(
@@ -156,7 +161,7 @@ async def similar_files(
 @router.get(
     "/search",
     response_model=SearchResults,
-    responses=errors(400, 401, 404, 422, 503),
+    responses=errors(400, 401, 404, 422, 429, 503),
     summary="Files whose identifiers match free text, and why",
 )
 async def search(
@@ -197,7 +202,7 @@ async def search(
 @router.get(
     "/files",
     response_model=RepositoryFiles,
-    responses=errors(400, 401, 404, 422, 503),
+    responses=errors(400, 401, 404, 422, 429, 503),
     summary="Every embedded file of a repository with its vector and imports",
 )
 async def files(

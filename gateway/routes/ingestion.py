@@ -14,6 +14,7 @@ from starlette.convertors import PathConvertor, register_url_convertor
 
 from gateway.auth import require_admin, require_reader
 from gateway.errors import ApiError
+from gateway.rate_limit import limit_ingest, limit_reads
 from gateway.schemas import IngestAccepted, JobHistory, JobResponse, WorkerStatuses, errors
 from gateway.validation import canonical_repo_url
 from neo_alexandria.v1 import ingest_service_pb2, jobs_pb2
@@ -36,6 +37,9 @@ router = APIRouter(prefix="/api/v1/ingestion", tags=["ingestion"])
 
 IDEMPOTENCY_NAMESPACE = uuid.UUID("5d1f3f2e-8c1b-4c55-9a51-0b8f6a0c2d17")
 MAX_IDEMPOTENCY_KEY = 255
+INGEST_429 = {
+    429: "Over this client's rate limit, or the queue is full; retry after the Retry-After seconds"
+}
 
 
 def _queue(request: Request) -> JobQueue:
@@ -71,9 +75,9 @@ async def _workers(queue: JobQueue, settings: Settings) -> dict[str, jobs_pb2.Wo
 @router.post(
     "/ingest/{repo_url:anypath}",
     status_code=202,
-    dependencies=[Depends(require_admin)],
+    dependencies=[Depends(limit_ingest), Depends(require_admin)],
     response_model=IngestAccepted,
-    responses=errors(400, 401, 413, 414, 422, 429, 503),
+    responses=errors(400, 401, 413, 414, 422, 429, 503, texts=INGEST_429),
     summary="Queue a repository for ingestion",
 )
 async def ingest_repository(
@@ -148,9 +152,9 @@ def _job_id(idempotency_key: str | None, canonical_url: str) -> str:
 
 @router.get(
     "/jobs/history",
-    dependencies=[Depends(require_reader)],
+    dependencies=[Depends(limit_reads), Depends(require_reader)],
     response_model=JobHistory,
-    responses=errors(401, 422, 503),
+    responses=errors(401, 422, 429, 503),
     summary="The newest jobs, newest first",
 )
 async def job_history(
@@ -165,9 +169,9 @@ async def job_history(
 
 @router.get(
     "/jobs/{job_id}",
-    dependencies=[Depends(require_reader)],
+    dependencies=[Depends(limit_reads), Depends(require_reader)],
     response_model=JobResponse,
-    responses=errors(401, 404, 503),
+    responses=errors(401, 404, 429, 503),
     summary="One job's status, progress, timings and counts",
 )
 async def get_job(
@@ -196,9 +200,9 @@ async def get_job(
 
 @router.get(
     "/worker/status",
-    dependencies=[Depends(require_reader)],
+    dependencies=[Depends(limit_reads), Depends(require_reader)],
     response_model=WorkerStatuses,
-    responses=errors(401, 503),
+    responses=errors(401, 429, 503),
     summary="Every worker's live status and heartbeat age",
 )
 async def worker_status(request: Request, queue: Queue) -> dict[str, Any]:

@@ -14,9 +14,14 @@ from sqlalchemy.orm import Session
 from gateway.auth import require_reader
 from gateway.db import Repository
 from gateway.errors import ApiError
+from gateway.rate_limit import limit_reads
 from gateway.schemas import Repositories, errors
 
-router = APIRouter(prefix="/api/v1", tags=["repositories"], dependencies=[Depends(require_reader)])
+router = APIRouter(
+    prefix="/api/v1",
+    tags=["repositories"],
+    dependencies=[Depends(limit_reads), Depends(require_reader)],
+)
 
 
 def _newest(engine: Engine, limit: int) -> list[dict[str, Any]]:
@@ -41,7 +46,7 @@ def _newest(engine: Engine, limit: int) -> list[dict[str, Any]]:
 @router.get(
     "/repositories",
     response_model=Repositories,
-    responses=errors(401, 422, 503),
+    responses=errors(401, 422, 429, 503),
     summary="Ingested repositories with their last commit and file count",
 )
 async def list_repositories(

@@ -44,6 +44,18 @@ PROVIDER_NAMES = {
 Upstash and Qdrant's own docs), without the prefix."""
 OLD_NAMES = {"admin_token": "PHAROS_ADMIN_TOKEN", "read_token": "PHAROS_READ_TOKEN"}
 """Old names that were not the field's name in upper case."""
+NAMED_SINCE_THE_PREFIX = frozenset(
+    {
+        "alexandria_data_dir",
+        "rate_limit_ingest_per_minute",
+        "rate_limit_reads_per_minute",
+        "forwarded_for_hops",
+    }
+)
+"""Settings that never had another name."""
+DEFAULT_RATE_LIMITS = {"ingest": 30, "reads": 600}
+"""Requests a minute per client outside LOCAL mode when ALEXANDRIA_RATE_LIMIT_*_PER_MINUTE
+is unset."""
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
@@ -66,7 +78,7 @@ def env_names(field: str) -> tuple[str, ...]:
 def deprecated_env_name(field: str) -> str | None:
     """The name a setting had before the prefix (MODE, PHAROS_ADMIN_TOKEN, ...), still
     read with a warning; None when it had none (provider names, newer settings)."""
-    if field in PROVIDER_NAMES or field == "alexandria_data_dir":
+    if field in PROVIDER_NAMES or field in NAMED_SINCE_THE_PREFIX:
         return None
     return OLD_NAMES.get(field, field.upper())
 
@@ -151,6 +163,15 @@ class Settings(BaseSettings):
     gateway_head_timeout_seconds: float = Field(default=10.0, gt=0)
     # Connections and requests in flight past this get 503 (uvicorn's limit_concurrency).
     gateway_max_connections: int = Field(default=1000, ge=1)
+    # Requests a minute per client (gateway/rate_limit.py): a burst of that many, then
+    # one every 60/N s; past it 429. 0: unlimited. Unset: 30 ingests and 600 reads, and
+    # no limit in LOCAL mode (one user on loopback). See `rate_limit`.
+    rate_limit_ingest_per_minute: int | None = Field(default=None, ge=0)
+    rate_limit_reads_per_minute: int | None = Field(default=None, ge=0)
+    # The proxies in front of the gateway that append to X-Forwarded-For; a client's
+    # address is the entry this many from the right (0: the header is ignored). Render:
+    # 2, Cloudflare then Render's proxy (docs/deploy-cloud.md).
+    forwarded_for_hops: int = Field(default=0, ge=0, le=10)
 
     redis_url: str | None = Field(default=None, validation_alias="REDIS_URL")
     # Connections each process keeps to Redis at most; more commands wait for one.
@@ -304,6 +325,14 @@ class Settings(BaseSettings):
     def local(self) -> bool:
         """LOCAL mode: one machine, embedded services allowed, local git repos accepted."""
         return self.mode == "LOCAL"
+
+    def rate_limit(self, budget: Literal["ingest", "reads"]) -> int:
+        """Requests a minute per client for `budget` (0: unlimited): the setting, else
+        the default, 0 in LOCAL mode."""
+        value = getattr(self, f"rate_limit_{budget}_per_minute")
+        if value is not None:
+            return int(value)
+        return 0 if self.local else DEFAULT_RATE_LIMITS[budget]
 
     @cached_property
     def data_dir(self) -> Path:

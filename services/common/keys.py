@@ -11,8 +11,12 @@
 - `alexandria:workers` (hash): worker id → `WorkerStatus` JSON, rewritten each heartbeat.
 - `alexandria:events` (stream capped near 10,000): field `job`, the `JobRecord` JSON at
   each state change, which the gateway consumes into the metadata DB.
+- `alexandria:ratelimit:{budget}:{client}` (string, expires once the client's budget is
+  full again): the gateway's rate limit state of one client, a theoretical arrival time
+  in ms (gateway/rate_limit.py); `client` is a token's hash or an address, never a token.
 
-The scripts that read and write them are in `queue_scripts`.
+The scripts that read and write them are in `queue_scripts` (the rate limit's in
+`gateway.rate_limit`).
 """
 
 from __future__ import annotations
@@ -36,3 +40,8 @@ JOB_PREFIX = f"{PREFIX}:job:"
 def job(job_id: str) -> str:
     """Key of one job's record."""
     return f"{JOB_PREFIX}{job_id}"
+
+
+def rate_limit(budget: str, client: str) -> str:
+    """Key of one client's rate limit state for `budget` (ingest, reads)."""
+    return f"{PREFIX}:ratelimit:{budget}:{client}"

@@ -98,3 +98,30 @@ def test_other_errors_end_the_wait_at_once() -> None:
     with pytest.raises(GatewayError):
         retrying(not_found, deadline=time.monotonic() + 60, what="job j1")
     assert calls == [1]
+
+
+def test_a_rate_limited_wait_asks_again_after_retry_after(tmp_path: Path) -> None:
+    """429 rate_limited is this client going too fast, not a failure: the wait sleeps
+    the Retry-After the gateway asked for, then goes on; a full queue (429 queue_full)
+    still ends it."""
+    asked: list[float] = []
+
+    async def job(request: Request) -> JSONResponse:
+        asked.append(time.monotonic())
+        if len(asked) == 1:
+            body = {"error": "rate_limited", "detail": "over 600 reads a minute"}
+            return JSONResponse(body, status_code=429, headers={"Retry-After": "2"})
+        return JSONResponse({"job": JOB})
+
+    app = Starlette(routes=[Route("/api/v1/ingestion/jobs/j1", job)])
+    with serve_asgi(app, lifespan="off") as url:
+        done = cli(tmp_path, "jobs", "j1", "--wait", "--gateway", url)
+    assert done.returncode == output.OK, done.stderr
+    assert asked[1] - asked[0] >= 2.0  # not the 0.5 s of a restarting gateway
+    assert "429 rate_limited" in done.stderr and "retrying" in done.stderr
+
+    def queue_full() -> None:
+        raise GatewayError("POST /x: 429 queue_full", status=429, retry_after=30)
+
+    with pytest.raises(GatewayError):
+        retrying(queue_full, deadline=time.monotonic() + 60, what="ingest")
