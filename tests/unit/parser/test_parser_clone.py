@@ -32,7 +32,9 @@ from services.parser.clone import (
 
 
 def _leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")}
+    """This process's clone directories: another process (a test run in another checkout)
+    may make and remove its own at any time."""
+    return {p.name for p in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{os.getpid()}-*")}
 
 
 def test_clone_returns_checkout_and_commit_then_removes_it(

@@ -59,7 +59,9 @@ def local(tmp_path: Path) -> Settings:
 
 
 def _clones() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+    """This process's clone directories: another process (a test run in another checkout)
+    may make and remove its own at any time."""
+    return set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{os.getpid()}-*"))
 
 
 def test_parses_a_local_repository_end_to_end(
