@@ -56,8 +56,8 @@ def say_changes_not_indexed(repo: str) -> None:
     """One line on stderr when a local repository has changes that HEAD lacks."""
     if changed := changes_not_indexed(repo):
         print(
-            f"note: {changed} changed or untracked files are not indexed: the HEAD commit "
-            "is (commit them to include them)",
+            f"note: {changed} changed or untracked files are not indexed, only the HEAD "
+            "commit is (commit them to include them)",
             file=sys.stderr,
         )
 

@@ -1,4 +1,4 @@
-"""Bearer-token checks (R2.9-2.10): constant-time, failures logged with the client
+"""Bearer-token checks (R2.9, R2.10): constant-time, failures logged with the client
 address and reason, never the token: at most one line per address every
 `WARNING_INTERVAL_SECONDS`, the next one counting those left out, so a flood of bad
 requests cannot fill the log.

@@ -1,6 +1,6 @@
 """The job queue: a Redis stream with a consumer group; every state change is one script.
 
-Semantics (ARCHITECTURE.md "Queue and state"):
+Semantics (docs/architecture.md, "Queue and state"):
 - `enqueue` checks the cap and writes task, job record and history in one script, so
   concurrent submissions never overshoot the cap; a job id already known is not
   queued again (a retried request gets the first one's answer).

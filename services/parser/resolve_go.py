@@ -1,5 +1,5 @@
 """Resolve Go imports to files, as `go list` maps import paths to packages
-(ARCHITECTURE.md, "Import resolution").
+(docs/architecture.md, "Import resolution").
 
 - Modules: every `go.mod` of the repository roots a module at its directory, as if
   one go.work used them all (a go.work's `use` lines name such directories, so they

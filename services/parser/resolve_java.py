@@ -1,4 +1,5 @@
-"""Resolve Java imports and type references to files the way javac does (ARCHITECTURE.md).
+"""Resolve Java imports and type references to files the way javac does
+(docs/architecture.md, "Import resolution").
 
 Every file's package and top-level types give an index: fully qualified name →
 file(s). A dotted name resolves javac's way, left to right: the first prefix of at

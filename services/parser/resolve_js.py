@@ -1,4 +1,4 @@
-"""Resolve JavaScript/TypeScript imports to files of the repository (ARCHITECTURE.md,
+"""Resolve JavaScript/TypeScript imports to files of the repository (docs/architecture.md,
 "Import resolution"), the way Node, TypeScript and dependency-cruiser do.
 
 Only nodes (`RepoIndex.paths`) are files: `./data.json` or `./x.css` names none.

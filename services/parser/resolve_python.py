@@ -1,4 +1,5 @@
-"""Resolve Python imports to files of the repository (ARCHITECTURE.md, "Import resolution").
+"""Resolve Python imports to files of the repository (docs/architecture.md,
+"Import resolution").
 
 Module `a.b` is the first of `a/b/__init__.py`, `a/b.py`, `a/b/__init__.pyi`,
 `a/b.pyi`: a package beats a same-named module (as in CPython's path finder), and a

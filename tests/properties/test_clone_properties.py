@@ -3,6 +3,7 @@ whatever happens to the job), over random mixes of concurrent job outcomes."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import tempfile
 import threading
@@ -35,7 +36,9 @@ def repo(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def _leftovers() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+    """This process's clone directories: another process (a test run in another checkout)
+    may make and remove its own at any time."""
+    return set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{os.getpid()}-*"))
 
 
 def _job(repo: Path, outcome: str, inside: threading.Barrier, seen: list[Path]) -> str:

@@ -51,7 +51,7 @@ def test_changes_head_lacks_are_counted_and_said_in_one_line(
     assert changes_not_indexed("https://github.com/a/b") == 0
     say_changes_not_indexed(str(repo))
     assert capsys.readouterr().err == (
-        "note: 2 changed or untracked files are not indexed: the HEAD commit is "
+        "note: 2 changed or untracked files are not indexed, only the HEAD commit is "
         "(commit them to include them)\n"
     )
 

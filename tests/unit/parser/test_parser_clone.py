@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import subprocess
 import tempfile
 import threading
@@ -30,7 +32,9 @@ from services.parser.clone import (
 
 
 def _leftovers() -> set[str]:
-    return {p.name for p in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*")}
+    """This process's clone directories: another process (a test run in another checkout)
+    may make and remove its own at any time."""
+    return {p.name for p in Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{os.getpid()}-*")}
 
 
 def test_clone_returns_checkout_and_commit_then_removes_it(
@@ -104,15 +108,50 @@ def test_timeout_kills_git_and_cleans_up(monkeypatch: pytest.MonkeyPatch) -> Non
     assert _leftovers() <= before
 
 
-def test_cancel_stops_the_clone(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(clone_module, "_git_command", lambda url, dest, *_: ["sleep", "30"])
+def test_cancel_stops_the_clone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """A cancel set while git runs kills it within a second and removes its directory,
+    long before the clone's own timeout."""
+    pid_file = tmp_path / "git.pid"
+    destinations: list[Path] = []
+
+    def slow_command(url: str, destination: Path, history_commits: int = 0) -> list[str]:
+        destinations.append(destination)
+        return ["sh", "-c", f"mkdir -p '{destination}' && echo $$ > '{pid_file}' && exec sleep 60"]
+
+    monkeypatch.setattr(clone_module, "_git_command", slow_command)
     cancel = threading.Event()
+    outcome: list[BaseException | None] = []
+
+    def clone() -> None:
+        try:
+            with cloned_repository("https://github.com/u/r", timeout_seconds=60, cancel=cancel):
+                pass
+        except BaseException as exc:  # handed to the test's thread
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+
+    worker = threading.Thread(target=clone, daemon=True)
+    worker.start()
+    deadline = time.monotonic() + 10
+    while not pid_file.exists() or not pid_file.read_text().strip():
+        assert time.monotonic() < deadline, "the clone never started"
+        time.sleep(0.05)
+    git_pid = int(pid_file.read_text())
+    assert worker.is_alive() and not outcome  # still cloning: the cancel comes mid-clone
+    cancelled_at = time.monotonic()
     cancel.set()
-    with (
-        pytest.raises(CloneCancelled),
-        cloned_repository("https://github.com/u/r", timeout_seconds=30, cancel=cancel),
-    ):
-        pass
+    worker.join(timeout=5)
+    try:
+        assert not worker.is_alive(), "the clone outlived its cancel by 5 s"
+        assert time.monotonic() - cancelled_at < 1.5
+        assert len(outcome) == 1 and isinstance(outcome[0], CloneCancelled), outcome
+        with pytest.raises(ProcessLookupError):
+            os.kill(git_pid, 0)  # killed (and reaped), not left sleeping
+        assert destinations and not destinations[0].parent.exists()  # the clone's workdir
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(git_pid, signal.SIGKILL)
 
 
 def test_git_runs_without_user_config_hooks_or_prompts(monkeypatch: pytest.MonkeyPatch) -> None:

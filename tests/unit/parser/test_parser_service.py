@@ -20,6 +20,7 @@ from parser_helpers import git
 
 from neo_alexandria.v1 import graph_pb2, parser_service_pb2, parser_service_pb2_grpc
 from services.common.config import Settings
+from services.parser import client as client_module
 from services.parser import clone as clone_module
 from services.parser import server as server_module
 from services.parser.client import ParsedGraph, fetch_graph
@@ -58,7 +59,9 @@ def local(tmp_path: Path) -> Settings:
 
 
 def _clones() -> set[Path]:
-    return set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}*"))
+    """This process's clone directories: another process (a test run in another checkout)
+    may make and remove its own at any time."""
+    return set(Path(tempfile.gettempdir()).glob(f"{TEMP_PREFIX}{os.getpid()}-*"))
 
 
 def test_parses_a_local_repository_end_to_end(
@@ -102,11 +105,33 @@ def test_a_graph_of_many_chunks_reassembles_exactly(
         for i in range(40)
     }
     repo = make_repo(files)
+    received: list[graph_pb2.GraphChunk] = []
+
+    def spy(graph: ParsedGraph, chunk: graph_pb2.GraphChunk) -> None:
+        received.append(graph_pb2.GraphChunk.FromString(chunk.SerializeToString()))
+        append_chunk(graph, chunk)
+
+    append_chunk = client_module._append_chunk
+    monkeypatch.setattr(client_module, "_append_chunk", spy)
     whole = _parse(local, str(repo))
+    assert len(received) == 1  # the default limits send this graph in one chunk
+    received.clear()
     monkeypatch.setattr(
         server_module, "to_chunks", functools.partial(to_chunks, max_nodes=7, max_edges=5)
     )
     chunked = _parse(local, str(repo))
+    # What crossed the wire: many chunks, each within the limits, which together carry
+    # the graph once, with edges naming nodes that came in earlier chunks.
+    assert [len(c.nodes) for c in received if c.nodes] == [7, 7, 7, 7, 7, 5]
+    assert max(len(c.edges) for c in received) == 5 and sum(len(c.edges) for c in received) == 80
+    assert max(len(c.unresolved) for c in received) == 5
+    assert sum(len(c.unresolved) for c in received) == 40
+    assert len(received) >= (80 + 40) // 5
+    sent_before, from_earlier_chunks = 0, 0
+    for chunk in received:
+        from_earlier_chunks += sum(min(e.source, e.target) < sent_before for e in chunk.edges)
+        sent_before += len(chunk.nodes)
+    assert from_earlier_chunks > 0
     assert len(chunked.nodes) == 40 and len(chunked.edges) == 80 and len(chunked.unresolved) == 40
     assert (chunked.nodes, chunked.edges, chunked.unresolved) == (
         whole.nodes,
