@@ -15,6 +15,12 @@ Workers start through forkserver, not fork, because the parser runs inside a
 multi-threaded gRPC server; the forkserver imports the extractors (and their
 grammars) once and workers fork from it. Like any spawned process they re-import
 the main module: run from a script or `-m` module, not from stdin.
+
+The pools stay warm between calls (`_WarmPools`): a job's files go to workers already
+running, each pool serving one call at a time. A pool whose worker died, or whose call
+raised, is shut down instead; an idle one is shut down after `IDLE_SECONDS`, a pool is
+replaced after `CALLS_PER_POOL` calls, so memory cannot creep, and a worker ends by
+itself once the process it works for is gone.
 """
 
 from __future__ import annotations
@@ -22,8 +28,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import resource
+import shutil
 import signal
 import tempfile
+import threading
+import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
@@ -46,6 +55,13 @@ MAX_WORKER_DEATHS = 16
 
 CHUNKS_PER_WORKER = 8
 """Work is cut into this many chunks per worker: fewer costs balance, more costs IPC."""
+IDLE_SECONDS = 300.0
+"""A warm pool not used for this long is shut down (its workers hold memory)."""
+CALLS_PER_POOL = 64
+"""Calls a pool serves before it is replaced by a fresh one (not `max_tasks_per_child`:
+with it Python 3.11's pool can hang once a worker has retired)."""
+OWNER_CHECK_SECONDS = 1.0
+"""How often a worker checks that the process it works for is still there."""
 
 _MP_CONTEXT = multiprocessing.get_context("forkserver")
 _MP_CONTEXT.set_forkserver_preload([__name__])
@@ -70,10 +86,22 @@ def _vm_size_bytes() -> int:
     return 0
 
 
-def _init_worker(marker_dir: str, memory_bytes: int) -> None:
-    """Cap this worker's address space, let SIGVTALRM end it, and open the file it
-    marks its progress in."""
+def _exit_when_gone(owner: int) -> None:
+    """End this worker once `owner`, the process whose pool it serves, is gone: an idle
+    warm worker would otherwise outlive a killed parser (its parent is the forkserver)."""
+    while True:
+        time.sleep(OWNER_CHECK_SECONDS)
+        try:
+            os.kill(owner, 0)
+        except ProcessLookupError:
+            os._exit(0)
+
+
+def _init_worker(marker_dir: str, memory_bytes: int, owner: int) -> None:
+    """Watch `owner`, cap this worker's address space, let SIGVTALRM end it, and open
+    the file it marks its progress in."""
     global _marker_fd
+    threading.Thread(target=_exit_when_gone, args=(owner,), daemon=True).start()
     signal.signal(signal.SIGVTALRM, signal.SIG_DFL)
     _marker_fd = os.open(
         os.path.join(marker_dir, str(os.getpid())), os.O_WRONLY | os.O_CREAT, 0o600
@@ -128,51 +156,118 @@ def extract_files(
     """
     outcomes: list[Outcome | None] = [None] * len(work)
     todo = list(range(len(work)))
-    with tempfile.TemporaryDirectory(prefix="alexandria-workers-") as markers:
-        pool = _Pool(root, work, max_file_bytes, markers, outcomes, advance)
-        deaths = 0
-        while todo:
-            for index in pool.run(todo, workers):  # the workers were on these when one died
-                if outcomes[index] is None and pool.run([index], 1):
-                    outcomes[index] = WORKER_DIED
-                    advance(1)
-                    deaths += 1
-                    if deaths >= MAX_WORKER_DEATHS:
-                        raise ParseWorkersFailed(f"{deaths} files killed their parser worker")
-            todo = [index for index in todo if outcomes[index] is None]
+    batch = _Batch(root, work, max_file_bytes, outcomes, advance)
+    deaths = 0
+    while todo:
+        for index in batch.run(todo, workers):  # the workers were on these when one died
+            if outcomes[index] is None and batch.run([index], 1):
+                outcomes[index] = WORKER_DIED
+                advance(1)
+                deaths += 1
+                if deaths >= MAX_WORKER_DEATHS:
+                    raise ParseWorkersFailed(f"{deaths} files killed their parser worker")
+        todo = [index for index in todo if outcomes[index] is None]
     return [outcome for outcome in outcomes if outcome is not None]
 
 
-class _Pool:
-    """Runs batches of files in fresh process pools, filling `outcomes` in place."""
+class _Workers:
+    """A process pool and the directory where each of its workers marks its file."""
+
+    def __init__(self, size: int, memory_bytes: int) -> None:
+        self.key = (size, memory_bytes)
+        self.markers = tempfile.mkdtemp(prefix="alexandria-workers-")
+        self.executor = ProcessPoolExecutor(
+            max_workers=size,
+            mp_context=_MP_CONTEXT,
+            initializer=_init_worker,
+            initargs=(self.markers, memory_bytes, os.getpid()),
+        )
+        self.idle_timer: threading.Timer | None = None
+        self.calls = 0
+
+    def suspects(self) -> list[int]:
+        """The files the workers were on (after one died)."""
+        suspects = []
+        for name in os.listdir(self.markers):
+            with open(os.path.join(self.markers, name), "rb") as marker:
+                index = int.from_bytes(marker.read(8) or b"\xff" * 8, "little", signed=True)
+            if index >= 0:
+                suspects.append(index)
+        if not suspects:
+            raise ParseWorkersFailed("the parser worker processes died before parsing a file")
+        return sorted(suspects)
+
+    def close(self) -> None:
+        self.executor.shutdown(wait=True, cancel_futures=True)
+        shutil.rmtree(self.markers, ignore_errors=True)
+
+
+class _WarmPools:
+    """Pools kept running between calls, by size and worker memory cap; each serves
+    one call at a time."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[int, int], list[_Workers]] = {}
+
+    def take(self, size: int) -> _Workers:
+        key = (size, WORKER_MEMORY_BYTES)
+        with self._lock:
+            idle = self._idle.get(key)
+            workers = idle.pop() if idle else None
+        if workers is None:
+            return _Workers(*key)
+        if workers.idle_timer is not None:
+            workers.idle_timer.cancel()
+        return workers
+
+    def give_back(self, workers: _Workers) -> None:
+        workers.calls += 1
+        if workers.calls >= CALLS_PER_POOL:
+            workers.close()
+            return
+        timer = threading.Timer(IDLE_SECONDS, self._expire, args=(workers,))
+        timer.daemon = True
+        workers.idle_timer = timer
+        with self._lock:
+            self._idle.setdefault(workers.key, []).append(workers)
+        timer.start()
+
+    def _expire(self, workers: _Workers) -> None:
+        with self._lock:
+            idle = self._idle.get(workers.key, [])
+            if workers not in idle:
+                return  # taken again meanwhile
+            idle.remove(workers)
+        workers.close()
+
+
+_WARM = _WarmPools()
+
+
+class _Batch:
+    """One call's files, run on warm pools, filling `outcomes` in place."""
 
     def __init__(
         self,
         root: Path,
         work: Work,
         limit: int,
-        markers: str,
         outcomes: list[Outcome | None],
         advance: Callable[[int], None],
     ) -> None:
         self.root, self.work, self.limit = str(root), work, limit
-        self.markers, self.outcomes, self.advance = markers, outcomes, advance
+        self.outcomes, self.advance = outcomes, advance
 
     def run(self, indices: Sequence[int], workers: int) -> list[int]:
         """Extract `indices`; [] when all were done, else (a worker died) the files the
         workers were on, the rest being left for the next run."""
-        for stale in os.listdir(self.markers):
-            os.unlink(os.path.join(self.markers, stale))
         size = max(1, -(-len(indices) // (workers * CHUNKS_PER_WORKER)))
-        pool = ProcessPoolExecutor(
-            max_workers=min(workers, len(indices)),
-            mp_context=_MP_CONTEXT,
-            initializer=_init_worker,
-            initargs=(self.markers, WORKER_MEMORY_BYTES),
-        )
+        pool = _WARM.take(min(workers, len(indices)))
+        healthy = False
         try:
             futures = [
-                pool.submit(
+                pool.executor.submit(
                     _extract_chunk,
                     self.root,
                     [(i, *self.work[i]) for i in indices[start : start + size]],
@@ -184,21 +279,14 @@ class _Pool:
                 try:
                     results = future.result()
                 except BrokenProcessPool:
-                    return self._suspects()
+                    return pool.suspects()
                 for index, outcome in results:
                     self.outcomes[index] = outcome
                 self.advance(len(results))
+            healthy = True
         finally:
-            pool.shutdown(wait=True, cancel_futures=True)
+            if healthy:
+                _WARM.give_back(pool)
+            else:
+                pool.close()
         return []
-
-    def _suspects(self) -> list[int]:
-        suspects = []
-        for name in os.listdir(self.markers):
-            with open(os.path.join(self.markers, name), "rb") as marker:
-                index = int.from_bytes(marker.read(8) or b"\xff" * 8, "little", signed=True)
-            if index >= 0:
-                suspects.append(index)
-        if not suspects:
-            raise ParseWorkersFailed("the parser worker processes died before parsing a file")
-        return sorted(suspects)
