@@ -254,14 +254,17 @@ def status(client: GatewayClient, *, as_json: bool) -> int:
             rows = [
                 (
                     w["worker_id"],
-                    w["status"],
+                    w.get("state") or w["status"],  # a gateway older than the state: its text
+                    (w.get("message") if w.get("state") == "error" else w.get("repo_url")) or "-",
                     float(w["heartbeat_age_seconds"]),
                     w["job_id"] or "-",
                     w["device"] or "-",
                 )
                 for w in workers["workers"]
             ]
-            output.print_table(rows, ["worker", "status", "heartbeat age s", "job", "device"])
+            output.print_table(
+                rows, ["worker", "state", "repository or error", "heartbeat age s", "job", "device"]
+            )
     return output.OK if healthy else output.UNAVAILABLE
 
 

@@ -20,16 +20,8 @@ from services.common.queue import JobQueue
 log = logging.getLogger(__name__)
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5)
-WORKER_STATES = ("idle", "training", "error", "offline")
-
-
-def worker_state(status: str) -> str:
-    """The label of a worker status string."""
-    if status.startswith("Training Graph on "):
-        return "training"
-    if status.startswith("Error: "):
-        return "error"
-    return "offline" if status == jobs.OFFLINE else "idle"
+WORKER_STATES = tuple(jobs.worker_state_name(v) for v in jobs.WorkerState.values())
+"""Every state's label, `unspecified` (a worker older than the state) included."""
 
 
 def _jobs_by_status(engine: Engine) -> dict[str, int]:
@@ -102,7 +94,7 @@ class Metrics:
             self.queue_pending.set(await queue.pending())
             now = time.time()
             states = Tally(
-                worker_state(jobs.OFFLINE if jobs.is_offline(w, now) else w.status)
+                jobs.worker_state_name(jobs.OFFLINE if jobs.is_offline(w, now) else w.state)
                 for w in await queue.workers()
             )
             for state in WORKER_STATES:

@@ -10,6 +10,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 JobStatusName = Literal["queued", "running", "complete", "failed", "skipped", "dead"]
+WorkerStateName = Literal[
+    "unspecified", "idle", "parsing", "training", "uploading", "error", "offline"
+]
 REPO = "https://github.com/psf/requests"
 JOB_ID = "3f9c2a7e5b1d4c8f9a0e6b2d7c4f1a35"
 
@@ -75,9 +78,14 @@ class Job(BaseModel):
     phase: str = Field(description="queued, parse, train, upload, done, unchanged, skipped or dead")
     progress_percent: float
     submitted_at: datetime | None = None
-    started_at: datetime | None = None
+    started_at: datetime | None = Field(
+        default=None, description="when a coordinator first took it (a retry keeps it)"
+    )
     finished_at: datetime | None = None
-    duration_seconds: float
+    duration_seconds: float = Field(
+        description="from started_at to the end: every attempt and the waits between them "
+        "(so far, while a failed attempt waits to be retried)"
+    )
     files_processed: int
     embeddings_generated: int
     final_loss: float
@@ -117,8 +125,19 @@ class JobHistory(BaseModel):
 
 class Worker(BaseModel):
     worker_id: str
+    state: WorkerStateName = Field(
+        description="what the worker is doing: idle; parsing, training or uploading "
+        "`repo_url`; error (idle, its last job failed: `message`); offline (stopped, or its "
+        "heartbeat too old); unspecified (a worker older than the state: read `status`)"
+    )
+    repo_url: str = Field(
+        description="the repository of the job in hand, or of the job that failed; empty otherwise"
+    )
+    message: str = Field(description="why the last job failed (state error); empty otherwise")
     status: str = Field(
-        description="'Idle', 'Training Graph on {repo}', 'Error: {message}' or 'Offline'"
+        description="the state as text for people (programs read `state`): 'Idle', "
+        "'Parsing {repo}', 'Training Graph on {repo}', 'Uploading {repo}', "
+        "'Error: {message}' or 'Offline'"
     )
     heartbeat_at: datetime | None = None
     heartbeat_age_seconds: float
@@ -131,9 +150,13 @@ class WorkerStatuses(BaseModel):
     model_config = _examples(
         {
             "status": f"Training Graph on {REPO}",
+            "state": "training",
             "workers": [
                 {
                     "worker_id": "edge-1-4242-a1b2c3",
+                    "state": "training",
+                    "repo_url": REPO,
+                    "message": "",
                     "status": f"Training Graph on {REPO}",
                     "heartbeat_at": "2026-11-26T08:00:14Z",
                     "heartbeat_age_seconds": 3.2,
@@ -144,7 +167,13 @@ class WorkerStatuses(BaseModel):
             ],
         }
     )
-    status: str = Field(description="the busiest worker's status, or 'Offline' when none is up")
+    state: WorkerStateName = Field(
+        description="the busiest worker's state (parsing, training or uploading before "
+        "error before idle), or offline when none is up"
+    )
+    status: str = Field(
+        description="the busiest worker's `status` text, or 'Offline' when none is up"
+    )
     workers: list[Worker]
 
 

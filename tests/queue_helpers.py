@@ -14,7 +14,7 @@ import grpc
 
 from neo_alexandria.v1 import jobs_pb2
 from services.common.config import Settings
-from services.common.jobs import now
+from services.common.jobs import now, worker_state_name
 from services.common.queue import JobQueue
 from services.common.transport import open_transport
 from services.ingest.coordinator import Coordinator, JobRunner
@@ -58,10 +58,20 @@ async def open_queue(config: dict[str, Any], **queue_kw: Any) -> AsyncIterator[J
 
 
 def worker(worker_id: str) -> jobs_pb2.WorkerStatus:
-    return jobs_pb2.WorkerStatus(worker_id=worker_id, status="Idle", heartbeat_interval_seconds=60)
+    return jobs_pb2.WorkerStatus(
+        worker_id=worker_id, state=jobs_pb2.WORKER_STATE_IDLE, heartbeat_interval_seconds=60
+    )
 
 
-STATUS_PATTERNS = [r"^Idle$", r"^Training Graph on \S+$", r"^Error: .+$", r"^Offline$"]
+def well_formed(seen: tuple[str, str]) -> bool:
+    """A `StatusSpy` entry has the fields its state calls for, and only those: a busy
+    state its repository, an error its message, idle and offline nothing."""
+    state, detail = seen
+    if state in ("parsing", "training", "uploading", "error"):
+        return bool(detail) and "\n" not in detail
+    return state in ("idle", "offline") and detail == ""
+
+
 FAST = {
     "queue_poll_min_seconds": 0.02,
     "queue_poll_max_seconds": 0.1,
@@ -92,20 +102,26 @@ def result(files: int = 3) -> PipelineResult:
 
 
 class StatusSpy:
-    """Records every worker status string the coordinator writes."""
+    """Records every change of the worker status the coordinator writes, as (state name,
+    repository or error message): ("parsing", "https://github.com/a/b")."""
 
     def __init__(self, queue: JobQueue) -> None:
-        self.seen: list[str] = []
-        for name in ("poll", "heartbeat", "finish", "release"):
+        self.seen: list[tuple[str, str]] = []
+        for name in ("poll", "poll_next", "heartbeat", "save_progress", "finish", "release"):
             original = getattr(queue, name)
 
             def spy(*args: Any, _original: Any = original, **kw: Any) -> Awaitable[Any]:
                 status = next(a for a in args if isinstance(a, jobs_pb2.WorkerStatus))
-                if not self.seen or self.seen[-1] != status.status:
-                    self.seen.append(status.status)
+                state = worker_state_name(status.state)
+                entry = (state, status.message if state == "error" else status.repo_url)
+                if not self.seen or self.seen[-1] != entry:
+                    self.seen.append(entry)
                 return _original(*args, **kw)
 
             setattr(queue, name, spy)
+
+    def states(self) -> list[str]:
+        return [state for state, _ in self.seen]
 
 
 async def run_until_settled(

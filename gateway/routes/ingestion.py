@@ -208,14 +208,24 @@ async def get_job(
 async def worker_status(request: Request, queue: Queue) -> dict[str, Any]:
     workers = await _workers(queue, request.app.state.settings)
     now = time.time()
-    views, overall = [], jobs.OFFLINE
     for worker in workers.values():
-        age = now - worker.heartbeat_at.ToSeconds()
         if jobs.is_offline(worker, now):
-            worker.status = jobs.OFFLINE
-        view = jobs.to_dict(worker)
-        view["heartbeat_age_seconds"] = round(age, 1)
-        views.append(view)
-        if worker.status != jobs.OFFLINE and (overall in (jobs.OFFLINE, jobs.IDLE)):
-            overall = worker.status
-    return {"status": overall, "workers": views}
+            jobs.set_state(worker, jobs.OFFLINE)
+    views = [_worker_view(worker, now) for worker in workers.values()]
+    busiest = jobs.busiest(workers.values())
+    if busiest is None:
+        return {"status": "Offline", "state": "offline", "workers": views}
+    return {
+        "status": jobs.worker_text(busiest),
+        "state": jobs.worker_state_name(busiest.state),
+        "workers": views,
+    }
+
+
+def _worker_view(worker: jobs_pb2.WorkerStatus, now: float) -> dict[str, Any]:
+    """The REST shape of a worker: its state's name, and its display text as `status`."""
+    view = jobs.to_dict(worker)
+    view["state"] = jobs.worker_state_name(worker.state)
+    view["status"] = jobs.worker_text(worker)
+    view["heartbeat_age_seconds"] = round(now - worker.heartbeat_at.ToSeconds(), 1)
+    return view

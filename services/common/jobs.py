@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import TypeVar
 
@@ -23,23 +25,71 @@ TERMINAL = frozenset(
     }
 )
 
-IDLE = "Idle"
-OFFLINE = "Offline"
+WorkerState = jobs_pb2.WorkerState
+IDLE = WorkerState.WORKER_STATE_IDLE
+PARSING = WorkerState.WORKER_STATE_PARSING
+TRAINING = WorkerState.WORKER_STATE_TRAINING
+UPLOADING = WorkerState.WORKER_STATE_UPLOADING
+ERROR = WorkerState.WORKER_STATE_ERROR
+OFFLINE = WorkerState.WORKER_STATE_OFFLINE
+_RANK = {PARSING: 3, TRAINING: 3, UPLOADING: 3, ERROR: 2, IDLE: 1}
+"""How much a worker's state says about the whole fleet: busy, then error, then idle."""
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
-def training_status(repo_url: str) -> str:
-    """The worker status string while a job runs (R9.1)."""
-    return f"Training Graph on {repo_url}"
+def one_line(text: str, *, limit: int = 1000) -> str:
+    """`text` on one line, for records and displays: control characters (C0, DEL, C1:
+    NUL, escapes, CSI, carriage returns, tabs, newlines) become spaces, runs of
+    whitespace one space, at most `limit` characters."""
+    return " ".join(_CONTROL.sub(" ", text).split())[:limit]
 
 
-def error_status(message: str) -> str:
-    """The worker status string after a failed job (R9.1), on one line."""
-    return f"Error: {' '.join(message.split()) or 'unknown error'}"
+def set_state(
+    worker: jobs_pb2.WorkerStatus,
+    state: jobs_pb2.WorkerState.ValueType,
+    *,
+    job_id: str = "",
+    repo_url: str = "",
+    message: str = "",
+) -> None:
+    """Set what `worker` is doing; the fields of the previous state are cleared."""
+    worker.state, worker.job_id, worker.repo_url = state, job_id, repo_url
+    worker.message = one_line(message) or ("unknown error" if state == ERROR else "")
+
+
+def worker_state_name(state: int) -> str:
+    """`WORKER_STATE_TRAINING` → `training`: the word the REST API and metrics show."""
+    return WorkerState.Name(state).removeprefix("WORKER_STATE_").lower()
+
+
+def worker_text(worker: jobs_pb2.WorkerStatus) -> str:
+    """The display text of a worker's state: "Idle", "Parsing {repo}", "Training Graph
+    on {repo}", "Uploading {repo}", "Error: {message}" or "Offline". A worker from before
+    the state (UNSPECIFIED) keeps the text it wrote."""
+    repo = worker.repo_url
+    return {
+        IDLE: "Idle",
+        PARSING: f"Parsing {repo}",
+        TRAINING: f"Training Graph on {repo}",
+        UPLOADING: f"Uploading {repo}",
+        ERROR: f"Error: {worker.message or 'unknown error'}",
+        OFFLINE: "Offline",
+    }.get(worker.state, worker.status)
+
+
+def busiest(workers: Iterable[jobs_pb2.WorkerStatus]) -> jobs_pb2.WorkerStatus | None:
+    """The worker whose state says most about the fleet (busy, then error, then idle;
+    the first of equals), or None when none is up (all offline)."""
+    return max(
+        (w for w in workers if w.state != OFFLINE),
+        key=lambda w: _RANK.get(w.state, 0),
+        default=None,
+    )
 
 
 def is_offline(worker: jobs_pb2.WorkerStatus, at_seconds: float) -> bool:
     """Offline: it said so, or its heartbeat is over twice its interval (+10 s) old."""
-    if worker.status == OFFLINE:
+    if worker.state == OFFLINE:
         return True
     interval = worker.heartbeat_interval_seconds or 30.0
     return at_seconds - worker.heartbeat_at.ToSeconds() > 2 * interval + 10

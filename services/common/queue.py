@@ -21,10 +21,13 @@ from typing import Any
 from neo_alexandria.v1 import jobs_pb2
 from services.common import keys
 from services.common import queue_scripts as scripts
-from services.common.jobs import from_json, now, to_json
+from services.common.jobs import from_json, now, to_json, worker_text
 from services.common.transport import QueueCommandError, Transport
 
 log = logging.getLogger(__name__)
+
+PENDING_SCANNED = 100
+"""A poll that takes nothing looks at this many pending entries for the next one due."""
 
 
 class QueueFull(Exception):
@@ -51,6 +54,16 @@ class Claimed:
     task: jobs_pb2.QueuedTask
     attempts: int
     reclaimed: bool = False
+
+
+@dataclass(frozen=True)
+class Polled:
+    """What a poll took, or, when nothing, in how many seconds a pending entry (in
+    flight, or handed back for a retry) will have been idle a whole lease: a poll then
+    retakes it. None when no entry is pending."""
+
+    claimed: Claimed | None
+    due_seconds: float | None
 
 
 class IdlePacer:
@@ -127,17 +140,25 @@ class JobQueue:
     # --- consumer --------------------------------------------------------------------
     async def poll(self, worker: jobs_pb2.WorkerStatus) -> Claimed | None:
         """Heartbeat, then take an entry abandoned past its lease or a new one: one command."""
+        return (await self.poll_next(worker)).claimed
+
+    async def poll_next(self, worker: jobs_pb2.WorkerStatus) -> Polled:
+        """`poll`, saying also, when nothing was taken, how soon an entry in flight or
+        handed back for a retry can be retaken (`Polled.due_seconds`)."""
         reply = await self.transport.run(
             scripts.POLL,
             [keys.TASKS, keys.WORKERS],
-            [keys.TASKS_GROUP, worker.worker_id, self.lease_ms, _stamped(worker)],
+            [keys.TASKS_GROUP, worker.worker_id, self.lease_ms, _stamped(worker), PENDING_SCANNED],
         )
         if not reply:
-            return None
+            return Polled(None, None)
+        if len(reply) == 1:
+            due_ms = int(reply[0])
+            return Polled(None, due_ms / 1000 if due_ms >= 0 else None)
         entry_id, flat, attempts, reclaimed = reply
         if reclaimed:
             log.warning("reclaimed task %s after its lease expired", entry_id)
-        return _claimed(entry_id, flat, int(attempts), bool(reclaimed))
+        return Polled(_claimed(entry_id, flat, int(attempts), bool(reclaimed)), None)
 
     async def wait(self, consumer: str, timeout_seconds: float) -> Claimed | None:
         """Block on the stream for a new entry (Redis protocol only; REST polls instead)."""
@@ -175,13 +196,20 @@ class JobQueue:
         return bool(reply)
 
     async def save_progress(
-        self, claimed: Claimed, consumer: str, record: jobs_pb2.JobRecord
+        self, claimed: Claimed, worker: jobs_pb2.WorkerStatus, record: jobs_pb2.JobRecord
     ) -> bool:
-        """Store a progress snapshot of a job this worker still holds."""
+        """Store a progress snapshot of a job this worker still holds, and the worker's
+        status (its state follows the job's phase)."""
         reply = await self.transport.run(
             scripts.SAVE_PROGRESS,
-            [keys.TASKS, keys.job(record.job_id), keys.EVENTS],
-            [keys.TASKS_GROUP, consumer, claimed.entry_id, *self._record_args(record)],
+            [keys.TASKS, keys.job(record.job_id), keys.EVENTS, keys.WORKERS],
+            [
+                keys.TASKS_GROUP,
+                worker.worker_id,
+                claimed.entry_id,
+                *self._record_args(record),
+                _stamped(worker),
+            ],
         )
         return bool(reply)
 
@@ -301,6 +329,8 @@ def _events(entries: list[Any]) -> list[tuple[str, jobs_pb2.JobRecord]]:
 
 
 def _stamped(worker: jobs_pb2.WorkerStatus) -> str:
-    """The worker's status JSON with the heartbeat set to now."""
+    """The worker's status JSON with the heartbeat set to now, and the display text of
+    its state in `status` for readers older than the state."""
     worker.heartbeat_at.CopyFrom(now())
+    worker.status = worker_text(worker)
     return to_json(worker)

@@ -54,9 +54,12 @@ return {1, size + 1}
 """
 )
 
-# KEYS: tasks, workers. ARGV: group, consumer, lease_ms, worker status.
+# KEYS: tasks, workers. ARGV: group, consumer, lease_ms, worker status, pending scanned.
 # Writes the heartbeat, then takes an entry idle past the lease, else a new one.
-# Returns nil, or {entry id, fields, deliveries, reclaimed (0/1)}.
+# Returns nil (the stream is empty), {entry id, fields, deliveries, reclaimed (0/1)},
+# or, when nothing could be taken, {ms until the first of (up to `pending scanned`)
+# entries in flight or handed back for a retry will have been idle a whole lease, so
+# that a poll then retakes it; -1 when none is}.
 POLL = Script(
     """
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
@@ -71,32 +74,45 @@ if not entry then
                          'STREAMS', KEYS[1], '>')
   if got then entry = got[1][2][1] end
 end
-if not entry then return nil end
+if not entry then
+  local due = -1
+  for _, p in ipairs(redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', tonumber(ARGV[5]))) do
+    local left = math.max(0, tonumber(ARGV[3]) - p[3])
+    if due < 0 or left < due then due = left end
+  end
+  return {due}
+end
 local p = redis.call('XPENDING', KEYS[1], ARGV[1], entry[1], entry[1], 1)
 return {entry[1], entry[2], p[1][4], reclaimed}
 """
 )
 
 # KEYS: tasks, workers. ARGV: group, consumer, entry id ('' when idle), worker status.
-# Writes the heartbeat and renews the lease; 0 when the entry is no longer ours.
+# Writes the heartbeat and, with an entry, renews its lease; 0 (and nothing written)
+# when the entry is no longer ours, so a late heartbeat cannot overwrite the status
+# that finished or handed back the job.
 HEARTBEAT = Script(
     _OWNS
     + """
+if ARGV[3] ~= '' then
+  if not owns(KEYS[1], ARGV[1], ARGV[3], ARGV[2]) then return 0 end
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
+end
 redis.call('HSET', KEYS[2], ARGV[2], ARGV[4])
-if ARGV[3] == '' then return 1 end
-if not owns(KEYS[1], ARGV[1], ARGV[3], ARGV[2]) then return 0 end
-redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3], 'JUSTID')
 return 1
 """
 )
 
-# KEYS: tasks, job, events. ARGV: group, consumer, entry id, record, record_ttl, events_maxlen.
-# Saves a progress snapshot if the entry is still ours (1), else nothing (0).
+# KEYS: tasks, job, events, workers.
+# ARGV: group, consumer, entry id, record, record_ttl, events_maxlen, worker status.
+# Saves a progress snapshot and the worker's status (its state follows the job's phase)
+# if the entry is still ours (1), else nothing (0).
 SAVE_PROGRESS = Script(
     _OWNS
     + """
 if not owns(KEYS[1], ARGV[1], ARGV[3], ARGV[2]) then return 0 end
 save(KEYS[2], KEYS[3], ARGV[4], ARGV[5], ARGV[6])
+redis.call('HSET', KEYS[4], ARGV[2], ARGV[7])
 return 1
 """
 )

@@ -2,16 +2,21 @@
 
 Idle, it costs few commands: on the Redis protocol it blocks on the stream; on
 Upstash REST it polls, backing off from 2 s to a ceiling (`IdlePacer`). Each poll
-is also its heartbeat and reclaims jobs whose worker died.
+is also its heartbeat and reclaims jobs whose worker died; a poll that takes nothing
+says when the next job handed back for a retry is due, and the wait ends then, so a
+retry starts after the delay it was given (not at the next blocking read's end).
 
 Busy, it renews its lease every `heartbeat_seconds`, relays progress into the job
-record, and settles the job in one step only after the vectors are written:
+record and its state (`Parsing`, `Training`, `Uploading`, following the job's phase)
+into its status, and settles the job in one step only after the vectors are written:
 `complete` (marked `unchanged` when the commit was already indexed alike and nothing
 was written), `failed` (an error retrying cannot fix), `skipped` (past its TTL) or,
 after `max_job_attempts` failures or reclaims, `dead` (dead-lettered with its last
-error). Other errors hand the job back to be retried after a growing delay.
-SIGINT/SIGTERM releases the job in hand (or lets its outcome, once computed, be
-written) and sets the worker `Offline`.
+error). Other errors hand the job back to be retried after a growing delay (at most
+a lease). A job's `started_at` is its first attempt's start and its duration runs
+from there to its end, over every attempt and the waits between them. The outcome is
+logged only once it is saved. SIGINT/SIGTERM releases the job in hand (or lets its
+outcome, once computed, be written) and sets the worker `Offline`.
 
 `alexandria serve coordinator` first makes one authenticated call to the queue (bad
 credentials end it at once), then touches its liveness file whenever the queue
@@ -68,6 +73,10 @@ PERMANENT_CODES = frozenset(
 )
 OUTAGE_BACKOFF_MAX_SECONDS = 30.0
 SETTLE_GRACE_SECONDS = 10.0
+DUE_MARGIN_SECONDS = 0.05
+"""An idle wait cut short for a retry ends this long after it is due."""
+PHASE_STATES = {"parse": jobs.PARSING, "train": jobs.TRAINING, "upload": jobs.UPLOADING}
+"""The worker's state during each phase the pipeline reports."""
 
 
 def new_worker_id() -> str:
@@ -79,9 +88,11 @@ def is_permanent(exc: BaseException) -> bool:
 
 
 def describe(exc: BaseException) -> str:
+    """The error as the job record and the worker status keep it: one line, no control
+    characters (an edge service's message may quote git or a remote verbatim)."""
     if isinstance(exc, grpc.aio.AioRpcError):
-        return f"{exc.code().name}: {exc.details()}"
-    return f"{type(exc).__name__}: {exc}"
+        return jobs.one_line(f"{exc.code().name}: {exc.details()}")
+    return jobs.one_line(f"{type(exc).__name__}: {exc}")
 
 
 class Coordinator:
@@ -107,13 +118,16 @@ class Coordinator:
         )
         self.status = jobs_pb2.WorkerStatus(
             worker_id=self.worker_id,
-            status=jobs.IDLE,
+            state=jobs.IDLE,
             heartbeat_interval_seconds=max(idle_interval, settings.heartbeat_seconds),
         )
         self.pacer = IdlePacer(settings.queue_poll_min_seconds, settings.queue_poll_max_seconds)
         self._stop = asyncio.Event()
         self._outages = 0
         self._settling = False
+        # Held by each lease renewal and by the write that hands the entry back or
+        # settles it, so no renewal lands after (and undoes) a retry's delay.
+        self._entry_writes = asyncio.Lock()
         self._liveness = (
             Liveness(liveness, self.status.heartbeat_interval_seconds) if liveness else None
         )
@@ -133,7 +147,7 @@ class Coordinator:
                         await self._handle(claimed)
                     await observe_queue_depth(self.queue)
         finally:
-            self.status.status, self.status.job_id = jobs.OFFLINE, ""
+            jobs.set_state(self.status, jobs.OFFLINE)
             with contextlib.suppress(Exception):
                 await self.queue.heartbeat(self.status)
             if self._liveness is not None:
@@ -142,15 +156,21 @@ class Coordinator:
 
     # --- waiting for work ----------------------------------------------------------
     async def _next(self) -> Claimed | None:
-        """One idle step: a poll, then a blocking read or a paced sleep."""
+        """One idle step: a poll, then a blocking read or a paced sleep, either cut short
+        when a job handed back for a retry is due."""
         try:
-            claimed = await self.queue.poll(self.status)
+            polled = await self.queue.poll_next(self.status)
+            claimed = polled.claimed
             if claimed is None:
+                due = polled.due_seconds
+                due = None if due is None else due + DUE_MARGIN_SECONDS
                 if self.queue.transport.blocking:
-                    wait = self.queue.wait(self.worker_id, self.settings.queue_block_seconds)
-                    claimed = await self._unless_stopped(wait)
+                    block = self.settings.queue_block_seconds
+                    block = block if due is None else min(block, due)
+                    claimed = await self._unless_stopped(self.queue.wait(self.worker_id, block))
                 else:
-                    await self._sleep(self.pacer.next_delay())
+                    delay = self.pacer.next_delay()
+                    await self._sleep(delay if due is None else min(delay, due))
         except QueueUnavailable as exc:
             await self._outage(exc)
             return None
@@ -245,21 +265,25 @@ class Coordinator:
             await self._release_on_stop(claimed, record)
         else:
             log.warning("job %s: lease lost to another worker; dropped", claimed.task.job_id)
-            self.status.status, self.status.job_id = jobs.IDLE, ""
+            jobs.set_state(self.status, jobs.IDLE)
 
     async def _keep_lease(self, claimed: Claimed) -> None:
-        """Renew the lease every heartbeat; return when it is lost."""
+        """Renew the lease every heartbeat; return when it is lost, or once the job is
+        no longer in hand (handed back for a retry: renewing would undo its delay)."""
         while True:
             await asyncio.sleep(self.settings.heartbeat_seconds)
-            try:
-                if not await self.queue.heartbeat(self.status, claimed.entry_id):
+            async with self._entry_writes:
+                if self.status.job_id != claimed.task.job_id:
                     return
-                self._answered()
-            except QueueUnavailable as exc:
-                log.warning("heartbeat failed: %s", exc)
-            except QueueCommandError as exc:  # the entry's stream or group is gone
-                log.warning("heartbeat refused (%s); the job is no longer ours", exc)
-                return
+                try:
+                    if not await self.queue.heartbeat(self.status, claimed.entry_id):
+                        return
+                    self._answered()
+                except QueueUnavailable as exc:
+                    log.warning("heartbeat failed: %s", exc)
+                except QueueCommandError as exc:  # the entry's stream or group is gone
+                    log.warning("heartbeat refused (%s); the job is no longer ours", exc)
+                    return
 
     async def _release_on_stop(self, claimed: Claimed, record: jobs_pb2.JobRecord) -> None:
         record.status, record.phase, record.progress_percent = (
@@ -267,7 +291,7 @@ class Coordinator:
             "queued",
             0,
         )
-        self.status.status, self.status.job_id = jobs.OFFLINE, ""
+        jobs.set_state(self.status, jobs.OFFLINE)
         try:
             await self.queue.release(claimed, self.status, record)
             log.info("released job %s for another coordinator", claimed.task.job_id)
@@ -289,29 +313,36 @@ class Coordinator:
             await self._settle(claimed, record)
             return
 
-        started = time.monotonic()
         record.status, record.phase, record.progress_percent = (
             jobs_pb2.JOB_STATUS_RUNNING,
             "parse",
             0,
         )
         record.error = ""
-        record.started_at.CopyFrom(jobs.now())
-        self.status.status, self.status.job_id = jobs.training_status(task.repo_url), task.job_id
+        if not record.HasField("started_at"):  # a retry keeps the first attempt's start
+            record.started_at.CopyFrom(jobs.now())
+        record.ClearField("finished_at")
+        jobs.set_state(self.status, jobs.PARSING, job_id=task.job_id, repo_url=task.repo_url)
         await self._retrying(lambda: self.queue.heartbeat(self.status, claimed.entry_id))
         recorder = ProgressRecorder(
-            lambda snapshot: self.queue.save_progress(claimed, self.worker_id, snapshot), record
+            lambda snapshot: self.queue.save_progress(claimed, self.status, snapshot), record
         )
         await recorder.save_now()
+
+        def progress(phase: str, percent: float) -> None:
+            # The state is saved with the snapshot, at once when the phase changes.
+            self.status.state = PHASE_STATES.get(phase, self.status.state)
+            recorder.report(phase, percent)
+
         log.info("job %s: ingesting %s (attempt %d)", task.job_id, task.repo_url, claimed.attempts)
         try:
-            result = await self.run_job(task, recorder.report)
+            result = await self.run_job(task, progress)
         except asyncio.CancelledError:
             await recorder.flush()
             raise
         except Exception as exc:
             await recorder.flush()
-            await self._failed(claimed, record, exc, started)
+            await self._failed(claimed, record, exc)
             return
         await recorder.flush()
         record.status, record.phase, record.progress_percent = (
@@ -326,68 +357,82 @@ class Coordinator:
         record.embeddings_generated = result.embeddings_generated
         record.final_loss = result.final_loss
         record.history = result.history
-        self._timed(record, started)
         await self._settle(claimed, record)
 
-    async def _failed(
-        self, claimed: Claimed, record: jobs_pb2.JobRecord, exc: Exception, started: float
-    ) -> None:
+    async def _failed(self, claimed: Claimed, record: jobs_pb2.JobRecord, exc: Exception) -> None:
         message = describe(exc)
         attempts, max_attempts = claimed.attempts, self.settings.max_job_attempts
         permanent = is_permanent(exc)
+        record.error = message
+        if permanent or attempts >= max_attempts:
+            log.error(
+                "job %s failed (%s): %s",
+                record.job_id,
+                "not retried" if permanent else f"attempt {attempts} of {max_attempts}",
+                message,
+            )
+            if permanent:
+                record.status = jobs_pb2.JOB_STATUS_FAILED
+            else:
+                record.status, record.phase = jobs_pb2.JOB_STATUS_DEAD, "dead"
+            await self._settle(claimed, record, dead_letter=not permanent)
+            return
+        # The entry is retaken once idle a whole lease, so no delay can be longer.
+        delay = min(
+            self.settings.job_retry_delay_seconds * 2 ** (attempts - 1), self.queue.lease_ms / 1000
+        )
         log.error(
-            "job %s failed (%s): %s",
+            "job %s failed (attempt %d of %d, retry in %gs): %s",
             record.job_id,
-            "not retried" if permanent else f"attempt {attempts} of {max_attempts}",
+            attempts,
+            max_attempts,
+            delay,
             message,
         )
-        self._timed(record, started)
-        record.error = message
-        if permanent:
-            record.status = jobs_pb2.JOB_STATUS_FAILED
-            await self._settle(claimed, record)
-        elif attempts >= max_attempts:
-            record.status, record.phase = jobs_pb2.JOB_STATUS_DEAD, "dead"
-            await self._settle(claimed, record, dead_letter=True)
-        else:
-            delay = self.settings.job_retry_delay_seconds * 2 ** (attempts - 1)
-            record.status, record.phase, record.progress_percent = (
-                jobs_pb2.JOB_STATUS_QUEUED,
-                "queued",
-                0,
-            )
-            record.error = (
-                f"attempt {attempts} of {max_attempts} failed, retry in {delay:.0f}s: {message}"
-            )
-            self.status.status, self.status.job_id = jobs.error_status(message), ""
-            JOBS.labels("queued").inc()
+        record.status, record.phase, record.progress_percent = (
+            jobs_pb2.JOB_STATUS_QUEUED,
+            "queued",
+            0,
+        )
+        record.error = (
+            f"attempt {attempts} of {max_attempts} failed, retry in {delay:g}s: {message}"
+        )
+        record.duration_seconds = _elapsed(record)
+        JOBS.labels("queued").inc()
+        async with self._entry_writes:
+            jobs.set_state(self.status, jobs.ERROR, repo_url=record.repo_url, message=message)
             await self._retrying(
                 lambda: self.queue.release(claimed, self.status, record, retry_after_seconds=delay)
             )
 
-    @staticmethod
-    def _timed(record: jobs_pb2.JobRecord, started: float) -> None:
-        record.finished_at.CopyFrom(jobs.now())
-        record.duration_seconds = time.monotonic() - started
-
     async def _settle(
         self, claimed: Claimed, record: jobs_pb2.JobRecord, *, dead_letter: bool = False
     ) -> None:
-        """Write the final record, the worker's status and the ack, retried through outages."""
-        if not record.HasField("finished_at"):
-            record.finished_at.CopyFrom(jobs.now())
-        failed = record.status in (jobs_pb2.JOB_STATUS_FAILED, jobs_pb2.JOB_STATUS_DEAD)
-        self.status.status = jobs.error_status(record.error) if failed else jobs.IDLE
-        self.status.job_id = ""
+        """Write the final record, the worker's status and the ack, retried through
+        outages; log the outcome once it is saved."""
+        record.finished_at.CopyFrom(jobs.now())
+        record.duration_seconds = _elapsed(record)
+        if record.status in (jobs_pb2.JOB_STATUS_FAILED, jobs_pb2.JOB_STATUS_DEAD):
+            jobs.set_state(self.status, jobs.ERROR, repo_url=record.repo_url, message=record.error)
+        else:
+            jobs.set_state(self.status, jobs.IDLE)
         self._settling = True
         try:
-            owned = await self._retrying(
-                lambda: self.queue.finish(claimed, self.status, record, dead_letter=dead_letter)
-            )
+            async with self._entry_writes:
+                owned = await self._retrying(
+                    lambda: self.queue.finish(claimed, self.status, record, dead_letter=dead_letter)
+                )
         finally:
             self._settling = False
         name = jobs.status_name(record.status)
-        if owned is False:
+        if owned is None:  # stopped while the queue was unreachable: nothing was written
+            log.warning(
+                "job %s %s, but not saved: the queue could not be reached before stopping; "
+                "it is retried once its lease expires",
+                record.job_id,
+                name,
+            )
+        elif not owned:
             log.warning(
                 "job %s %s, but another worker holds it now; not recorded", record.job_id, name
             )
@@ -397,6 +442,14 @@ class Coordinator:
                 "job %s %s%s in %.1fs", record.job_id, name, unchanged, record.duration_seconds
             )
             JOBS.labels(name).inc()
+
+
+def _elapsed(record: jobs_pb2.JobRecord) -> float:
+    """Seconds from the job's first start (any worker's clock) to its end, or to now."""
+    if not record.HasField("started_at"):
+        return 0.0
+    end = record.finished_at if record.HasField("finished_at") else jobs.now()
+    return max(0.0, (end.ToNanoseconds() - record.started_at.ToNanoseconds()) / 1e9)
 
 
 async def _serve(settings: Settings) -> None:

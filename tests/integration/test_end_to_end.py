@@ -129,7 +129,7 @@ def test_ingest_then_search_through_the_running_stack(
         assert all(len(f["vector"]) == 64 for f in files["files"])
 
         status = client.get("/api/v1/ingestion/worker/status").json()
-        assert status["status"] == "Idle"
+        assert (status["state"], status["status"]) == ("idle", "Idle")
 
         # Re-ingesting the same commit ends `unchanged`: nothing parsed, trained or written.
         ingest_url = f"/api/v1/ingestion/ingest/{quote(str(sample_repo), safe='')}"

@@ -122,34 +122,95 @@ def test_unknown_job_is_404(client: TestClient) -> None:
 def test_worker_status_returns_what_redis_holds(client: TestClient) -> None:
     assert client.get("/api/v1/ingestion/worker/status").json() == {
         "status": "Offline",
+        "state": "offline",
         "workers": [],
     }
     queue = client.app.state.queue  # type: ignore[attr-defined]
     status = jobs_pb2.WorkerStatus(
         worker_id="w1",
-        status="Training Graph on https://github.com/a/b",
+        state=jobs_pb2.WORKER_STATE_TRAINING,
+        repo_url="https://github.com/a/b",
         job_id="j1",
         heartbeat_interval_seconds=15,
     )
     client.portal.call(queue.heartbeat, status)  # type: ignore[union-attr]
     body = client.get("/api/v1/ingestion/worker/status").json()
-    assert body["status"] == "Training Graph on https://github.com/a/b"
-    (worker,) = body["workers"]
-    assert (worker["worker_id"], worker["status"], worker["job_id"]) == (
-        "w1",
-        status.status,
-        "j1",
+    assert (body["state"], body["status"]) == (
+        "training",
+        "Training Graph on https://github.com/a/b",
     )
+    (worker,) = body["workers"]
+    assert {k: worker[k] for k in ("worker_id", "state", "repo_url", "message", "job_id")} == {
+        "worker_id": "w1",
+        "state": "training",
+        "repo_url": "https://github.com/a/b",
+        "message": "",
+        "job_id": "j1",
+    }
+    assert worker["status"] == "Training Graph on https://github.com/a/b"
+
+
+def test_the_busiest_worker_gives_the_overall_state(client: TestClient) -> None:
+    """Busy before error before idle, whatever the order of the workers; an error's
+    message is its own field, and the text is built from it."""
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    workers = [
+        jobs_pb2.WorkerStatus(worker_id="a-idle", state=jobs_pb2.WORKER_STATE_IDLE),
+        jobs_pb2.WorkerStatus(
+            worker_id="b-error",
+            state=jobs_pb2.WORKER_STATE_ERROR,
+            repo_url="https://github.com/a/b",
+            message="NOT_FOUND: no such repository",
+        ),
+    ]
+    for worker in workers:
+        worker.heartbeat_interval_seconds = 60
+        client.portal.call(queue.heartbeat, worker)  # type: ignore[union-attr]
+    body = client.get("/api/v1/ingestion/worker/status").json()
+    assert (body["state"], body["status"]) == ("error", "Error: NOT_FOUND: no such repository")
+    assert body["workers"][1]["message"] == "NOT_FOUND: no such repository"
+    uploading = jobs_pb2.WorkerStatus(
+        worker_id="c-uploading",
+        state=jobs_pb2.WORKER_STATE_UPLOADING,
+        repo_url="https://github.com/c/d",
+        heartbeat_interval_seconds=60,
+    )
+    client.portal.call(queue.heartbeat, uploading)  # type: ignore[union-attr]
+    body = client.get("/api/v1/ingestion/worker/status").json()
+    assert (body["state"], body["status"]) == ("uploading", "Uploading https://github.com/c/d")
+    assert [w["state"] for w in body["workers"]] == ["idle", "error", "uploading"]
 
 
 def test_a_worker_silent_for_twice_its_heartbeat_interval_is_offline(client: TestClient) -> None:
     queue = client.app.state.queue  # type: ignore[attr-defined]
-    status = jobs_pb2.WorkerStatus(worker_id="w1", status="Idle", heartbeat_interval_seconds=60)
+    status = jobs_pb2.WorkerStatus(
+        worker_id="w1",
+        state=jobs_pb2.WORKER_STATE_TRAINING,
+        repo_url="https://github.com/a/b",
+        heartbeat_interval_seconds=60,
+    )
     status.heartbeat_at.FromSeconds(int(time.time()) - 131)  # 2 x 60 s + 10 s grace, passed
     hset = queue.transport.call
     client.portal.call(hset, "HSET", keys.WORKERS, "w1", to_json(status))  # type: ignore[union-attr]
     body = client.get("/api/v1/ingestion/worker/status").json()
-    assert body["status"] == "Offline" and body["workers"][0]["status"] == "Offline"
+    assert (body["state"], body["status"]) == ("offline", "Offline")
+    (worker,) = body["workers"]
+    assert (worker["state"], worker["status"], worker["repo_url"]) == ("offline", "Offline", "")
+
+
+def test_a_worker_older_than_the_state_shows_its_own_text(client: TestClient) -> None:
+    """A coordinator from before `state` wrote only text: it is shown as it is, never
+    parsed (state `unspecified`)."""
+    queue = client.app.state.queue  # type: ignore[attr-defined]
+    old = jobs_pb2.WorkerStatus(
+        worker_id="w-old", status="Training Graph on x", heartbeat_interval_seconds=60
+    )
+    old.heartbeat_at.FromSeconds(int(time.time()))
+    hset = queue.transport.call
+    client.portal.call(hset, "HSET", keys.WORKERS, "w-old", to_json(old))  # type: ignore[union-attr]
+    body = client.get("/api/v1/ingestion/worker/status").json()
+    assert (body["state"], body["status"]) == ("unspecified", "Training Graph on x")
+    assert body["workers"][0]["state"] == "unspecified"
 
 
 def test_a_retried_ingest_with_the_same_idempotency_key_queues_once(client: TestClient) -> None:
@@ -170,7 +231,7 @@ def test_force_travels_with_the_task_and_a_bad_value_is_422(client: TestClient) 
     bad = client.post(url, params={"force": "maybe"}, headers=AUTH)
     assert bad.status_code == 422 and "force" in bad.text
     queue = client.app.state.queue  # type: ignore[attr-defined]
-    worker = jobs_pb2.WorkerStatus(worker_id="w1", status="Idle")
+    worker = jobs_pb2.WorkerStatus(worker_id="w1", state=jobs_pb2.WORKER_STATE_IDLE)
     claimed = client.portal.call(queue.poll, worker)  # type: ignore[union-attr]
     assert claimed is not None and claimed.task.force
     assert ingest(client, "github.com/psf/other").status_code == 202
@@ -292,10 +353,12 @@ def test_a_running_job_whose_worker_went_offline_is_stalled(client: TestClient) 
         worker_id="w-dead",
     )
     now = time.time()
-    dead = jobs_pb2.WorkerStatus(worker_id="w-dead", status="Training Graph on x")
+    dead = jobs_pb2.WorkerStatus(
+        worker_id="w-dead", state=jobs_pb2.WORKER_STATE_TRAINING, repo_url="x"
+    )
     dead.heartbeat_interval_seconds = 15
     dead.heartbeat_at.FromSeconds(int(now) - 60)
-    ancient = jobs_pb2.WorkerStatus(worker_id="w-ancient", status="Offline")
+    ancient = jobs_pb2.WorkerStatus(worker_id="w-ancient", state=jobs_pb2.WORKER_STATE_OFFLINE)
     ancient.heartbeat_at.FromSeconds(int(now) - 3 * 86400)
     call = functools.partial(client.portal.call, queue.transport.call)  # type: ignore[union-attr]
     call("SET", keys.job(job_id), to_json(record))

@@ -77,8 +77,14 @@ def test_metrics_count_requests_and_show_queue_jobs_and_workers(client: TestClie
     client.post("/api/v1/ingestion/ingest/github.com/a/b", headers=bearer(ADMIN))
     client.get("/api/v1/ingestion/jobs/nope")
     queue = client.app.state.queue  # type: ignore[attr-defined]
-    worker = jobs_pb2.WorkerStatus(worker_id="w", status="Idle", heartbeat_interval_seconds=60)
+    worker = jobs_pb2.WorkerStatus(
+        worker_id="w", state=jobs_pb2.WORKER_STATE_IDLE, heartbeat_interval_seconds=60
+    )
     client.portal.call(queue.heartbeat, worker)  # type: ignore[union-attr]
+    parsing = jobs_pb2.WorkerStatus(
+        worker_id="p", state=jobs_pb2.WORKER_STATE_PARSING, heartbeat_interval_seconds=60
+    )
+    client.portal.call(queue.heartbeat, parsing)  # type: ignore[union-attr]
     reply = client.get("/metrics")
     assert reply.status_code == 200 and reply.headers["content-type"].startswith("text/plain")
     text = reply.text
@@ -90,6 +96,8 @@ def test_metrics_count_requests_and_show_queue_jobs_and_workers(client: TestClie
     assert "alexandria_gateway_request_seconds_bucket" in text
     assert "alexandria_queue_pending 1.0" in text
     assert 'alexandria_workers{state="idle"} 1.0' in text
+    assert 'alexandria_workers{state="parsing"} 1.0' in text  # by state, not by text
+    assert 'alexandria_workers{state="training"} 0.0' in text
     assert 'alexandria_jobs{status="complete"} 0.0' in text
 
 
@@ -262,7 +270,9 @@ def test_each_request_gets_an_id_that_it_returns_logs_and_queues(client: TestCli
     (queued,) = [e for e in entries if e["logger"] == "gateway.routes.ingestion"]
     assert (queued["request_id"], queued["job_id"]) == ("client-req-1", ingest.json()["job_id"])
     queue = client.app.state.queue  # type: ignore[attr-defined]
-    worker = jobs_pb2.WorkerStatus(worker_id="w", status="Idle", heartbeat_interval_seconds=60)
+    worker = jobs_pb2.WorkerStatus(
+        worker_id="w", state=jobs_pb2.WORKER_STATE_IDLE, heartbeat_interval_seconds=60
+    )
     claimed = client.portal.call(queue.poll, worker)  # type: ignore[union-attr]
     assert claimed.task.request_id == "client-req-1"
 

@@ -107,11 +107,15 @@ def test_a_job_whose_worker_died_is_reclaimed_and_the_old_worker_is_fenced_off(
         assert second.attempts == 2 and second.reclaimed
         # The first worker wakes up: it can neither renew, report, nor settle the job.
         stale = jobs_pb2.JobRecord(job_id="orphan", status=jobs_pb2.JOB_STATUS_COMPLETE)
+        dead.state, dead.repo_url = jobs_pb2.WORKER_STATE_TRAINING, "https://github.com/a/b"
         assert not await queue.heartbeat(dead, first.entry_id)
-        assert not await queue.save_progress(first, dead.worker_id, stale)
+        assert not await queue.save_progress(first, dead, stale)
         assert not await queue.finish(first, dead, stale)
         record = await queue.get_job("orphan")
         assert record is not None and record.status == jobs_pb2.JOB_STATUS_QUEUED
+        # Nor does what it says about itself land: its status is still what its poll wrote.
+        states = {w.worker_id: w.state for w in await queue.workers()}
+        assert states["dead-worker"] == jobs_pb2.WORKER_STATE_IDLE
         assert await queue.pending() == 1
 
     run(queue_config, body, lease_seconds=1)
@@ -166,7 +170,8 @@ def test_polls_are_heartbeats(queue_config: dict[str, Any]) -> None:
     async def body(queue: JobQueue) -> None:
         await queue.poll(worker("w1"))
         (status,) = await queue.workers()
-        assert status.worker_id == "w1" and status.status == "Idle"
+        assert status.worker_id == "w1" and status.state == jobs_pb2.WORKER_STATE_IDLE
+        assert status.status == "Idle"  # the display text, for readers older than the state
         assert status.heartbeat_at.seconds > 0 and status.heartbeat_interval_seconds == 60
 
     run(queue_config, body)

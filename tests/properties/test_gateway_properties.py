@@ -23,7 +23,7 @@ from serving import serve_asgi
 
 from gateway.app import create_app
 from neo_alexandria.v1 import jobs_pb2
-from services.common import keys
+from services.common import jobs, keys
 from services.common.config import DEFAULT_HOSTS, Settings
 from services.common.jobs import to_json
 from services.common.repo_url import InvalidRepoUrl, canonicalize
@@ -182,10 +182,31 @@ def test_p3_hostile_urls_are_400_before_queueing(
 
 
 worker_status = st.one_of(
-    st.just("Idle"),
-    valid_urls().map(lambda u: f"Training Graph on {u[1]}"),
-    st.text(min_size=1, max_size=40).map(lambda m: "Error: " + " ".join(m.split()) or "Error: x"),
+    st.builds(jobs_pb2.WorkerStatus, state=st.just(jobs_pb2.WORKER_STATE_IDLE)),
+    st.builds(
+        jobs_pb2.WorkerStatus,
+        state=st.sampled_from(
+            [
+                jobs_pb2.WORKER_STATE_PARSING,
+                jobs_pb2.WORKER_STATE_TRAINING,
+                jobs_pb2.WORKER_STATE_UPLOADING,
+            ]
+        ),
+        repo_url=valid_urls().map(lambda u: u[1]),
+    ),
+    st.builds(
+        jobs_pb2.WorkerStatus,
+        state=st.just(jobs_pb2.WORKER_STATE_ERROR),
+        message=st.text(min_size=1, max_size=40).map(jobs.one_line).filter(bool),
+    ),
 )
+STATE_NAMES = {
+    jobs_pb2.WORKER_STATE_IDLE: "idle",
+    jobs_pb2.WORKER_STATE_PARSING: "parsing",
+    jobs_pb2.WORKER_STATE_TRAINING: "training",
+    jobs_pb2.WORKER_STATE_UPLOADING: "uploading",
+    jobs_pb2.WORKER_STATE_ERROR: "error",
+}
 
 
 @EXAMPLES
@@ -199,26 +220,34 @@ worker_status = st.one_of(
 def test_p4_status_endpoints_return_what_redis_holds(
     client: Served,
     embedded_redis_url: str,
-    workers: dict[str, tuple[str, int, str]],
+    workers: dict[str, tuple[jobs_pb2.WorkerStatus, int, str]],
     files: int,
     progress: float,
 ) -> None:
     fresh(client, embedded_redis_url)
     stored = {}
-    for worker_id, (status, age, job_id) in workers.items():
-        worker = jobs_pb2.WorkerStatus(
-            worker_id=worker_id, status=status, job_id=job_id, heartbeat_interval_seconds=300
-        )
+    for worker_id, (drawn, age, job_id) in workers.items():
+        worker = jobs_pb2.WorkerStatus()
+        worker.CopyFrom(drawn)
+        worker.worker_id, worker.job_id, worker.heartbeat_interval_seconds = worker_id, job_id, 300
         worker.heartbeat_at.FromSeconds(int(time.time()) - age)
         client.redis.hset(keys.WORKERS, worker_id, to_json(worker))
         stored[worker_id] = worker
     body = client.http.get("/api/v1/ingestion/worker/status").json()
-    assert {w["worker_id"]: w["status"] for w in body["workers"]} == {
-        w: s.status for w, s in stored.items()
+    fields = ("state", "repo_url", "message", "job_id")
+    assert {w["worker_id"]: tuple(w[f] for f in fields) for w in body["workers"]} == {
+        w: (STATE_NAMES[s.state], s.repo_url, s.message, s.job_id) for w, s in stored.items()
     }
-    assert {w["worker_id"]: w["job_id"] for w in body["workers"]} == {
-        w: s.job_id for w, s in stored.items()
-    }
+    texts = {w["worker_id"]: w["status"] for w in body["workers"]}
+    for worker_id, worker in stored.items():  # the display text, built from the fields
+        expected = {
+            "idle": "Idle",
+            "parsing": f"Parsing {worker.repo_url}",
+            "training": f"Training Graph on {worker.repo_url}",
+            "uploading": f"Uploading {worker.repo_url}",
+            "error": f"Error: {worker.message}",
+        }[STATE_NAMES[worker.state]]
+        assert texts[worker_id] == expected
     record = jobs_pb2.JobRecord(
         job_id="job1",
         repo_url="https://github.com/a/b",

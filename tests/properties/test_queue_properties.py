@@ -1,12 +1,12 @@
 """Queue and coordinator properties over generated jobs, on the embedded Redis:
-P2 (Idle → Training → Idle/Error per job), P9 (record fields), P10 (history of the 100
-newest), P11 (four status shapes) and P18 (stale tasks skipped and recorded)."""
+P2 (Idle → Parsing → Training → Idle/Error per run), P9 (record fields, the duration
+over every attempt), P10 (history of the 100 newest), P11 (each worker state carries
+its repository or error) and P18 (stale tasks skipped and recorded)."""
 
 from __future__ import annotations
 
 import asyncio
 import itertools
-import re
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +14,6 @@ import grpc
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from queue_helpers import (
-    STATUS_PATTERNS,
     StatusSpy,
     flush,
     open_queue,
@@ -24,6 +23,7 @@ from queue_helpers import (
     scripted_runner,
     settings_for,
     task,
+    well_formed,
 )
 
 from neo_alexandria.v1 import jobs_pb2
@@ -77,7 +77,7 @@ def test_every_job_settles_with_its_record_and_statuses(
     outcomes = {job_id: list(job.runs) for job_id, job in zip(ids, generated, strict=True)}
     calls: list[str] = []
 
-    async def main() -> tuple[dict[str, jobs_pb2.JobRecord], list[str]]:
+    async def main() -> tuple[dict[str, jobs_pb2.JobRecord], list[tuple[str, str]]]:
         async with open_queue(config) as queue:
             for job_id, job in zip(ids, generated, strict=True):
                 age = 7200 if job.stale else 0
@@ -99,21 +99,27 @@ def test_every_job_settles_with_its_record_and_statuses(
         # P9: what every record carries.
         assert record.repo_url == f"https://github.com/u/{job_id}"
         assert record.submitted_at.seconds and record.finished_at.seconds
-        assert record.duration_seconds >= 0
+        if job.stale:
+            assert record.duration_seconds == 0 and not record.HasField("started_at")
+        else:  # from the first attempt's start to the end, every attempt included
+            span = record.finished_at.ToNanoseconds() - record.started_at.ToNanoseconds()
+            assert abs(record.duration_seconds - span / 1e9) < 1e-6
         if record.status == jobs_pb2.JOB_STATUS_COMPLETE:
             files = job.runs[-1].files_processed  # type: ignore[union-attr]
             assert record.files_processed == record.embeddings_generated == files
         if record.status != jobs_pb2.JOB_STATUS_COMPLETE:
             assert record.error
-    # P11: only the four shapes.
-    for status in statuses:
-        assert any(re.match(p, status) for p in STATUS_PATTERNS), status
-    # P2: Idle first, Offline last, and every Training is followed by Idle or Error.
-    assert statuses[0] == "Idle" and statuses[-1] == "Offline"
+    # P11: every state carries what it calls for (a repository, an error), nothing else.
+    assert all(well_formed(seen) for seen in statuses), statuses
+    # P2: Idle first, Offline last; every run Parsing, then Training (the runner reports
+    # the train phase), then Idle or Error.
+    assert statuses[0] == ("idle", "") and statuses[-1] == ("offline", "")
     for current, following in itertools.pairwise(statuses):
-        if current.startswith("Training Graph on "):
-            assert following == "Idle" or following.startswith("Error: "), statuses
-    assert sum(s.startswith("Training Graph on ") for s in statuses) == len(calls)
+        if current[0] == "parsing":
+            assert following == ("training", current[1]), statuses
+        if current[0] == "training":
+            assert following[0] in ("idle", "error"), statuses
+    assert sum(state == "parsing" for state, _ in statuses) == len(calls)
 
 
 @EXAMPLES

@@ -28,7 +28,7 @@ from neo_alexandria.v1 import graph_pb2 as neo__alexandria_dot_v1_dot_graph__pb2
 from neo_alexandria.v1 import jobs_pb2 as neo__alexandria_dot_v1_dot_jobs__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&neo_alexandria/v1/ingest_service.proto\x12\x11neo_alexandria.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dneo_alexandria/v1/graph.proto\x1a\x1cneo_alexandria/v1/jobs.proto\"+\n\x17IngestRepositoryRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\"\x90\x01\n\x18IngestRepositoryResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0equeue_position\x18\x02 \x01(\x05\x12\x12\n\nqueue_size\x18\x03 \x01(\x05\x12\x16\n\x0emax_queue_size\x18\x04 \x01(\x05\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x10\n\x08repo_url\x18\x06 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\";\n\x0eGetJobResponse\x12)\n\x03job\x18\x01 \x01(\x0b\x32\x1c.neo_alexandria.v1.JobRecord\"&\n\x15ListJobHistoryRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"D\n\x16ListJobHistoryResponse\x12*\n\x04jobs\x18\x01 \x03(\x0b\x32\x1c.neo_alexandria.v1.JobRecord\"\x18\n\x16GetWorkerStatusRequest\"[\n\x17GetWorkerStatusResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x30\n\x07workers\x18\x02 \x03(\x0b\x32\x1f.neo_alexandria.v1.WorkerStatus\"(\n\x17ListRepositoriesRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\x93\x01\n\x11RepositorySummary\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x13\n\x0blast_commit\x18\x02 \x01(\t\x12\x13\n\x0blast_job_id\x18\x03 \x01(\t\x12\x12\n\nfile_count\x18\x04 \x01(\x05\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x18ListRepositoriesResponse\x12:\n\x0crepositories\x18\x01 \x03(\x0b\x32$.neo_alexandria.v1.RepositorySummary\"\x81\x01\n\x17\x46indSimilarFilesRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x16\n\tsame_repo\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x0c\n\x04mode\x18\x05 \x01(\tB\x0c\n\n_same_repo\"\x9d\x02\n\x11SimilarityReasons\x12\x11\n\tstructure\x18\x01 \x01(\x01\x12\x0c\n\x04text\x18\x02 \x01(\x01\x12\x1a\n\x12shared_identifiers\x18\x03 \x03(\t\x12\x18\n\x10\x63ommits_together\x18\x04 \x01(\x05\x12\x39\n\x15last_changed_together\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x0fimport_relation\x18\x06 \x01(\x0e\x32!.neo_alexandria.v1.ImportRelation\x12\x16\n\x0esame_directory\x18\x07 \x01(\x08\x12\x0f\n\x07history\x18\x08 \x01(\x01\x12\x11\n\tsame_name\x18\t \x01(\x08\"\xa7\x01\n\x0bSimilarFile\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12-\n\x08language\x18\x03 \x01(\x0e\x32\x1b.neo_alexandria.v1.Language\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x35\n\x07reasons\x18\x05 \x01(\x0b\x32$.neo_alexandria.v1.SimilarityReasons\"\x8f\x01\n\x18\x46indSimilarFilesResponse\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12/\n\x07results\x18\x03 \x03(\x0b\x32\x1e.neo_alexandria.v1.SimilarFile\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x0f\n\x07history\x18\x05 \x01(\t\"@\n\x12SearchFilesRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\t\n\x01q\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"c\n\x13SearchFilesResponse\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\t\n\x01q\x18\x02 \x01(\t\x12/\n\x07results\x18\x03 \x03(\x0b\x32\x1e.neo_alexandria.v1.SimilarFile\"=\n\x1aListRepositoryFilesRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"s\n\x0eRepositoryFile\x12\x11\n\tfile_path\x18\x01 \x01(\t\x12-\n\x08language\x18\x02 \x01(\x0e\x32\x1b.neo_alexandria.v1.Language\x12\x0e\n\x06vector\x18\x03 \x03(\x02\x12\x0f\n\x07imports\x18\x04 \x03(\t\"\x84\x01\n\x1bListRepositoryFilesResponse\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\t\x12\x30\n\x05\x66iles\x18\x03 \x03(\x0b\x32!.neo_alexandria.v1.RepositoryFile\x12\x11\n\ttruncated\x18\x04 \x01(\x08*\xa3\x01\n\x0eImportRelation\x12\x1f\n\x1bIMPORT_RELATION_UNSPECIFIED\x10\x00\x12\x18\n\x14IMPORT_RELATION_NONE\x10\x01\x12\x1b\n\x17IMPORT_RELATION_IMPORTS\x10\x02\x12\x1f\n\x1bIMPORT_RELATION_IMPORTED_BY\x10\x03\x12\x18\n\x14IMPORT_RELATION_BOTH\x10\x04\x32\xf2\x08\n\rIngestService\x12\x9b\x01\n\x10IngestRepository\x12*.neo_alexandria.v1.IngestRepositoryRequest\x1a+.neo_alexandria.v1.IngestRepositoryResponse\".\x82\xd3\xe4\x93\x02(\"&/api/v1/ingestion/ingest/{repo_url=**}\x12v\n\x06GetJob\x12 .neo_alexandria.v1.GetJobRequest\x1a!.neo_alexandria.v1.GetJobResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/ingestion/jobs/{job_id}\x12\x8d\x01\n\x0eListJobHistory\x12(.neo_alexandria.v1.ListJobHistoryRequest\x1a).neo_alexandria.v1.ListJobHistoryResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/ingestion/jobs/history\x12\x91\x01\n\x0fGetWorkerStatus\x12).neo_alexandria.v1.GetWorkerStatusRequest\x1a*.neo_alexandria.v1.GetWorkerStatusResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/ingestion/worker/status\x12\x89\x01\n\x10ListRepositories\x12*.neo_alexandria.v1.ListRepositoriesRequest\x1a+.neo_alexandria.v1.ListRepositoriesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/repositories\x12\x8a\x01\n\x10\x46indSimilarFiles\x12*.neo_alexandria.v1.FindSimilarFilesRequest\x1a+.neo_alexandria.v1.FindSimilarFilesResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/graph/similar\x12z\n\x0bSearchFiles\x12%.neo_alexandria.v1.SearchFilesRequest\x1a&.neo_alexandria.v1.SearchFilesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/graph/search\x12\x91\x01\n\x13ListRepositoryFiles\x12-.neo_alexandria.v1.ListRepositoryFilesRequest\x1a..neo_alexandria.v1.ListRepositoryFilesResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/graph/filesb\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n&neo_alexandria/v1/ingest_service.proto\x12\x11neo_alexandria.v1\x1a\x1cgoogle/api/annotations.proto\x1a\x1fgoogle/protobuf/timestamp.proto\x1a\x1dneo_alexandria/v1/graph.proto\x1a\x1cneo_alexandria/v1/jobs.proto\"+\n\x17IngestRepositoryRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\"\x90\x01\n\x18IngestRepositoryResponse\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x16\n\x0equeue_position\x18\x02 \x01(\x05\x12\x12\n\nqueue_size\x18\x03 \x01(\x05\x12\x16\n\x0emax_queue_size\x18\x04 \x01(\x05\x12\x0e\n\x06status\x18\x05 \x01(\t\x12\x10\n\x08repo_url\x18\x06 \x01(\t\"\x1f\n\rGetJobRequest\x12\x0e\n\x06job_id\x18\x01 \x01(\t\";\n\x0eGetJobResponse\x12)\n\x03job\x18\x01 \x01(\x0b\x32\x1c.neo_alexandria.v1.JobRecord\"&\n\x15ListJobHistoryRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"D\n\x16ListJobHistoryResponse\x12*\n\x04jobs\x18\x01 \x03(\x0b\x32\x1c.neo_alexandria.v1.JobRecord\"\x18\n\x16GetWorkerStatusRequest\"\x8a\x01\n\x17GetWorkerStatusResponse\x12\x0e\n\x06status\x18\x01 \x01(\t\x12\x30\n\x07workers\x18\x02 \x03(\x0b\x32\x1f.neo_alexandria.v1.WorkerStatus\x12-\n\x05state\x18\x03 \x01(\x0e\x32\x1e.neo_alexandria.v1.WorkerState\"(\n\x17ListRepositoriesRequest\x12\r\n\x05limit\x18\x01 \x01(\x05\"\x93\x01\n\x11RepositorySummary\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x13\n\x0blast_commit\x18\x02 \x01(\t\x12\x13\n\x0blast_job_id\x18\x03 \x01(\t\x12\x12\n\nfile_count\x18\x04 \x01(\x05\x12.\n\nupdated_at\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\"V\n\x18ListRepositoriesResponse\x12:\n\x0crepositories\x18\x01 \x03(\x0b\x32$.neo_alexandria.v1.RepositorySummary\"\x81\x01\n\x17\x46indSimilarFilesRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\x12\x16\n\tsame_repo\x18\x04 \x01(\x08H\x00\x88\x01\x01\x12\x0c\n\x04mode\x18\x05 \x01(\tB\x0c\n\n_same_repo\"\x9d\x02\n\x11SimilarityReasons\x12\x11\n\tstructure\x18\x01 \x01(\x01\x12\x0c\n\x04text\x18\x02 \x01(\x01\x12\x1a\n\x12shared_identifiers\x18\x03 \x03(\t\x12\x18\n\x10\x63ommits_together\x18\x04 \x01(\x05\x12\x39\n\x15last_changed_together\x18\x05 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12:\n\x0fimport_relation\x18\x06 \x01(\x0e\x32!.neo_alexandria.v1.ImportRelation\x12\x16\n\x0esame_directory\x18\x07 \x01(\x08\x12\x0f\n\x07history\x18\x08 \x01(\x01\x12\x11\n\tsame_name\x18\t \x01(\x08\"\xa7\x01\n\x0bSimilarFile\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12-\n\x08language\x18\x03 \x01(\x0e\x32\x1b.neo_alexandria.v1.Language\x12\r\n\x05score\x18\x04 \x01(\x01\x12\x35\n\x07reasons\x18\x05 \x01(\x0b\x32$.neo_alexandria.v1.SimilarityReasons\"\x8f\x01\n\x18\x46indSimilarFilesResponse\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x11\n\tfile_path\x18\x02 \x01(\t\x12/\n\x07results\x18\x03 \x03(\x0b\x32\x1e.neo_alexandria.v1.SimilarFile\x12\x0c\n\x04mode\x18\x04 \x01(\t\x12\x0f\n\x07history\x18\x05 \x01(\t\"@\n\x12SearchFilesRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\t\n\x01q\x18\x02 \x01(\t\x12\r\n\x05limit\x18\x03 \x01(\x05\"c\n\x13SearchFilesResponse\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\t\n\x01q\x18\x02 \x01(\t\x12/\n\x07results\x18\x03 \x03(\x0b\x32\x1e.neo_alexandria.v1.SimilarFile\"=\n\x1aListRepositoryFilesRequest\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\r\n\x05limit\x18\x02 \x01(\x05\"s\n\x0eRepositoryFile\x12\x11\n\tfile_path\x18\x01 \x01(\t\x12-\n\x08language\x18\x02 \x01(\x0e\x32\x1b.neo_alexandria.v1.Language\x12\x0e\n\x06vector\x18\x03 \x03(\x02\x12\x0f\n\x07imports\x18\x04 \x03(\t\"\x84\x01\n\x1bListRepositoryFilesResponse\x12\x10\n\x08repo_url\x18\x01 \x01(\t\x12\x0e\n\x06\x63ommit\x18\x02 \x01(\t\x12\x30\n\x05\x66iles\x18\x03 \x03(\x0b\x32!.neo_alexandria.v1.RepositoryFile\x12\x11\n\ttruncated\x18\x04 \x01(\x08*\xa3\x01\n\x0eImportRelation\x12\x1f\n\x1bIMPORT_RELATION_UNSPECIFIED\x10\x00\x12\x18\n\x14IMPORT_RELATION_NONE\x10\x01\x12\x1b\n\x17IMPORT_RELATION_IMPORTS\x10\x02\x12\x1f\n\x1bIMPORT_RELATION_IMPORTED_BY\x10\x03\x12\x18\n\x14IMPORT_RELATION_BOTH\x10\x04\x32\xf2\x08\n\rIngestService\x12\x9b\x01\n\x10IngestRepository\x12*.neo_alexandria.v1.IngestRepositoryRequest\x1a+.neo_alexandria.v1.IngestRepositoryResponse\".\x82\xd3\xe4\x93\x02(\"&/api/v1/ingestion/ingest/{repo_url=**}\x12v\n\x06GetJob\x12 .neo_alexandria.v1.GetJobRequest\x1a!.neo_alexandria.v1.GetJobResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/ingestion/jobs/{job_id}\x12\x8d\x01\n\x0eListJobHistory\x12(.neo_alexandria.v1.ListJobHistoryRequest\x1a).neo_alexandria.v1.ListJobHistoryResponse\"&\x82\xd3\xe4\x93\x02 \x12\x1e/api/v1/ingestion/jobs/history\x12\x91\x01\n\x0fGetWorkerStatus\x12).neo_alexandria.v1.GetWorkerStatusRequest\x1a*.neo_alexandria.v1.GetWorkerStatusResponse\"\'\x82\xd3\xe4\x93\x02!\x12\x1f/api/v1/ingestion/worker/status\x12\x89\x01\n\x10ListRepositories\x12*.neo_alexandria.v1.ListRepositoriesRequest\x1a+.neo_alexandria.v1.ListRepositoriesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/repositories\x12\x8a\x01\n\x10\x46indSimilarFiles\x12*.neo_alexandria.v1.FindSimilarFilesRequest\x1a+.neo_alexandria.v1.FindSimilarFilesResponse\"\x1d\x82\xd3\xe4\x93\x02\x17\x12\x15/api/v1/graph/similar\x12z\n\x0bSearchFiles\x12%.neo_alexandria.v1.SearchFilesRequest\x1a&.neo_alexandria.v1.SearchFilesResponse\"\x1c\x82\xd3\xe4\x93\x02\x16\x12\x14/api/v1/graph/search\x12\x91\x01\n\x13ListRepositoryFiles\x12-.neo_alexandria.v1.ListRepositoryFilesRequest\x1a..neo_alexandria.v1.ListRepositoryFilesResponse\"\x1b\x82\xd3\xe4\x93\x02\x15\x12\x13/api/v1/graph/filesb\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -51,8 +51,8 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_INGESTSERVICE'].methods_by_name['SearchFiles']._serialized_options = b'\202\323\344\223\002\026\022\024/api/v1/graph/search'
   _globals['_INGESTSERVICE'].methods_by_name['ListRepositoryFiles']._loaded_options = None
   _globals['_INGESTSERVICE'].methods_by_name['ListRepositoryFiles']._serialized_options = b'\202\323\344\223\002\025\022\023/api/v1/graph/files'
-  _globals['_IMPORTRELATION']._serialized_start=2199
-  _globals['_IMPORTRELATION']._serialized_end=2362
+  _globals['_IMPORTRELATION']._serialized_start=2247
+  _globals['_IMPORTRELATION']._serialized_end=2410
   _globals['_INGESTREPOSITORYREQUEST']._serialized_start=185
   _globals['_INGESTREPOSITORYREQUEST']._serialized_end=228
   _globals['_INGESTREPOSITORYRESPONSE']._serialized_start=231
@@ -67,32 +67,32 @@ if not _descriptor._USE_C_DESCRIPTORS:
   _globals['_LISTJOBHISTORYRESPONSE']._serialized_end=579
   _globals['_GETWORKERSTATUSREQUEST']._serialized_start=581
   _globals['_GETWORKERSTATUSREQUEST']._serialized_end=605
-  _globals['_GETWORKERSTATUSRESPONSE']._serialized_start=607
-  _globals['_GETWORKERSTATUSRESPONSE']._serialized_end=698
-  _globals['_LISTREPOSITORIESREQUEST']._serialized_start=700
-  _globals['_LISTREPOSITORIESREQUEST']._serialized_end=740
-  _globals['_REPOSITORYSUMMARY']._serialized_start=743
-  _globals['_REPOSITORYSUMMARY']._serialized_end=890
-  _globals['_LISTREPOSITORIESRESPONSE']._serialized_start=892
-  _globals['_LISTREPOSITORIESRESPONSE']._serialized_end=978
-  _globals['_FINDSIMILARFILESREQUEST']._serialized_start=981
-  _globals['_FINDSIMILARFILESREQUEST']._serialized_end=1110
-  _globals['_SIMILARITYREASONS']._serialized_start=1113
-  _globals['_SIMILARITYREASONS']._serialized_end=1398
-  _globals['_SIMILARFILE']._serialized_start=1401
-  _globals['_SIMILARFILE']._serialized_end=1568
-  _globals['_FINDSIMILARFILESRESPONSE']._serialized_start=1571
-  _globals['_FINDSIMILARFILESRESPONSE']._serialized_end=1714
-  _globals['_SEARCHFILESREQUEST']._serialized_start=1716
-  _globals['_SEARCHFILESREQUEST']._serialized_end=1780
-  _globals['_SEARCHFILESRESPONSE']._serialized_start=1782
-  _globals['_SEARCHFILESRESPONSE']._serialized_end=1881
-  _globals['_LISTREPOSITORYFILESREQUEST']._serialized_start=1883
-  _globals['_LISTREPOSITORYFILESREQUEST']._serialized_end=1944
-  _globals['_REPOSITORYFILE']._serialized_start=1946
-  _globals['_REPOSITORYFILE']._serialized_end=2061
-  _globals['_LISTREPOSITORYFILESRESPONSE']._serialized_start=2064
-  _globals['_LISTREPOSITORYFILESRESPONSE']._serialized_end=2196
-  _globals['_INGESTSERVICE']._serialized_start=2365
-  _globals['_INGESTSERVICE']._serialized_end=3503
+  _globals['_GETWORKERSTATUSRESPONSE']._serialized_start=608
+  _globals['_GETWORKERSTATUSRESPONSE']._serialized_end=746
+  _globals['_LISTREPOSITORIESREQUEST']._serialized_start=748
+  _globals['_LISTREPOSITORIESREQUEST']._serialized_end=788
+  _globals['_REPOSITORYSUMMARY']._serialized_start=791
+  _globals['_REPOSITORYSUMMARY']._serialized_end=938
+  _globals['_LISTREPOSITORIESRESPONSE']._serialized_start=940
+  _globals['_LISTREPOSITORIESRESPONSE']._serialized_end=1026
+  _globals['_FINDSIMILARFILESREQUEST']._serialized_start=1029
+  _globals['_FINDSIMILARFILESREQUEST']._serialized_end=1158
+  _globals['_SIMILARITYREASONS']._serialized_start=1161
+  _globals['_SIMILARITYREASONS']._serialized_end=1446
+  _globals['_SIMILARFILE']._serialized_start=1449
+  _globals['_SIMILARFILE']._serialized_end=1616
+  _globals['_FINDSIMILARFILESRESPONSE']._serialized_start=1619
+  _globals['_FINDSIMILARFILESRESPONSE']._serialized_end=1762
+  _globals['_SEARCHFILESREQUEST']._serialized_start=1764
+  _globals['_SEARCHFILESREQUEST']._serialized_end=1828
+  _globals['_SEARCHFILESRESPONSE']._serialized_start=1830
+  _globals['_SEARCHFILESRESPONSE']._serialized_end=1929
+  _globals['_LISTREPOSITORYFILESREQUEST']._serialized_start=1931
+  _globals['_LISTREPOSITORYFILESREQUEST']._serialized_end=1992
+  _globals['_REPOSITORYFILE']._serialized_start=1994
+  _globals['_REPOSITORYFILE']._serialized_end=2109
+  _globals['_LISTREPOSITORYFILESRESPONSE']._serialized_start=2112
+  _globals['_LISTREPOSITORYFILESRESPONSE']._serialized_end=2244
+  _globals['_INGESTSERVICE']._serialized_start=2413
+  _globals['_INGESTSERVICE']._serialized_end=3551
 # @@protoc_insertion_point(module_scope)

@@ -77,12 +77,14 @@ class GetWorkerStatusRequest(_message.Message):
     def __init__(self) -> None: ...
 
 class GetWorkerStatusResponse(_message.Message):
-    __slots__ = ("status", "workers")
+    __slots__ = ("status", "workers", "state")
     STATUS_FIELD_NUMBER: _ClassVar[int]
     WORKERS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
     status: str
     workers: _containers.RepeatedCompositeFieldContainer[_jobs_pb2.WorkerStatus]
-    def __init__(self, status: _Optional[str] = ..., workers: _Optional[_Iterable[_Union[_jobs_pb2.WorkerStatus, _Mapping]]] = ...) -> None: ...
+    state: _jobs_pb2.WorkerState
+    def __init__(self, status: _Optional[str] = ..., workers: _Optional[_Iterable[_Union[_jobs_pb2.WorkerStatus, _Mapping]]] = ..., state: _Optional[_Union[_jobs_pb2.WorkerState, str]] = ...) -> None: ...
 
 class ListRepositoriesRequest(_message.Message):
     __slots__ = ("limit",)

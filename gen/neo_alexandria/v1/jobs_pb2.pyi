@@ -19,6 +19,16 @@ class JobStatus(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     JOB_STATUS_FAILED: _ClassVar[JobStatus]
     JOB_STATUS_SKIPPED: _ClassVar[JobStatus]
     JOB_STATUS_DEAD: _ClassVar[JobStatus]
+
+class WorkerState(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    WORKER_STATE_UNSPECIFIED: _ClassVar[WorkerState]
+    WORKER_STATE_IDLE: _ClassVar[WorkerState]
+    WORKER_STATE_PARSING: _ClassVar[WorkerState]
+    WORKER_STATE_TRAINING: _ClassVar[WorkerState]
+    WORKER_STATE_UPLOADING: _ClassVar[WorkerState]
+    WORKER_STATE_ERROR: _ClassVar[WorkerState]
+    WORKER_STATE_OFFLINE: _ClassVar[WorkerState]
 JOB_STATUS_UNSPECIFIED: JobStatus
 JOB_STATUS_QUEUED: JobStatus
 JOB_STATUS_RUNNING: JobStatus
@@ -26,6 +36,13 @@ JOB_STATUS_COMPLETE: JobStatus
 JOB_STATUS_FAILED: JobStatus
 JOB_STATUS_SKIPPED: JobStatus
 JOB_STATUS_DEAD: JobStatus
+WORKER_STATE_UNSPECIFIED: WorkerState
+WORKER_STATE_IDLE: WorkerState
+WORKER_STATE_PARSING: WorkerState
+WORKER_STATE_TRAINING: WorkerState
+WORKER_STATE_UPLOADING: WorkerState
+WORKER_STATE_ERROR: WorkerState
+WORKER_STATE_OFFLINE: WorkerState
 
 class QueuedTask(_message.Message):
     __slots__ = ("job_id", "repo_url", "submitted_at", "ttl_seconds", "request_id", "force")
@@ -93,17 +110,23 @@ class JobRecord(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., phase: _Optional[str] = ..., progress_percent: _Optional[float] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[float] = ..., files_processed: _Optional[int] = ..., embeddings_generated: _Optional[int] = ..., final_loss: _Optional[float] = ..., error: _Optional[str] = ..., commit: _Optional[str] = ..., worker_id: _Optional[str] = ..., attempts: _Optional[int] = ..., history: _Optional[str] = ..., unchanged: _Optional[bool] = ..., phase_seconds: _Optional[_Mapping[str, float]] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
-    __slots__ = ("worker_id", "status", "heartbeat_at", "job_id", "device", "heartbeat_interval_seconds")
+    __slots__ = ("worker_id", "status", "heartbeat_at", "job_id", "device", "heartbeat_interval_seconds", "state", "repo_url", "message")
     WORKER_ID_FIELD_NUMBER: _ClassVar[int]
     STATUS_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_AT_FIELD_NUMBER: _ClassVar[int]
     JOB_ID_FIELD_NUMBER: _ClassVar[int]
     DEVICE_FIELD_NUMBER: _ClassVar[int]
     HEARTBEAT_INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    STATE_FIELD_NUMBER: _ClassVar[int]
+    REPO_URL_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
     worker_id: str
     status: str
     heartbeat_at: _timestamp_pb2.Timestamp
     job_id: str
     device: str
     heartbeat_interval_seconds: float
-    def __init__(self, worker_id: _Optional[str] = ..., status: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., job_id: _Optional[str] = ..., device: _Optional[str] = ..., heartbeat_interval_seconds: _Optional[float] = ...) -> None: ...
+    state: WorkerState
+    repo_url: str
+    message: str
+    def __init__(self, worker_id: _Optional[str] = ..., status: _Optional[str] = ..., heartbeat_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., job_id: _Optional[str] = ..., device: _Optional[str] = ..., heartbeat_interval_seconds: _Optional[float] = ..., state: _Optional[_Union[WorkerState, str]] = ..., repo_url: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...

@@ -4,7 +4,7 @@ again; any other job does not."""
 from __future__ import annotations
 
 from neo_alexandria.v1 import jobs_pb2
-from services.common.jobs import OFFLINE, stalled
+from services.common.jobs import OFFLINE, TRAINING, stalled
 
 LEASE = 120.0
 
@@ -17,8 +17,10 @@ def running(worker_id: str = "w1") -> jobs_pb2.JobRecord:
     return record
 
 
-def worker(heartbeat: int, status: str = "Training Graph on x") -> jobs_pb2.WorkerStatus:
-    found = jobs_pb2.WorkerStatus(worker_id="w1", status=status, heartbeat_interval_seconds=15)
+def worker(heartbeat: int, state: int = TRAINING) -> jobs_pb2.WorkerStatus:
+    found = jobs_pb2.WorkerStatus(
+        worker_id="w1", state=state, repo_url="x", heartbeat_interval_seconds=15
+    )
     found.heartbeat_at.FromSeconds(heartbeat)
     return found
 
