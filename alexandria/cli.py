@@ -81,10 +81,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _up(args: argparse.Namespace) -> int:
+    settings = load_settings(mode="EDGE") if args.edge else load_settings()
+    if args.detach:
+        from alexandria.background import start_detached
+
+        return start_detached(settings, ["--port", str(args.port), *(["--edge"] * args.edge)])
     from alexandria.stack import run_until_interrupted
 
-    settings = load_settings(mode="EDGE") if args.edge else load_settings()
     return run_until_interrupted(settings, gateway_port=args.port, edge=args.edge)
+
+
+def _down(args: argparse.Namespace) -> int:
+    from alexandria.background import stop_running
+
+    return stop_running(load_settings())
 
 
 def _health(args: argparse.Namespace) -> int:
@@ -174,7 +184,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     serve.set_defaults(func=_serve)
 
-    up = sub.add_parser("up", help="run the whole stack locally until Ctrl-C")
+    up = sub.add_parser(
+        "up", help="run the whole stack locally until Ctrl-C (or in the background: --detach)"
+    )
     up.add_argument("--port", type=int, default=8000, help="gateway port")
     up.add_argument(
         "--edge",
@@ -183,7 +195,14 @@ def build_parser() -> argparse.ArgumentParser:
         "with the gateway (REDIS_URL or UPSTASH_REDIS_REST_*); ports from "
         "ALEXANDRIA_PARSER_ADDR/ALEXANDRIA_EMBEDDER_ADDR",
     )
+    up.add_argument(
+        "--detach",
+        action="store_true",
+        help="run in the background and return once healthy (`alexandria down` stops it)",
+    )
     up.set_defaults(func=_up)
+    down = sub.add_parser("down", help="stop the stack running on the data dir")
+    down.set_defaults(func=_down)
 
     health = sub.add_parser(
         "health", help="exit 0 when an edge process is healthy, else 1 (container health checks)"

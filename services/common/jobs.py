@@ -63,9 +63,9 @@ def worker_state_name(state: int) -> str:
 
 
 def worker_text(worker: jobs_pb2.WorkerStatus) -> str:
-    """The display text of a worker's state: "Idle", "Parsing {repo}", "Training Graph
-    on {repo}", "Uploading {repo}", "Error: {message}" or "Offline". A worker from before
-    the state (UNSPECIFIED) keeps the text it wrote."""
+    """The display text of a worker's state (R9.1): "Idle", "Parsing {repo}", "Training
+    Graph on {repo}", "Uploading {repo}", "Error: {message}" or "Offline". A worker from
+    before the state (UNSPECIFIED) keeps the text it wrote."""
     repo = worker.repo_url
     return {
         IDLE: "Idle",

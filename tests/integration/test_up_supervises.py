@@ -24,6 +24,7 @@ from alexandria.stack import free_port, grpc_serving
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parents[2]  # this repository: a job of a few seconds
+CHILDREN = ("parser", "embedder", "gateway", "redis")  # the gateway runs the coordinator
 
 
 def children_of(pid: int) -> dict[str, int]:
@@ -146,31 +147,32 @@ def test_every_directory_finds_the_users_stack(tmp_path: Path) -> None:
     assert list(started_in.iterdir()) == [] and list(run_from.iterdir()) == []
 
 
-def test_a_killed_child_is_started_again_and_up_runs_on(up: Up) -> None:
+def test_every_killed_child_is_started_again_and_up_runs_on(up: Up) -> None:
     before = children_of(up.proc.pid)
-    os.kill(before["parser"], signal.SIGKILL)
-    os.kill(before["redis"], signal.SIGKILL)
-    wait_for(
-        lambda: (
-            {"parser", "redis"} <= set(children_of(up.proc.pid))
-            and children_of(up.proc.pid)["parser"] != before["parser"]
-            and children_of(up.proc.pid)["redis"] != before["redis"]
-        ),
-        "the restarts",
-    )
-    wait_for(lambda: grpc_serving(f"unix:{up.data_dir / 'parser.sock'}"), "the parser")
+    assert set(before) == set(CHILDREN)
+    for pid in before.values():
+        os.kill(pid, signal.SIGKILL)
+
+    def all_restarted() -> bool:
+        now = children_of(up.proc.pid)
+        return set(now) == set(CHILDREN) and not set(now.values()) & set(before.values())
+
+    wait_for(all_restarted, "the restarts")
+    for service in ("parser", "embedder"):
+        sock = f"unix:{up.data_dir / service}.sock"
+        wait_for(lambda sock=sock: grpc_serving(sock), service)  # type: ignore[misc]
     wait_for(up.healthy, "the gateway's health (Redis back)")
     assert up.proc.poll() is None
     up.proc.send_signal(signal.SIGTERM)
     _, err = up.proc.communicate(timeout=60)
-    assert "parser exited (killed by SIGKILL); restarting in 1s" in err
-    assert "redis exited (killed by SIGKILL); restarting in 1s" in err
+    for name in CHILDREN:
+        assert f"{name} exited (killed by SIGKILL); restarting in 1s" in err
 
 
 @pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGHUP], ids=["kill-9", "hup"])
 def test_no_child_outlives_up(up: Up, how: signal.Signals) -> None:
     children = children_of(up.proc.pid)
-    assert set(children) == {"parser", "embedder", "gateway", "redis"}
+    assert set(children) == set(CHILDREN)
     up.proc.send_signal(how)
     up.proc.communicate(timeout=60)
     wait_for(lambda: not any(alive(pid) for pid in children.values()), "the children to end", 60)
@@ -195,3 +197,33 @@ def test_ingest_wait_rides_out_a_gateway_killed_mid_job(up: Up) -> None:
     assert waiting.returncode == 0, out + err
     assert out.startswith("complete: ")
     assert "retrying" in err
+
+
+def test_up_detach_returns_healthy_and_down_stops_everything(tmp_path: Path) -> None:
+    """`up --detach` returns once the stack answers, in a session of its own; `ingest`
+    works at once; a second one is refused (2) naming the first; `down` ends it all."""
+    env = {**os.environ, "ALEXANDRIA_DATA_DIR": str(tmp_path / "data")}
+    env.pop("ALEXANDRIA_GATEWAY_URL", None)
+    cli = [sys.executable, "-m", "alexandria.cli"]
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([*cli, *args], env=env, capture_output=True, text=True, timeout=240)
+
+    port = str(free_port())
+    started = run("up", "--detach", "--port", port)
+    assert started.returncode == 0, started.stdout + started.stderr
+    assert started.stdout.startswith(f"healthy at http://127.0.0.1:{port} (pid ")
+    pid = int(started.stdout.split("(pid ")[1].split(")")[0])
+    assert os.getsid(pid) == pid  # its own session: a closed terminal does not stop it
+    children = children_of(pid)
+    assert set(children) == set(CHILDREN)
+    repo = make_git_repo(tmp_path / "repo", SAMPLE_PYTHON_REPO)
+    ingested = run("ingest", str(repo), "--wait")
+    assert ingested.returncode == 0, ingested.stderr
+    second = run("up", "--detach", "--port", str(free_port()))
+    assert second.returncode == 2
+    assert f"is in use by pid {pid}, at http://127.0.0.1:{port}" in second.stderr
+    stopped = run("down")
+    assert stopped.returncode == 0 and stopped.stdout == f"stopped the stack of pid {pid}\n"
+    assert not alive(pid) and not any(alive(child) for child in children.values())
+    assert run("down").stdout.startswith("no stack runs on ")
