@@ -24,14 +24,17 @@ pytestmark = pytest.mark.skipif(
 
 def _workers_running() -> set[int]:
     """The parse workers: the forkserver's children."""
-    server = forkserver._forkserver._forkserver_pid  # type: ignore[attr-defined]
+    return _children(forkserver._forkserver._forkserver_pid)  # type: ignore[attr-defined]
+
+
+def _children(pid: int) -> set[int]:
     found = set()
     for entry in Path("/proc").iterdir():
         try:
             stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError):
             continue
-        if entry.name.isdigit() and int(stat[1]) == server and stat[0] != "Z":
+        if entry.name.isdigit() and int(stat[1]) == pid and stat[0] != "Z":
             found.add(int(entry.name))
     return found
 
@@ -115,18 +118,6 @@ if __name__ == "__main__":
     print("parsed", flush=True)
     time.sleep(600)
 """
-
-
-def _children(pid: int) -> set[int]:
-    found = set()
-    for entry in Path("/proc").iterdir():
-        try:
-            stat = (entry / "stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue
-        if entry.name.isdigit() and int(stat[1]) == pid and stat[0] != "Z":
-            found.add(int(entry.name))
-    return found
 
 
 def test_warm_workers_end_with_a_killed_parser(tmp_path: Path) -> None:
