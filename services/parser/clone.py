@@ -1,33 +1,38 @@
-"""HEAD's files of a repository in their own temporary directory, always removed.
+"""HEAD of a repository: its tree, and the files asked for in their own temporary
+directory, always removed. Nothing is ever checked out.
 
-A local source (LOCAL mode's `file:///` URLs) is read, not cloned: its HEAD tree is
-listed (`git ls-tree -l`) and refused when its files together exceed `max_bytes` or
-number more than `max_files`, then one `git cat-file --batch` streams every blob from
-its object store, exactly as committed, into the directory (no checkout, so no
-filter, attribute or hook runs; symlinks are made as symlinks, never followed;
-submodules are left out). Nothing is written into the source. Sympy's 1,602 files:
-0.8-2.2 s, against 2.1-3.0 s for a depth-1 clone and its checkout (on the 2-core
-machine, most of either being the files' creation).
+HEAD's tree is listed first (`git ls-tree -r -l`, `tree.py`) and refused when its
+files together exceed `max_bytes` or number more than `max_files`, before any content
+is read. That listing gives every file's blob id, the content hash the parse cache is
+keyed by, so the caller can then ask for only the files it has to read
+(`ClonedRepository.read`; `read_all` asks for every one): one `git cat-file --batch`
+streams their blobs, exactly as committed, into the directory (no filter, attribute or
+hook runs; symlinks are made as symlinks, never followed; submodules are left out).
 
-A remote is cloned. git runs with no shell, no system or global config, no hooks, no
-LFS or other filters, no submodules, no credential prompts and an allow-list of
-transports (https; file only for the canonical `file:///` URLs accepted in LOCAL
-mode). Transient network failures are retried within the timeout. Size is bounded
-twice: the download is watched while git runs (the packs may not exceed
-`max_bytes`), and before anything is checked out the HEAD tree is listed and refused
-over the limits, as above. That listing also gives every file's blob id, the content
-hash the parse cache is keyed by. Each job gets a fresh 0700 directory (P13), deleted
-when the `with` block ends however it ends (P14).
+A local source (LOCAL mode's `file:///` URLs) is read, not cloned: its tree and blobs
+come from its own object store, and nothing is written into it. Sympy's 1,602 files,
+all written: 0.8-2.2 s, against 2.1-3.0 s for a depth-1 clone and its checkout (on the
+2-core machine, most of either being the files' creation); on a warm parse cache none
+is read (`benchmarks/README.md`, "Issue 19 §1").
 
-With `history_commits` (N ≥ 2) the file lists of the last N commits are read with
-`git log` for the co-change signal (`history.py`): in place for a local source, at
-its HEAD commit; for a remote the clone is partial: `--depth N --filter=blob:none`
-brings those commits and their trees but no file contents; HEAD's blobs are fetched
-in one batch (the file count is checked before, the download watched during). No old
-file content is ever fetched, and after the clone no git command may use any
-transport (`protocol.allow=never`), so nothing can lazily fetch behind our back. A
-history that cannot be read or fetched leaves HEAD's files usable, with no history
-and a note saying why.
+A remote is cloned without checkout and without file contents: `--filter=blob:none`,
+`--depth 1`, or `--depth N` with `history_commits` (N ≥ 2) for the co-change signal
+(`history.py`), so one fetch brings HEAD's tree and the history's commits and trees.
+The blobs asked for are then fetched in one batch (`git fetch --stdin`); no other blob
+(no old file content, no file the parse cache holds) is ever fetched. git runs with
+no shell, no system or global config, no hooks, no LFS or other filters, no
+submodules, no credential prompts and an allow-list of transports (https; file only
+for the canonical `file:///` URLs accepted in LOCAL mode). Transient network failures
+are retried within the timeout. The download is watched while git runs (the packs
+may not exceed `max_bytes`). Apart from those fetches, git runs with
+`protocol.allow=never`, so nothing can lazily fetch behind our back. A partial clone
+with history that fails for another reason than a missing repository, the timeout or
+a cancel (a server that cannot serve it, a damaged old commit) is made again at depth
+1 with every blob; its history is then none, with a note saying why, as when the log
+cannot be read.
+
+Each job gets a fresh 0700 directory (P13), deleted when the `with` block ends however
+it ends (P14); a SIGKILL's leftovers are swept by the next parser (`sweep_leftovers`).
 """
 
 from __future__ import annotations
@@ -42,15 +47,16 @@ import subprocess
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from services.common.children import die_with_parent_command
 from services.common.repo_url import is_local
 from services.parser.history import History, parse_log
+from services.parser.tree import MAX_LINK_BYTES, SYMLINK_MODE, HeadTree, TreeFile
 
 log = logging.getLogger(__name__)
 
@@ -64,8 +70,6 @@ MAX_LOG_BYTES = 64 << 20
 _LOCAL_UPLOAD_PACK = "git -c uploadpack.allowFilter=true upload-pack"
 """A local source's upload-pack refuses `--filter` unless allowed (https hosts allow it)."""
 _NOT_ASKED = History(note="no history: not asked for")
-SYMLINK = b"120000"  # a tree entry's mode for a symbolic link
-MAX_LINK_BYTES = 4096  # PATH_MAX: a longer symlink target is not made
 COPY_CHUNK = 1 << 20
 _NO_NETWORK = ("-c", "core.hooksPath=/dev/null", "-c", "protocol.allow=never")
 """For git commands after the clone: no hooks, no transport (so no lazy fetch)."""
@@ -146,15 +150,27 @@ class CloneTooLarge(CloneError):
     """The repository is over the configured size or file-count limit."""
 
 
+def _read_nothing(paths: Iterable[str]) -> Mapping[str, int]:
+    """A `ClonedRepository` made by hand has nothing more to read."""
+    return {}
+
+
 @dataclass(frozen=True, slots=True)
 class ClonedRepository:
-    """A checkout, the full hash of its HEAD commit, each regular file's blob id, and
-    the file lists of its recent commits (empty, with a note, when not asked for)."""
+    """HEAD's files under `path`, the full hash of its HEAD commit, each regular file's
+    blob id, the file lists of its recent commits (empty, with a note, when not asked
+    for), HEAD's tree, the git repository the blobs come from (the local source
+    itself, or the clone), and `read(paths)`, which writes those of HEAD's files that
+    are not under `path` yet and gives the size of each one asked for (other paths are
+    ignored; raises like `cloned_repository`)."""
 
     path: Path
     commit: str
     blobs: Mapping[str, str]
     history: History = _NOT_ASKED
+    tree: HeadTree = field(default_factory=HeadTree)
+    repository: Path | None = None
+    read: Callable[[Iterable[str]], Mapping[str, int]] = _read_nothing
 
 
 def _new_workdir() -> Path:
@@ -214,10 +230,14 @@ def _transport_options(canonical_url: str) -> list[str]:
     return [arg for item in config for arg in ("-c", item)]
 
 
-def _git_command(canonical_url: str, destination: Path, history_commits: int = 0) -> list[str]:
-    depth = ["--depth", "1"]
-    if history_commits >= 2:
-        depth = ["--depth", str(history_commits), "--filter=blob:none"]
+def _git_command(
+    canonical_url: str, destination: Path, history_commits: int = 0, filtered: bool = True
+) -> list[str]:
+    """`git clone` of HEAD's commit and trees (and its last `history_commits` commits',
+    when 2 or more), `filtered` of all blobs, else with HEAD's."""
+    depth = ["--depth", str(history_commits) if history_commits >= 2 else "1"]
+    if filtered:
+        depth.append("--filter=blob:none")
         if is_local(canonical_url):
             depth += ["--upload-pack", _LOCAL_UPLOAD_PACK]
     return [
@@ -346,10 +366,11 @@ def _clone_once(
     cancel: threading.Event | None,
     max_bytes: int,
     history_commits: int,
+    filtered: bool,
 ) -> Path:
-    destination = workdir / f"checkout-{attempt}"
+    destination = workdir / f"clone-{attempt}"
     code, stderr = _run(
-        _git_command(url, destination, history_commits),
+        _git_command(url, destination, history_commits, filtered),
         env=_env(str(workdir)),
         cwd=str(workdir),
         deadline=deadline,
@@ -358,7 +379,7 @@ def _clone_once(
     )
     if code != 0:
         shutil.rmtree(destination, ignore_errors=True)
-        message = _clean_stderr(stderr).replace(str(destination), "<checkout>")
+        message = _clean_stderr(stderr).replace(str(destination), "<clone>")
         error = CloneError
         if _is_corrupt(message, url, url.removeprefix("file://")):
             error = CloneCorrupt
@@ -450,7 +471,7 @@ def head_commit(
         shutil.rmtree(workdir, ignore_errors=True)
 
 
-def _tree_entries(
+def _head_tree(
     repository: Path,
     workdir: Path,
     deadline: float,
@@ -460,53 +481,39 @@ def _tree_entries(
     max_bytes: int,
     max_files: int,
     url: str,
-) -> list[tuple[bytes, str, bytes]]:
-    """`revision`'s tree as (mode, blob id, raw path), blobs only (files and symlinks;
-    not submodules), refusing a tree whose regular files are over the size or file
-    limits, and one with an object git cannot read (CloneCorrupt)."""
+    sized: bool = True,
+) -> HeadTree:
+    """`revision`'s tree (`tree.py`), refused when its regular files are over the size
+    or file limits: listed, so no content is read. Not `sized` (a partial clone, whose
+    blobs are absent: `-l` would need each one), only the file count is checked."""
     listing = _git_output(
         repository,
         workdir,
-        ["ls-tree", "-r", "-l", "-z", "--full-tree", revision],
+        ["ls-tree", "-r", *(["-l"] if sized else []), "-z", "--full-tree", revision],
         deadline,
         cancel,
     )
-    entries: list[tuple[bytes, str, bytes]] = []
+    entries: list[tuple[bytes, str, int | None, bytes]] = []
     total = files = 0
     for entry in listing.split(b"\0"):
         if not entry:
             continue
         meta, _, raw_path = entry.partition(b"\t")
-        mode, kind, blob, size = meta.split(None, 3)
-        if kind != b"blob":
+        mode, kind, blob, *size = meta.split()
+        if kind != b"blob":  # a submodule is a commit
             continue
-        if not size.isdigit():  # git lists "BAD" for an object it cannot read
-            name = _CONTROL.sub("?", raw_path.decode("utf-8", errors="replace"))
-            raise CloneCorrupt(
-                f"{url}: the object of {name} ({blob.decode('ascii')}) is corrupt or missing"
-            )
-        entries.append((mode, blob.decode("ascii"), raw_path))
-        if mode != SYMLINK:
-            total += int(size)
+        # `-l` says BAD for a blob it cannot find: sized when read, if it ever is.
+        known = int(size[0]) if size and size[0].isdigit() else None
+        entries.append((mode, blob.decode("ascii"), known, raw_path))
+        if mode != SYMLINK_MODE:
+            total += known or 0
             files += 1
         if total > max_bytes or files > max_files:
             raise CloneTooLarge(
                 f"{url} is too large: over {max_bytes} bytes (ALEXANDRIA_MAX_REPO_BYTES) or "
                 f"{max_files} files (ALEXANDRIA_MAX_REPO_FILES) at HEAD"
             )
-    return entries
-
-
-def _regular_blobs(entries: list[tuple[bytes, str, bytes]]) -> dict[str, str]:
-    """Regular files → blob id (symlinks left out). Paths are decoded like `os.scandir`
-    names (UTF-8, surrogateescape), so they match the walk's."""
-    return {os.fsdecode(path): blob for mode, blob, path in entries if mode != SYMLINK}
-
-
-def _safe_path(raw_path: bytes) -> bool:
-    """A tree path that stays inside the checkout: no empty, `.`, `..` or `.git` part."""
-    parts = raw_path.split(b"/")
-    return all(part and part not in (b".", b"..") and part.lower() != b".git" for part in parts)
+    return HeadTree.from_listing(entries)
 
 
 def _check_repository(
@@ -543,56 +550,138 @@ def _new_file(path: Path) -> IO[bytes] | None:
         return None
 
 
-def _export_head(
-    source: Path,
+class _HeadFiles:
+    """Writes HEAD's files under `path` on demand, from `repository`'s objects.
+
+    Each `read` writes the files asked for that `tree` has and that are not written
+    yet (other paths are ignored). For a partial clone their blobs missing so far are
+    first fetched in one `git fetch --stdin` (the download watched against
+    `max_bytes`); those the listing did not size (a partial clone's has no sizes) are
+    sized (`git cat-file --batch-check`), so that the files written in all stay within
+    `max_bytes` before one is written. One `git cat-file --batch` then streams them,
+    exactly as committed (no filter, attribute or hook runs). Files are written with
+    O_EXCL | O_NOFOLLOW; symlinks are made as symlinks, never followed, after the
+    files. Each `read` has `timeout_seconds` of its own."""
+
+    def __init__(
+        self,
+        repository: Path,
+        path: Path,
+        tree: HeadTree,
+        *,
+        workdir: Path,
+        url: str,
+        cancel: threading.Event | None,
+        timeout_seconds: float,
+        max_bytes: int,
+        partial: bool,
+    ) -> None:
+        self.repository, self.path, self.tree = repository, path, tree
+        self.workdir, self.url, self.cancel = workdir, url, cancel
+        self.timeout_seconds, self.max_bytes, self.partial = timeout_seconds, max_bytes, partial
+        self.written: set[str] = set()
+        self.fetched: set[str] = set()
+        self.written_bytes = 0
+        self.closed = False
+
+    def read(self, paths: Iterable[str]) -> dict[str, int]:
+        """Write `paths` (see the class docstring); each one's size. Raises like
+        `cloned_repository`."""
+        try:
+            return self.read_by(paths, time.monotonic() + self.timeout_seconds)
+        except CloneTimeout:
+            raise CloneTimeout(
+                f"reading {self.url}'s files did not finish within {self.timeout_seconds:g} s"
+            ) from None
+
+    def read_by(self, paths: Iterable[str], deadline: float) -> dict[str, int]:
+        files = self.tree.files
+        asked = {p: files[p] for p in paths if p in files}
+        wanted = {p: found for p, found in asked.items() if p not in self.written}
+        if wanted:
+            if self.closed:
+                raise CloneError(f"{self.url}'s files were asked for after the clone was removed")
+            if self.partial:
+                self._fetch(list(wanted.values()), deadline)
+            self._size(list(wanted.values()), deadline)
+            self.written_bytes += sum(f.size or 0 for f in wanted.values() if not f.symlink)
+            if self.written_bytes > self.max_bytes:
+                raise CloneTooLarge(
+                    f"{self.url} is too large: its files pass {self.max_bytes} bytes "
+                    "(ALEXANDRIA_MAX_REPO_BYTES)"
+                )
+            self.written.update(wanted)
+            _write_blobs(
+                self.repository, self.path, wanted, self.workdir, deadline, self.cancel, self.url
+            )
+        return {p: found.size for p, found in asked.items() if found.size is not None}
+
+    def _fetch(self, wanted: list[TreeFile], deadline: float) -> None:
+        """Fetch the blobs of `wanted` not fetched yet."""
+        missing = list({f.blob: None for f in wanted if f.blob not in self.fetched})
+        _fetch_blobs(
+            self.url,
+            self.repository,
+            self.workdir,
+            deadline,
+            self.cancel,
+            missing,
+            max_bytes=self.max_bytes,
+        )
+        self.fetched.update(missing)
+
+    def _size(self, wanted: list[TreeFile], deadline: float) -> None:
+        """Size those of `wanted` the listing did not, from their blobs' headers."""
+        unsized = list({f.blob: None for f in wanted if f.size is None})
+        sizes = _blob_sizes(self.repository, self.workdir, deadline, self.cancel, unsized)
+        for found in wanted:
+            if found.size is None:
+                found.size = sizes.get(found.blob)
+                if found.size is None:
+                    raise CloneCorrupt(
+                        f"git cat-file: {self.url} has no blob {found.blob} (corrupt or missing)"
+                    )
+
+
+def _blob_sizes(
+    repository: Path,
     workdir: Path,
     deadline: float,
     cancel: threading.Event | None,
-    *,
-    max_bytes: int,
-    max_files: int,
-    url: str,
-) -> ClonedRepository:
-    """HEAD's files of the local repository `source`, read from its object store into
-    a fresh directory under `workdir`: no clone, no checkout.
+    blobs: list[str],
+) -> dict[str, int]:
+    """The sizes of those of `blobs` that `repository` holds, read from their headers."""
+    if not blobs:
+        return {}
+    sizes = {}
+    with _cat_file(repository, workdir, deadline, cancel, "--batch-check", blobs) as out:
+        for line in out.read().decode("ascii", errors="replace").splitlines():
+            fields = line.split()
+            if len(fields) == 3 and fields[1] == "blob" and fields[2].isdigit():
+                sizes[fields[0]] = int(fields[2])
+    return sizes
 
-    The tree is listed (and the limits checked) before any content is read; one
-    `git cat-file --batch` then streams every blob, exactly as committed (no filter,
-    attribute or hook runs). Files are written with O_EXCL | O_NOFOLLOW, symlinks are
-    made as symlinks (never followed), submodules are left out, and a path with an
-    empty, `..` or `.git` part is skipped."""
-    _check_repository(source, workdir, deadline, cancel, url)
-    commit = _head_commit(source, workdir, deadline)
-    entries = [
-        entry
-        for entry in _tree_entries(
-            source,
-            workdir,
-            deadline,
-            cancel,
-            revision=commit,
-            max_bytes=max_bytes,
-            max_files=max_files,
-            url=url,
-        )
-        if _safe_path(entry[2])
-    ]
-    paths_of: dict[str, list[tuple[bytes, bytes]]] = {}
-    for mode, blob, path in entries:
-        paths_of.setdefault(blob, []).append((mode, path))
-    checkout = workdir / "checkout"
-    checkout.mkdir()
-    links: list[tuple[bytes, Path]] = []  # made last, so no write goes through one
+
+@contextmanager
+def _cat_file(
+    repository: Path,
+    workdir: Path,
+    deadline: float,
+    cancel: threading.Event | None,
+    batch: str,
+    blobs: Iterable[str],
+) -> Iterator[IO[bytes]]:
+    """The output of one `git cat-file <batch>` of `blobs` in `repository`, rewound."""
     with (
         tempfile.TemporaryFile(dir=workdir) as ids,
         tempfile.TemporaryFile(dir=workdir) as out,
     ):
-        ids.write("".join(f"{blob}\n" for blob in paths_of).encode("ascii"))
+        ids.write("".join(f"{blob}\n" for blob in blobs).encode("ascii"))
         ids.seek(0)
         code, stderr = _run(
-            ["git", *_NO_NETWORK, "cat-file", "--batch"],
+            ["git", *_NO_NETWORK, "cat-file", batch],
             env=_env(str(workdir)),
-            cwd=str(source),
+            cwd=str(repository),
             deadline=deadline,
             cancel=cancel,
             stdin=ids,
@@ -600,19 +689,37 @@ def _export_head(
         )
         if code != 0:
             message = f"git cat-file failed: {_clean_stderr(stderr)}"
-            raise (CloneCorrupt if _is_corrupt(message, str(source)) else CloneError)(message)
+            raise (CloneCorrupt if _is_corrupt(message, str(repository)) else CloneError)(message)
         out.seek(0)
-        for blob, paths in paths_of.items():
+        yield out
+
+
+def _write_blobs(
+    repository: Path,
+    path: Path,
+    files: Mapping[str, TreeFile],
+    workdir: Path,
+    deadline: float,
+    cancel: threading.Event | None,
+    url: str,
+) -> None:
+    """Write `files` under `path` from `repository`'s objects (one `git cat-file --batch`)."""
+    paths_of: dict[str, list[str]] = {}
+    for rel, found in files.items():
+        paths_of.setdefault(found.blob, []).append(rel)
+    links: list[tuple[bytes, Path]] = []  # made last, so no write goes through one
+    with _cat_file(repository, workdir, deadline, cancel, "--batch", paths_of) as out:
+        for blob, rels in paths_of.items():
             header = out.readline().split()
             if len(header) != 3 or header[0] != blob.encode("ascii"):
                 raise CloneCorrupt(f"git cat-file: {url} has no blob {blob} (corrupt or missing)")
             size = int(header[2])
-            files = [_new_file(checkout / os.fsdecode(p)) for m, p in paths if m != SYMLINK]
-            linked = [checkout / os.fsdecode(p) for m, p in paths if m == SYMLINK]
+            outputs = [_new_file(path / rel) for rel in rels if not files[rel].symlink]
+            linked = [path / rel for rel in rels if files[rel].symlink]
             # A symlink's blob is its target: no longer than a path may be.
             link_to = out.read(size) if linked and size <= MAX_LINK_BYTES else None
             with ExitStack() as opened:
-                writers = [opened.enter_context(f) for f in files if f is not None]
+                writers = [opened.enter_context(f) for f in outputs if f is not None]
                 remaining = 0 if link_to is not None else size
                 while remaining > 0:  # copied in chunks: a blob may be as large as the limit
                     chunk = out.read(min(remaining, COPY_CHUNK))
@@ -624,43 +731,27 @@ def _export_head(
                 if link_to is not None:
                     for writer in writers:
                         writer.write(link_to)
-            links.extend((link_to, path) for path in linked if link_to is not None)
+            links.extend((link_to, target) for target in linked if link_to is not None)
             out.read(1)  # the newline after each object
     for content, target in links:
         with suppress(OSError):
             target.parent.mkdir(parents=True, exist_ok=True)
             os.symlink(content, os.fsencode(target))
-    return ClonedRepository(path=checkout, commit=commit, blobs=_regular_blobs(entries))
 
 
-def _fetch_head_blobs(
+def _fetch_blobs(
     url: str,
-    checkout: Path,
+    clone: Path,
     workdir: Path,
     deadline: float,
     cancel: threading.Event | None,
+    blobs: list[str],
     *,
     max_bytes: int,
-    max_files: int,
 ) -> None:
-    """Fetch every blob of HEAD's tree in one batch (a partial clone has none yet),
-    refusing a tree of more than `max_files` files before, and a download over
-    `max_bytes` during."""
-    listing = _git_output(
-        checkout, workdir, ["ls-tree", "-r", "-z", "--full-tree", "HEAD"], deadline, cancel
-    )
-    wanted: dict[bytes, None] = {}
-    files = 0
-    for entry in listing.split(b"\0"):
-        meta = entry.partition(b"\t")[0].split()
-        if len(meta) == 3 and meta[1] == b"blob":
-            wanted[meta[2]] = None
-            files += meta[0] != b"120000"
-    if files > max_files:
-        raise CloneTooLarge(
-            f"{url} is too large: over {max_files} files (ALEXANDRIA_MAX_REPO_FILES) at HEAD"
-        )
-    if not wanted:
+    """Fetch `blobs` into the partial `clone` in one batch, refusing a download (the
+    clone's packs) over `max_bytes`."""
+    if not blobs:
         return
     command = [
         "git",
@@ -677,20 +768,20 @@ def _fetch_head_blobs(
         "origin",
     ]
     with tempfile.TemporaryFile(dir=workdir) as oids:
-        oids.write(b"".join(oid + b"\n" for oid in wanted))
+        oids.write("".join(f"{blob}\n" for blob in blobs).encode("ascii"))
         oids.seek(0)
         code, stderr = _run(
             command,
             env=_env(str(workdir)),
-            cwd=str(checkout),
+            cwd=str(clone),
             deadline=deadline,
             cancel=cancel,
-            watch=_download_watch(url, checkout, max_bytes),
+            watch=_download_watch(url, clone, max_bytes),
             stdin=oids,
         )
     if code != 0:
         message = f"git fetch of {url}'s files failed: {_clean_stderr(stderr)}"
-        raise _failure(message, url, url.removeprefix("file://"), str(checkout))(message)
+        raise _failure(message, url, url.removeprefix("file://"), str(clone))(message)
 
 
 def _read_history(
@@ -778,15 +869,21 @@ def cloned_repository(
     max_files: int = DEFAULT_MAX_FILES,
     history_commits: int = 0,
     direct: bool | None = None,
+    read_all: bool = True,
 ) -> Iterator[ClonedRepository]:
-    """HEAD's files of `canonical_url` (already canonicalised) in a temporary directory,
-    with the file lists of its last `history_commits` commits when that is 2 or more.
+    """HEAD of `canonical_url` (already canonicalised): its tree, and its files in a
+    temporary directory, with the file lists of its last `history_commits` commits
+    when that is 2 or more.
 
-    A local source is read `direct`ly (the default): HEAD's blobs from its object store
-    (`_export_head`) and its log in place. Otherwise (a remote, or `direct=False`) it is
-    cloned: shallow, or partial for history; a partial clone that fails for another
-    reason than a missing repository, the timeout or a cancel is made again without
-    history, and the history's note says why.
+    A local source is read `direct`ly (the default): its HEAD tree and blobs from its
+    object store and its log in place. Otherwise (a remote, or `direct=False`) it is
+    cloned without checkout and without file contents (`--filter=blob:none`, `--depth
+    history_commits` or 1); a partial clone that fails for another reason than a
+    missing repository, the timeout or a cancel (or, without history, the network or
+    the size limit) is made again at depth 1 with every blob (and no history; its note
+    says why). With `read_all` every file is
+    written before this yields; otherwise none is, and the caller writes those it
+    needs with `ClonedRepository.read`, so a remote's other blobs are never fetched.
 
     Raises CloneTimeout past `timeout_seconds` (all attempts together), CloneNotFound
     when the repository does not exist, CloneTooLarge over `max_bytes` (download, or
@@ -795,34 +892,32 @@ def cloned_repository(
     """
     deadline = time.monotonic() + timeout_seconds
     workdir = _new_workdir()
+    files: _HeadFiles | None = None
     try:
+        limits = {"max_bytes": max_bytes, "max_files": max_files}
         try:
             if is_local(canonical_url) and direct is not False:
                 source = Path(canonical_url.removeprefix("file://"))
-                repo = _export_head(
-                    source,
-                    workdir,
-                    deadline,
-                    cancel,
-                    max_bytes=max_bytes,
-                    max_files=max_files,
-                    url=canonical_url,
+                commit, files = _local_head(
+                    source, workdir, deadline, cancel, canonical_url, timeout_seconds, **limits
                 )
                 history = _NOT_ASKED
                 if history_commits >= 2:
                     history = _read_history(
-                        source, workdir, deadline, cancel, history_commits, repo.commit
+                        source, workdir, deadline, cancel, history_commits, commit
                     )
             else:
-                repo, history = _cloned(
+                commit, files, history = _cloned(
                     canonical_url,
                     workdir,
                     deadline,
                     cancel,
-                    max_bytes=max_bytes,
-                    max_files=max_files,
                     history_commits=history_commits,
+                    timeout_seconds=timeout_seconds,
+                    **limits,
                 )
+            if read_all:
+                files.read_by(files.tree.files, deadline)
         except CloneTimeout:
             raise CloneTimeout(
                 f"git clone {canonical_url} did not finish within {timeout_seconds:g} s"
@@ -831,11 +926,62 @@ def cloned_repository(
             history = History(
                 note=f"no history: ALEXANDRIA_HISTORY_MAX_COMMITS is {history_commits}"
             )
-        yield ClonedRepository(repo.path, repo.commit, repo.blobs, history)
+        yield ClonedRepository(
+            files.path,
+            commit,
+            files.tree.blobs,
+            history,
+            tree=files.tree,
+            repository=files.repository,
+            read=files.read,
+        )
     finally:
+        if files is not None:
+            files.closed = True
         shutil.rmtree(workdir, ignore_errors=True)
         if workdir.exists():
             log.error("could not remove clone directory %s", workdir)
+
+
+def _local_head(
+    source: Path,
+    workdir: Path,
+    deadline: float,
+    cancel: threading.Event | None,
+    url: str,
+    timeout_seconds: float,
+    *,
+    max_bytes: int,
+    max_files: int,
+) -> tuple[str, _HeadFiles]:
+    """The local repository `source`'s HEAD commit, and its files read from its own
+    objects: no clone, and nothing is written into it."""
+    _check_repository(source, workdir, deadline, cancel, url)
+    commit = _head_commit(source, workdir, deadline)
+    tree = _head_tree(
+        source,
+        workdir,
+        deadline,
+        cancel,
+        revision=commit,
+        max_bytes=max_bytes,
+        max_files=max_files,
+        url=url,
+    )
+    checkout = workdir / "checkout"
+    checkout.mkdir()
+    files = _HeadFiles(
+        source,
+        checkout,
+        tree,
+        workdir=workdir,
+        url=url,
+        cancel=cancel,
+        timeout_seconds=timeout_seconds,
+        max_bytes=max_bytes,
+        partial=False,
+    )
+    return commit, files
 
 
 def _cloned(
@@ -847,32 +993,29 @@ def _cloned(
     max_bytes: int,
     max_files: int,
     history_commits: int,
-) -> tuple[ClonedRepository, History]:
-    """A clone's checkout of HEAD, and its history (partial clone) when asked for."""
-    partial = history_commits >= 2
+    timeout_seconds: float,
+) -> tuple[str, _HeadFiles, History]:
+    """A clone's HEAD commit, its files (read from the clone, which has no checkout),
+    and its history when asked for."""
+    partial = True
     unfetched = ""  # why the partial clone's history could not be fetched
     try:
-        checkout = _clone_with_retries(
-            url, workdir, deadline, cancel, max_bytes, history_commits * partial
-        )
+        clone = _clone_with_retries(url, workdir, deadline, cancel, max_bytes, history_commits)
     except (CloneNotFound, CloneTimeout, CloneCancelled):
         raise
     except CloneError as exc:
-        if not partial:
-            raise
-        # The history is what failed (a server that cannot serve it, a damaged old
-        # commit, too much of it): HEAD alone still makes a graph.
-        log.warning("cloning %d commits of history failed, HEAD alone: %s", history_commits, exc)
-        unfetched = f"no history: it could not be fetched ({exc})"
+        if history_commits < 2 and isinstance(exc, CloneUnavailable | CloneTooLarge | CloneCorrupt):
+            raise  # HEAD alone already: a whole clone would fail alike, or be larger
+        # The partial clone is what failed (a server that cannot serve it or the
+        # history, a damaged old commit, too much history): HEAD alone still makes a graph.
+        log.warning("a partial clone failed, cloning HEAD with all its blobs: %s", exc)
+        if history_commits >= 2:
+            unfetched = f"no history: it could not be fetched ({exc})"
         partial = False
-        checkout = _clone_with_retries(url, workdir, deadline, cancel, max_bytes, 0)
-    commit = _head_commit(checkout, workdir, deadline)
-    if partial:
-        _fetch_head_blobs(
-            url, checkout, workdir, deadline, cancel, max_bytes=max_bytes, max_files=max_files
-        )
-    entries = _tree_entries(
-        checkout,
+        clone = _clone_with_retries(url, workdir, deadline, cancel, max_bytes, 0, filtered=False)
+    commit = _head_commit(clone, workdir, deadline)
+    tree = _head_tree(
+        clone,
         workdir,
         deadline,
         cancel,
@@ -880,14 +1023,25 @@ def _cloned(
         max_bytes=max_bytes,
         max_files=max_files,
         url=url,
+        sized=not partial,
     )
-    _git_output(checkout, workdir, ["checkout", "--quiet", "--force", "HEAD"], deadline, cancel)
     history = _NOT_ASKED
     if unfetched:
         history = History(note=unfetched)
-    elif partial:
-        history = _read_history(checkout, workdir, deadline, cancel, history_commits)
-    return ClonedRepository(checkout, commit, _regular_blobs(entries)), history
+    elif history_commits >= 2:
+        history = _read_history(clone, workdir, deadline, cancel, history_commits)
+    files = _HeadFiles(
+        clone,
+        clone,
+        tree,
+        workdir=workdir,
+        url=url,
+        cancel=cancel,
+        timeout_seconds=timeout_seconds,
+        max_bytes=max_bytes,
+        partial=partial,
+    )
+    return commit, files, history
 
 
 def _clone_with_retries(
@@ -897,12 +1051,15 @@ def _clone_with_retries(
     cancel: threading.Event | None,
     max_bytes: int,
     history_commits: int,
+    *,
+    filtered: bool = True,
 ) -> Path:
     """Clone, retrying transient network failures (not timeouts, limits, a missing or a
     corrupt repository)."""
+    options = (max_bytes, history_commits, filtered)
     for attempt in range(1, ATTEMPTS):
         try:
-            return _clone_once(url, workdir, attempt, deadline, cancel, max_bytes, history_commits)
+            return _clone_once(url, workdir, attempt, deadline, cancel, *options)
         except (CloneNotFound, CloneTimeout, CloneCancelled, CloneTooLarge, CloneCorrupt):
             raise
         except CloneError as exc:
@@ -912,7 +1069,7 @@ def _clone_with_retries(
             backoff = RETRY_BACKOFF_SECONDS * 2 ** (attempt - 1)
             time.sleep(min(backoff, max(0.0, deadline - time.monotonic())))
     try:
-        return _clone_once(url, workdir, ATTEMPTS, deadline, cancel, max_bytes, history_commits)
+        return _clone_once(url, workdir, ATTEMPTS, deadline, cancel, *options)
     except CloneError as exc:
         if type(exc) is CloneError and _TRANSIENT.search(str(exc)):
             raise CloneUnavailable(str(exc)) from None

@@ -2,7 +2,10 @@
 
 The walk and the resolution run in this process; reading and parsing files (the
 expensive part, and the dangerous one) runs in worker processes (`workers.py`).
-Files whose content was parsed before come from the parse cache (`cache.py`).
+Files whose content was parsed before come from the parse cache (`cache.py`). Given
+HEAD's git tree and a way to write its files (`clone.py`), the walk lists the tree and
+only the files the cache does not hold, and the configuration files the resolvers
+read, are ever written out: a cached file is never read at all.
 A file that cannot be read or parsed is recorded in `errors` and the rest go on.
 Each node carries its strongest identifier tokens, weighted over the repository
 (`identifiers.py`), and the clone's recent commits give co-change pairs (`history.py`).
@@ -12,8 +15,8 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -23,10 +26,20 @@ from services.parser.history import CoChangePair, History, cochanges
 from services.parser.identifiers import Terms, weigh_terms
 from services.parser.plugins import PLUGINS, Resolver
 from services.parser.records import Extraction, RepoIndex
-from services.parser.walk import DEFAULT_MAX_FILE_BYTES, SourceFile, walk_sources
+from services.parser.walk import (
+    DEFAULT_MAX_FILE_BYTES,
+    SourceFile,
+    Tree,
+    WalkResult,
+    oversized,
+    walk_sources,
+)
 from services.parser.workers import Outcome, extract_files
 
 Progress = Callable[[int, int], None]
+Read = Callable[[Iterable[str]], Mapping[str, int]]
+"""Writes the named repository files under the root and gives their sizes
+(`ClonedRepository.read`)."""
 DEFAULT_COCHANGE_MAX_FILES = 15
 NO_HISTORY = History(note="no history: none was read")
 
@@ -68,25 +81,54 @@ def _cache_key(source: SourceFile, blobs: Mapping[str, str]) -> str | None:
     return f"{fingerprint(PLUGINS[source.language].extract.__module__)}:{extension}:{blob}"
 
 
+def _cached(
+    files: Sequence[SourceFile], blobs: Mapping[str, str], cache: ParseCache | None
+) -> tuple[dict[str, Extraction], dict[str, str]]:
+    """The cached extractions of `files` by path (one query, each value loaded once),
+    and every file's cache key. An entry is used only when the file's size is known,
+    from the listing or from the entry."""
+    if cache is None:
+        return {}, {}
+    keys = {f.path: key for f in files if (key := _cache_key(f, blobs))}
+    hits = cache.get_many(keys.values())
+    sized = {f.path for f in files if f.size is not None}
+    return {
+        path: hits[key]
+        for path, key in keys.items()
+        if key in hits and (path in sized or hits[key].size is not None)
+    }, keys
+
+
+def _settle_sizes(walked: WalkResult, known: Mapping[str, int], max_file_bytes: int) -> None:
+    """Size the walked files the listing could not (a partial clone's) from `known`
+    (their cache entries, or their blobs once read), skipping those over
+    `max_file_bytes` as the walk would have."""
+    settled: list[SourceFile] = []
+    for source in walked.files:
+        if source.size is None:
+            size = known.get(source.path, 0)
+            reason = oversized(size, max_file_bytes)
+            if reason is not None:
+                walked.skipped.append((source.path, reason))
+                continue
+            source = SourceFile(source.path, source.language, size)
+        settled.append(source)
+    walked.files = settled
+
+
 def _parse_all(
     root: Path,
     files: Sequence[SourceFile],
+    cached: Mapping[str, Extraction],
     *,
     max_file_bytes: int,
     workers: int,
     on_progress: Progress | None,
-    blobs: Mapping[str, str],
-    cache: ParseCache | None,
-) -> tuple[dict[str, Outcome], int]:
-    """Each file's outcome by path (cached where its blob is known), and the cache hits."""
-    keys = {f.path: _cache_key(f, blobs) for f in files} if cache is not None else {}
-    hits = cache.get_many(k for k in keys.values() if k) if cache is not None else {}
-    outcomes: dict[str, Outcome] = {}
-    for path, key in keys.items():
-        if key in hits:
-            outcomes[path] = hits[key]
+) -> dict[str, Outcome]:
+    """Each file's outcome by path: `cached`, else parsed in the workers."""
+    outcomes: dict[str, Outcome] = {f.path: cached[f.path] for f in files if f.path in cached}
     # Largest first, so that the last chunks are small and no worker idles long at the end.
-    to_parse = sorted((f for f in files if f.path not in outcomes), key=lambda f: -f.size)
+    to_parse = sorted((f for f in files if f.path not in outcomes), key=lambda f: -(f.size or 0))
     work = [(f.path, f.language) for f in to_parse]
     done = len(outcomes)
 
@@ -101,18 +143,8 @@ def _parse_all(
     parsed = extract_files(
         root, work, max_file_bytes=max_file_bytes, workers=workers, advance=advance
     )
-    fresh = dict(zip((path for path, _ in work), parsed, strict=True))
-    if cache is not None:
-        cache.put_many(
-            {
-                key: outcome
-                for path, outcome in fresh.items()
-                if isinstance(outcome, Extraction) and (key := keys.get(path))
-            }
-        )
-    cached = len(outcomes)
-    outcomes.update(fresh)
-    return outcomes, cached
+    outcomes.update(zip((path for path, _ in work), parsed, strict=True))
+    return outcomes
 
 
 def build_graph(
@@ -125,6 +157,8 @@ def build_graph(
     cache: ParseCache | None = None,
     history: History = NO_HISTORY,
     cochange_max_files: int = DEFAULT_COCHANGE_MAX_FILES,
+    tree: Tree | None = None,
+    read: Read | None = None,
 ) -> RepoGraph:
     """Walk, parse and resolve the repository at `root`.
 
@@ -133,19 +167,39 @@ def build_graph(
     With a `cache` and the checkout's `blobs` (path → git blob id), files whose
     content was parsed before are not parsed again. The clone's `history` gives the
     co-change pairs (commits touching more than `cochange_max_files` nodes are ignored).
+    With HEAD's `tree` the walk lists it instead of `root`, and with `read` the files
+    are written under `root` only as they are needed: the files to parse and the
+    configuration files in one batch, any other file a configuration names when a
+    resolver reads it.
     """
     started = time.perf_counter()
-    walked = walk_sources(root, max_file_bytes=max_file_bytes)
-    outcomes, cached = _parse_all(
+    walked = walk_sources(tree if tree is not None else root, max_file_bytes=max_file_bytes)
+    sources = [f for f in walked.files if f.language in PLUGINS]
+    cached, keys = _cached(sources, blobs or {}, cache)
+    known = {path: extraction.size or 0 for path, extraction in cached.items()}
+    if read is not None:  # the selection: nothing the cache holds is read
+        unread = [f.path for f in sources if f.path not in cached]
+        known.update(read([*unread, *walked.manifests]))
+    _settle_sizes(walked, known, max_file_bytes)
+    sources = [f for f in walked.files if f.language in PLUGINS]
+    outcomes = _parse_all(
         root,
-        [f for f in walked.files if f.language in PLUGINS],
+        sources,
+        cached,
         max_file_bytes=max_file_bytes,
         workers=workers or _cpu_count(),
         on_progress=on_progress,
-        blobs=blobs or {},
-        cache=cache,
     )
-
+    if cache is not None:
+        cache.put_many(
+            {
+                keys[f.path]: replace(outcome, size=f.size)
+                for f in sources
+                if f.path in keys
+                and f.path not in cached
+                and isinstance(outcome := outcomes[f.path], Extraction)
+            }
+        )
     graph = RepoGraph(errors=list(walked.skipped))
     facts: dict[Resolver, dict[int, Any]] = {}
     counted: list[Terms] = []
@@ -165,7 +219,7 @@ def build_graph(
             facts.setdefault(PLUGINS[source.language].resolve, {})[index] = outcome.facts
     for node, terms in zip(graph.nodes, weigh_terms(counted), strict=True):
         node.terms.extend(graph_pb2.IdentifierTerm(token=t, weight=w) for t, w in terms)
-    repo = RepoIndex([node.path for node in graph.nodes], walked.manifests, root)
+    repo = RepoIndex([node.path for node in graph.nodes], walked.manifests, root, read)
     for resolve in _resolvers_in_order():
         if resolve in facts:
             resolution = resolve(repo, facts[resolve])
@@ -181,7 +235,7 @@ def build_graph(
             edges=len(graph.edges),
             unresolved=len(graph.unresolved),
             parse_seconds=time.perf_counter() - started,
-            files_cached=cached,
+            files_cached=len(cached),
             history_commits=len(history.commits),
             history_note=history.note,
         )

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -54,11 +54,14 @@ def read_regular_file(path: str, limit: int) -> bytes:
 @dataclass(frozen=True, slots=True)
 class Extraction:
     """One file's facts for its resolver (None when it has none), a parse note, if any,
-    and its identifier tokens with their counts (`identifiers.py`), sorted by token."""
+    its identifier tokens with their counts (`identifiers.py`), sorted by token, and
+    the file's size once it is cached (so that a cached file is never read, not even
+    for its size)."""
 
     facts: Any = None
     error: str | None = None
     terms: tuple[tuple[str, int], ...] = ()
+    size: int | None = None
 
 
 @dataclass(frozen=True)
@@ -68,12 +71,14 @@ class RepoIndex:
     `paths[i]` is node i's path (relative, '/'-separated); `manifests` lists the
     configuration files the walk found (`package.json`, `tsconfig*.json`,
     `jsconfig*.json`, `go.mod`, `go.work`); `read_text` reads those, or any other
-    file a configuration names, without leaving the repository.
+    file a configuration names, without leaving the repository, having `read` write
+    it under `root` first when the files are written only as they are needed.
     """
 
     paths: Sequence[str]
     manifests: Sequence[str] = ()
     root: Path | None = None
+    read: Callable[[Iterable[str]], object] | None = None
 
     def read_text(self, rel: str) -> str | None:
         """The text of repository file `rel`, or None if it is missing, outside the
@@ -82,7 +87,11 @@ class RepoIndex:
             return None
         root = os.path.realpath(self.root)
         full = os.path.normpath(os.path.join(root, rel))
-        if not full.startswith(root + os.sep) or os.path.realpath(full) != full:
+        if not full.startswith(root + os.sep):
+            return None
+        if self.read is not None:
+            self.read([os.path.relpath(full, root).replace(os.sep, "/")])
+        if os.path.realpath(full) != full:
             return None
         try:
             data = read_regular_file(full, MAX_MANIFEST_BYTES)

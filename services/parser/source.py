@@ -1,8 +1,10 @@
 """A repository's graph at HEAD: what the parser service and `alexandria graph` both build.
 
-`repository_graph` takes a canonical URL: a remote is cloned, a local git repository
-is read from its objects (`clone.py`), so the graph is of its HEAD commit (uncommitted
-changes are not in it) and the parse cache applies. `graph_of` is the command line's
+`repository_graph` takes a canonical URL: a remote is cloned without checkout, a local
+git repository is read from its objects (`clone.py`), so the graph is of its HEAD
+commit (uncommitted changes are not in it) and the parse cache applies. HEAD's tree is
+walked as listed, and only the files the cache does not hold (plus the configuration
+files the resolvers read) are read from git, or fetched. `graph_of` is the command line's
 way in: it takes what a user types, validates a URL like the service does, reads a
 local git repository (bare or not) at HEAD, and parses a local directory that is not a
 git repository in place (no commit, no cache, no history).
@@ -45,7 +47,7 @@ def repository_graph(
     on_progress: Progress | None = None,
 ) -> SourceGraph:
     """HEAD's graph of the canonical `url`, with its history, within the settings'
-    limits; `on_read()` once HEAD's files are read, before the parse.
+    limits; `on_read()` once HEAD's tree is listed, before the walk and the parse.
 
     Raises the clone's `CloneError` subclasses when git fails, a limit is passed or
     `cancel` is set; the temporary directory is gone when this returns.
@@ -57,6 +59,7 @@ def repository_graph(
         max_bytes=settings.max_repo_bytes,
         max_files=settings.max_repo_files,
         history_commits=settings.history_max_commits,
+        read_all=False,
     ) as repo:
         if on_read is not None:
             on_read()
@@ -69,6 +72,8 @@ def repository_graph(
             cache=cache,
             history=repo.history,
             cochange_max_files=settings.cochange_max_files,
+            tree=repo.tree,
+            read=repo.read,
         )
     return SourceGraph(url, repo.commit, graph)
 

@@ -1,9 +1,11 @@
-"""Walk a checkout for source files without trusting it.
+"""Walk a repository's tree for source files without trusting it.
 
-Symlinks are never followed (a repository can point one at `/etc` or at a huge
-tree elsewhere); vendored, hidden and build-output directories are not walked;
-oversized and non-UTF-8-named files are skipped with a reason (binary files are
-found where files are read, in the parse workers). The order is
+The tree is a directory on disk (`DiskTree`) or HEAD's git tree as `git ls-tree`
+lists it (`tree.py`): one walk, one set of rules, over either listing, so the same
+tree gives the same result. Symlinks are never followed (a repository can point one
+at `/etc` or at a huge tree elsewhere); vendored, hidden and build-output directories
+are not walked; oversized and non-UTF-8-named files are skipped with a reason
+(binary files are found where files are read, in the parse workers). The order is
 sorted, so the same tree always yields the same node order.
 """
 
@@ -13,6 +15,7 @@ import os
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 from services.parser.languages import language_of
 
@@ -57,11 +60,12 @@ DEFAULT_MAX_FILE_BYTES = 1 << 20
 
 @dataclass(frozen=True, slots=True)
 class SourceFile:
-    """A file that becomes a node: relative posix path, `graph_pb2.Language`, size."""
+    """A file that becomes a node: relative posix path, `graph_pb2.Language`, size
+    (None while a partial clone's listing does not know it: see `oversized`)."""
 
     path: str
     language: int
-    size: int
+    size: int | None
 
 
 @dataclass(slots=True)
@@ -88,25 +92,75 @@ def _is_manifest(name: str) -> bool:
     return name in MANIFEST_NAMES or (name.startswith(MANIFEST_PREFIXES) and name.endswith(".json"))
 
 
-def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> WalkResult:
-    """Every source file under `root`, and why the other candidates were skipped."""
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One name of a directory listing: its kind (`FILE`, `DIRECTORY`, `SYMLINK` or
+    `OTHER`), a file's size (None if not known yet), and why it could not be looked
+    at, if it could not."""
+
+    name: str
+    kind: str
+    size: int | None = 0
+    unreadable: str | None = None
+
+
+FILE, DIRECTORY, SYMLINK, OTHER = "file", "directory", "symlink", "other"
+
+
+class Tree(Protocol):
+    """A tree the walk lists one directory at a time: a directory on disk (`DiskTree`)
+    or a git tree as `git ls-tree` lists it (`tree.py`)."""
+
+    def entries(self, directory: str) -> list[Entry]:
+        """The entries of `directory` ("" for the top, else a relative posix path);
+        OSError when it cannot be read."""
+        ...
+
+
+class DiskTree:
+    """The directory `root` on disk, listed with `os.scandir`; symlinks are not followed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = os.fspath(root)
+
+    def entries(self, directory: str) -> list[Entry]:
+        with os.scandir(os.path.join(self.root, directory)) as found:
+            return [_disk_entry(entry) for entry in found]
+
+
+def _disk_entry(entry: os.DirEntry[str]) -> Entry:
+    if entry.is_symlink():
+        return Entry(entry.name, SYMLINK)
+    try:
+        info = entry.stat(follow_symlinks=False)
+    except OSError as exc:
+        return Entry(entry.name, OTHER, unreadable=str(exc.strerror))
+    if stat.S_ISDIR(info.st_mode):
+        return Entry(entry.name, DIRECTORY)
+    if stat.S_ISREG(info.st_mode):
+        return Entry(entry.name, FILE, info.st_size)
+    return Entry(entry.name, OTHER)
+
+
+def walk_sources(root: Path | Tree, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> WalkResult:
+    """Every source file of `root` (a directory on disk, or any `Tree`), and why the
+    other candidates were skipped."""
+    tree = DiskTree(root) if isinstance(root, os.PathLike) else root
     result = WalkResult()
-    stack = [(str(root), "", 0)]
+    stack = [("", 0)]
     while stack:
-        directory, prefix, depth = stack.pop()
+        directory, depth = stack.pop()
         if depth > MAX_DEPTH:
-            result.skipped.append((prefix.rstrip("/"), f"deeper than {MAX_DEPTH} directories"))
+            result.skipped.append((directory, f"deeper than {MAX_DEPTH} directories"))
             continue
         try:
-            with os.scandir(directory) as entries:
-                listing = sorted(entries, key=lambda e: e.name)
+            listing = sorted(tree.entries(directory), key=lambda e: e.name)
         except OSError as exc:
-            result.skipped.append(
-                (prefix.rstrip("/") or ".", f"unreadable directory: {exc.strerror}")
-            )
+            result.skipped.append((directory or ".", f"unreadable directory: {exc.strerror}"))
             continue
         names = {entry.name for entry in listing}
         skip = SKIP_DIRS | BUILD_OUTPUT_DIRS if names & BUILD_FILES else SKIP_DIRS
+        prefix = f"{directory}/" if directory else ""
         for entry in listing:
             _visit(entry, prefix, depth, skip, result, stack, max_file_bytes)
     result.files.sort(key=lambda f: f.path)
@@ -116,12 +170,12 @@ def walk_sources(root: Path, *, max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) ->
 
 
 def _visit(
-    entry: os.DirEntry[str],
+    entry: Entry,
     prefix: str,
     depth: int,
     skip: frozenset[str],
     result: WalkResult,
-    stack: list[tuple[str, str, int]],
+    stack: list[tuple[str, int]],
     max_file_bytes: int,
 ) -> None:
     raw = prefix + entry.name
@@ -130,19 +184,17 @@ def _visit(
         shown = raw.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
         result.skipped.append((shown, "path is not valid UTF-8"))
         return
-    if entry.is_symlink():
+    if entry.kind == SYMLINK:
         result.skipped.append((rel, "symlink not followed"))
         return
-    try:
-        info = entry.stat(follow_symlinks=False)
-    except OSError as exc:
-        result.skipped.append((rel, f"unreadable: {exc.strerror}"))
+    if entry.unreadable is not None:
+        result.skipped.append((rel, f"unreadable: {entry.unreadable}"))
         return
-    if stat.S_ISDIR(info.st_mode):
+    if entry.kind == DIRECTORY:
         if entry.name not in skip and not entry.name.startswith("."):
-            stack.append((entry.path, rel + "/", depth + 1))
+            stack.append((rel, depth + 1))
         return
-    if not stat.S_ISREG(info.st_mode):
+    if entry.kind != FILE:
         return
     result.seen += 1
     language = language_of(entry.name)
@@ -150,7 +202,16 @@ def _visit(
         if _is_manifest(entry.name):
             result.manifests.append(rel)
         return
-    if info.st_size > max_file_bytes:
-        result.skipped.append((rel, f"larger than {max_file_bytes} bytes ({info.st_size})"))
+    too_large = oversized(entry.size, max_file_bytes)
+    if too_large is not None:
+        result.skipped.append((rel, too_large))
         return
-    result.files.append(SourceFile(rel, language, info.st_size))
+    result.files.append(SourceFile(rel, language, entry.size))
+
+
+def oversized(size: int | None, max_file_bytes: int) -> str | None:
+    """Why a source file of `size` bytes is skipped, if it is; a size not known yet is
+    checked again once it is known (`graph.py`)."""
+    if size is not None and size > max_file_bytes:
+        return f"larger than {max_file_bytes} bytes ({size})"
+    return None

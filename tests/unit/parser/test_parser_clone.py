@@ -93,7 +93,7 @@ def test_only_https_and_local_file_transports_are_allowed(tmp_path: Path) -> Non
 
 
 def test_timeout_kills_git_and_cleans_up(monkeypatch: pytest.MonkeyPatch) -> None:
-    def slow_command(url: str, destination: Path, history_commits: int = 0) -> list[str]:
+    def slow_command(url: str, destination: Path, *options: object) -> list[str]:
         return ["sh", "-c", f"mkdir -p '{destination}' && sleep 30"]
 
     monkeypatch.setattr(clone_module, "_git_command", slow_command)
@@ -114,7 +114,7 @@ def test_cancel_stops_the_clone(monkeypatch: pytest.MonkeyPatch, tmp_path: Path)
     pid_file = tmp_path / "git.pid"
     destinations: list[Path] = []
 
-    def slow_command(url: str, destination: Path, history_commits: int = 0) -> list[str]:
+    def slow_command(url: str, destination: Path, *options: object) -> list[str]:
         destinations.append(destination)
         return ["sh", "-c", f"mkdir -p '{destination}' && echo $$ > '{pid_file}' && exec sleep 60"]
 
@@ -199,13 +199,17 @@ def test_transient_failures_are_retried(monkeypatch: pytest.MonkeyPatch) -> None
     assert len(calls) == clone_module.ATTEMPTS
 
 
-def test_a_local_source_is_read_from_its_objects_exactly_as_committed(
-    make_repo: Callable[..., Path], tmp_path: Path
+@pytest.mark.parametrize("read_all", [True, False], ids=["all", "asked"])
+@pytest.mark.parametrize("direct", [None, False], ids=["objects", "clone"])
+def test_head_is_read_from_git_objects_exactly_as_committed(
+    make_repo: Callable[..., Path], tmp_path: Path, direct: bool | None, read_all: bool
 ) -> None:
-    """No clone: every regular file holds the bytes `git show HEAD:path` gives (odd
-    names, CRLF under an eol attribute, an LFS pointer, the same blob twice, a blob
-    larger than a copy chunk), symlinks
-    stay symlinks, a submodule entry and uncommitted edits are left out."""
+    """No checkout: read from the source's objects, or from a clone's, every regular
+    file holds the bytes `git show HEAD:path` gives (odd names, a name that is not
+    UTF-8, CRLF under an eol attribute, an LFS pointer, the same blob twice, a blob
+    larger than a copy chunk), symlinks stay symlinks, a submodule entry and
+    uncommitted edits are left out. Asked for by name, the same files are written,
+    with their sizes, and nothing before."""
     lfs_pointer = (
         "version https://git-lfs.github.com/spec/v1\n"
         "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
@@ -217,6 +221,7 @@ def test_a_local_source_is_read_from_its_objects_exactly_as_committed(
         "same.py": "import b\n",
         "spaces and ünïcödé/x y.py": "X = 1\n",
         "weird/-dash.py": "Y = 2\n",
+        os.fsdecode(b"latin-caf\xe9.py"): "Z = 3\n",
         "crlf.txt": "one\ntwo\n",
         ".gitattributes": "crlf.txt eol=crlf\n*.bin filter=lfs diff=lfs merge=lfs -text\n",
         "model.bin": lfs_pointer,
@@ -232,19 +237,36 @@ def test_a_local_source_is_read_from_its_objects_exactly_as_committed(
     git(repo, "commit", "-q", "-m", "links and a submodule")
     (repo / "a.py").write_text("uncommitted\n")
     (repo / "untracked.py").write_text("nope\n")
-    with cloned_repository(f"file://{repo}", timeout_seconds=30) as read:
+    committed = [*files, ".gitmodules"]
+    shown = {
+        name: subprocess.run(
+            ["git", "show", f"HEAD:{name}"], cwd=repo, capture_output=True, check=True
+        ).stdout
+        for name in committed
+    }
+
+    def written(root: Path) -> list[str]:
+        found = (str(p.relative_to(root)) for p in root.rglob("*") if not p.is_dir())
+        return sorted(p for p in found if not p.startswith(".git/"))
+
+    url = f"file://{repo}"
+    with cloned_repository(url, timeout_seconds=30, direct=direct, read_all=read_all) as read:
         assert read.commit == git(repo, "rev-parse", "HEAD")
-        assert not (read.path / ".git").exists()
-        got = sorted(str(p.relative_to(read.path)) for p in read.path.rglob("*") if not p.is_dir())
-        assert got == sorted([*files, "link.py", "outside", ".gitmodules"])
-        for name in [*files, ".gitmodules"]:
-            shown = subprocess.run(
-                ["git", "show", f"HEAD:{name}"], cwd=repo, capture_output=True, check=True
-            ).stdout
-            assert (read.path / name).read_bytes() == shown, name
+        assert (read.path / ".git").exists() == (direct is False)  # the clone's own
+        if not read_all:
+            assert written(read.path) == []
+            sizes = read.read([*committed, "link.py", "outside", "sub", "untracked.py"])
+            assert sizes == {
+                **{name: len(body) for name, body in shown.items()},
+                "link.py": len("a.py"),
+                "outside": len("/etc/passwd"),
+            }
+        assert written(read.path) == sorted([*committed, "link.py", "outside"])
+        for name in committed:
+            assert (read.path / name).read_bytes() == shown[name], name
         assert os.readlink(read.path / "link.py") == "a.py"
         assert os.readlink(read.path / "outside") == "/etc/passwd"
-        assert set(read.blobs) == {*files, ".gitmodules"}  # symlinks are not regular files
+        assert set(read.blobs) == set(committed)  # symlinks are not regular files
         assert read.blobs["a.py"] == read.blobs["same.py"]
         assert not (read.path / "sub").exists()
 
@@ -270,6 +292,36 @@ def test_a_local_source_over_the_limits_is_refused_before_any_content_is_read(
     with (
         pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_FILES"),
         cloned_repository(f"file://{repo}", timeout_seconds=30, max_files=1),
+    ):
+        pass
+
+
+def test_a_clones_files_over_the_size_limit_are_refused_before_any_is_written(
+    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A partial clone's listing has no sizes, and 3 MB of zeros download as a few
+    kilobytes: the blobs are sized once fetched, and refused before one is written."""
+    repo = make_repo({"small.py": "x = 1\n", "zeros.py": "0" * 3_000_000})
+    ran: list[list[str]] = []
+    real_run = clone_module._run
+
+    def spy(command: list[str], **kwargs: object) -> tuple[int, bytes]:
+        ran.append(command)
+        return real_run(command, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(clone_module, "_run", spy)
+    url = f"file://{repo}"
+    with cloned_repository(
+        url, timeout_seconds=30, direct=False, max_bytes=1_000_000, read_all=False
+    ) as head:
+        assert head.read(["small.py"]) == {"small.py": 6}
+        with pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_BYTES"):
+            head.read(["zeros.py"])
+        assert not (head.path / "zeros.py").exists()
+    assert sum("--batch" in command for command in ran) == 1  # small.py's write only
+    with (
+        pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_BYTES"),
+        cloned_repository(url, timeout_seconds=30, direct=False, max_bytes=1_000_000),
     ):
         pass
 

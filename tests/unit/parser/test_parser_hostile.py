@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,10 +13,10 @@ from parser_helpers import git, write_tree
 
 from neo_alexandria.v1 import graph_pb2
 from services.common.config import Settings
-from services.parser.clone import CloneTooLarge
+from services.parser.clone import CloneTooLarge, cloned_repository
 from services.parser.graph import build_graph
 from services.parser.source import graph_of
-from services.parser.walk import MAX_DEPTH
+from services.parser.walk import MAX_DEPTH, walk_sources
 
 
 @pytest.fixture
@@ -152,3 +153,69 @@ def test_pathological_syntax_is_noted_and_the_rest_continue(tmp_path: Path, exte
     assert len(graph.nodes) == 4
     noted = {path for path, error in graph.errors if error.startswith("syntax error")}
     assert f"parens.{extension}" in noted
+
+
+def test_a_malformed_tree_is_read_and_walked_without_leaving_the_checkout(
+    tmp_path: Path, settings: Settings
+) -> None:
+    """A tree git itself would refuse to check out (made with `git mktree`): `..` and
+    `.git` entries, a path twice, a path that is a file and a directory. Nothing is
+    written outside the checkout or into a `.git`, the first entry of a path wins, and
+    the walk of the listing is the walk of what was written."""
+    repo = tmp_path / "malformed"
+    git(tmp_path, "init", "-q", "-b", "main", str(repo))
+
+    def blob(text: str) -> str:
+        return (
+            subprocess.run(
+                ["git", "hash-object", "-w", "--stdin"],
+                cwd=repo,
+                input=text.encode(),
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .strip()
+        )
+
+    def mktree(lines: list[str]) -> str:
+        return (
+            subprocess.run(
+                ["git", "mktree"],
+                cwd=repo,
+                input="".join(f"{line}\n" for line in lines).encode(),
+                capture_output=True,
+                check=True,
+            )
+            .stdout.decode()
+            .strip()
+        )
+
+    first, second = blob("import first\n"), blob("import second\n")
+    inner = mktree([f"100644 blob {second}\tconfig.py"])
+    tree = mktree(
+        [
+            f"100644 blob {first}\ta.py",
+            f"100644 blob {second}\ta.py",
+            f"040000 tree {inner}\t.git",
+            f"040000 tree {inner}\t.GIT",
+            f"040000 tree {inner}\t..",
+            f"100644 blob {first}\tx.py",
+            f"040000 tree {inner}\tx.py",
+            f"040000 tree {inner}\tpkg",
+        ]
+    )
+    commit = git(repo, "commit-tree", tree, "-m", "malformed")
+    git(repo, "update-ref", "refs/heads/main", commit)
+
+    with cloned_repository(f"file://{repo}", timeout_seconds=30) as read:
+        files = sorted(str(p.relative_to(read.path.parent)) for p in read.path.parent.rglob("*"))
+        assert files == [
+            "checkout",
+            *(f"checkout/{p}" for p in ("a.py", "pkg", "pkg/config.py", "x.py")),
+        ]
+        assert (read.path / "a.py").read_text() == "import first\n"
+        assert walk_sources(read.tree) == walk_sources(read.path)
+    built = graph_of(str(repo), settings)
+    assert _paths(built.graph.nodes) == ["a.py", "pkg/config.py", "x.py"]
+    assert sorted(spec for _, spec in built.graph.unresolved) == ["first", "first", "second"]
