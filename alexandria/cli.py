@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from alexandria import gateway_commands, output
-from alexandria.gateway_client import GatewayError
+from alexandria.gateway_errors import GatewayError
 from alexandria.stack_state import DataDirInUse
 from services.common.children import tie_to_parent
 from services.common.config import ConfigError, is_loopback_host, load_settings

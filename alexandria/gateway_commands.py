@@ -6,18 +6,21 @@ from __future__ import annotations
 import argparse
 import os
 import posixpath
-import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import datetime
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from alexandria import output
-from alexandria.gateway_client import GatewayClient, GatewayError
+from alexandria.gateway_errors import GatewayError
+from alexandria.head_changes import say_changes_not_indexed
 from services.common.config import load_settings
+
+if TYPE_CHECKING:
+    from alexandria.gateway_client import GatewayClient
 
 POLL_SECONDS = 0.5
 RETRY_FIRST_SECONDS = 0.5
@@ -50,31 +53,6 @@ def file_argument(repo: str, file_path: str) -> str:
             return on_disk.relative_to(root).as_posix()
     normal = posixpath.normpath(typed)
     return "" if normal == "." else normal
-
-
-def say_changes_not_indexed(repo: str) -> None:
-    """One line on stderr when a local repository has changes that HEAD lacks."""
-    if changed := changes_not_indexed(repo):
-        print(
-            f"note: {changed} changed or untracked files are not indexed, only the HEAD "
-            "commit is (commit them to include them)",
-            file=sys.stderr,
-        )
-
-
-def changes_not_indexed(repo: str) -> int:
-    """How many files of local git repository `repo` differ from HEAD or are untracked
-    (what an ingest, which reads HEAD, leaves out); 0 when `repo` is not one."""
-    if "://" in repo or not Path(repo).is_dir():
-        return 0
-    done = subprocess.run(
-        ["git", "-C", repo, "status", "--porcelain", "--untracked-files=normal"],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    return len(done.stdout.splitlines()) if done.returncode == 0 else 0
 
 
 def ingest(
@@ -379,6 +357,8 @@ def _when(value: str | None) -> str:
 
 
 def _client(args: argparse.Namespace) -> GatewayClient:
+    from alexandria.gateway_client import GatewayClient  # httpx: only for these commands
+
     return GatewayClient(load_settings(), args.gateway)
 
 

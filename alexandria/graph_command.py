@@ -7,7 +7,7 @@ import sys
 from collections import Counter
 from pathlib import Path
 
-from alexandria.gateway_commands import say_changes_not_indexed
+from alexandria.head_changes import say_changes_not_indexed
 from services.common.config import Settings
 from services.common.repo_url import InvalidRepoUrl
 
@@ -45,8 +45,8 @@ def run_graph(
             print(file=sys.stderr)
     document = graph_document(built.repo, built.commit, built.graph)
     if as_json:
-        json.dump(document, sys.stdout, ensure_ascii=False)
-        sys.stdout.write("\n")
+        # dumps, not dump: dump encodes in Python, piece by piece (0.9 s of torch's graph)
+        sys.stdout.write(json.dumps(document, ensure_ascii=False) + "\n")
     else:
         _print_summary(document)
     return 0

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
-from alexandria.gateway_client import GatewayError
+from alexandria.gateway_errors import GatewayError
 
 OK = 0
 FAILED = 1  # the operation ran and failed (a job failed, a file is unknown, a check failed)

@@ -9,8 +9,8 @@ clients, each with its own connection, send requests back to back for `--seconds
 unauthenticated `/health`, the job history, the worker status and hybrid `similar`.
 Printed per N: requests, answers by status class (429 apart: a rate limit, none in
 LOCAL mode unless ALEXANDRIA_RATE_LIMIT_*_PER_MINUTE is set), 5xx (the target: 0),
-throughput, and latency p50 / p99 / max. The anchor is the target itself, 0 answers of 5xx; the ratio
-printed is 5xx over all requests.
+throughput, and latency p50 / p99 / max. The anchor is the target itself, 0 answers of
+5xx; the ratio printed is 5xx over all requests.
 """
 
 from __future__ import annotations

@@ -10,11 +10,8 @@ from pathlib import Path
 import pytest
 from git_repos import git, make_git_repo
 
-from alexandria.gateway_commands import (
-    changes_not_indexed,
-    file_argument,
-    say_changes_not_indexed,
-)
+from alexandria.gateway_commands import file_argument
+from alexandria.head_changes import changes_not_indexed, say_changes_not_indexed
 from services.common.config import DEFAULT_HOSTS, Settings
 from services.common.repo_url import canonicalize
 from services.parser.source import graph_of

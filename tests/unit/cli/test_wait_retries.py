@@ -19,8 +19,9 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from alexandria import output
-from alexandria.gateway_client import GatewayClient, GatewayError
+from alexandria.gateway_client import GatewayClient
 from alexandria.gateway_commands import retrying
+from alexandria.gateway_errors import GatewayError
 from alexandria.stack import free_port
 from services.common.config import Settings
 
