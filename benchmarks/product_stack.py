@@ -3,7 +3,8 @@ dir (its gateway on a free port, the parser and the embedder on the data dir's u
 sockets), and the REST calls they make of it.
 
 The stack uses its own embedded services: variables that would point it elsewhere
-(`REDIS_URL`, `QDRANT_URL`, tokens, ...) are removed from its environment. `stop()`
+(`REDIS_URL`, `QDRANT_URL`, tokens, ..., under their deprecated names too) are removed
+from its environment. `stop()`
 sends SIGINT to `up` and then ends by process id anything it left.
 """
 
@@ -26,19 +27,25 @@ START_TIMEOUT_S = 180.0
 STOP_TIMEOUT_S = 90.0
 LIMIT = 100  # `similar`'s maximum
 ROOT = Path(__file__).resolve().parent.parent
-_FOREIGN_ENV = (
-    "REDIS_URL",
-    "UPSTASH_REDIS_REST_URL",
-    "UPSTASH_REDIS_REST_TOKEN",
-    "DATABASE_URL",
-    "QDRANT_URL",
-    "QDRANT_API_KEY",
-    "ALEXANDRIA_ADMIN_TOKEN",
-    "ALEXANDRIA_READ_TOKEN",
-    "ALEXANDRIA_GATEWAY_URL",
-    "ALEXANDRIA_PARSER_ADDR",
-    "ALEXANDRIA_EMBEDDER_ADDR",
-    "ALEXANDRIA_MODE",
+sys.path.insert(0, str(ROOT))
+
+from services.common.config import variable_names  # noqa: E402
+
+_FOREIGN_ENV = variable_names(
+    (
+        "redis_url",
+        "upstash_redis_rest_url",
+        "upstash_redis_rest_token",
+        "database_url",
+        "qdrant_url",
+        "qdrant_api_key",
+        "admin_token",
+        "read_token",
+        "gateway_url",
+        "parser_addr",
+        "embedder_addr",
+        "mode",
+    )
 )
 """Variables that would point the stack elsewhere than its own embedded services."""
 

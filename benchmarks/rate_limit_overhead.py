@@ -30,14 +30,11 @@ from pathlib import Path
 
 import httpx
 
-from services.common.config import Settings, env_names
+from services.common.config import variable_names
 from services.common.embedded_redis import ensure_embedded_redis
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SETTING_NAMES = {name for field in Settings.model_fields for name in env_names(field)}
-"""Every variable a setting is read from, old names too: the gateways get only the ones
-set here."""
 NEVER_REACHED = 1_000_000_000
 WARM_UP = 50
 
@@ -52,7 +49,7 @@ def free_port() -> int:
 def gateway(data_dir: Path, redis_url: str, limit: int) -> Iterator[str]:
     """A LOCAL gateway process until the block ends; yields its URL once healthy."""
     port = free_port()
-    env = {k: v for k, v in os.environ.items() if k not in SETTING_NAMES}
+    env = {k: v for k, v in os.environ.items() if k not in variable_names()}
     env.update(
         ALEXANDRIA_MODE="LOCAL",
         ALEXANDRIA_DATA_DIR=str(data_dir),

@@ -40,8 +40,7 @@ def flush_redis(url: str, *, may_skip: bool) -> str:
 
 def clear_settings_env(monkeypatch: pytest.MonkeyPatch) -> None:
     """Unset every variable `Settings` reads, so a test sees only what it sets itself."""
-    from services.common.config import Settings, env_names
+    from services.common.config import variable_names
 
-    for field in Settings.model_fields:
-        for name in env_names(field):
-            monkeypatch.delenv(name, raising=False)
+    for name in variable_names():
+        monkeypatch.delenv(name, raising=False)

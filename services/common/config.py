@@ -13,6 +13,7 @@ import ipaddress
 import logging
 import os
 import secrets
+from collections.abc import Iterable
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
@@ -73,6 +74,13 @@ def env_names(field: str) -> tuple[str, ...]:
     """Every environment variable `field` is read from: its name, then its deprecated one."""
     old = deprecated_env_name(field)
     return (env_name(field),) if old is None else (env_name(field), old)
+
+
+def variable_names(fields: Iterable[str] | None = None) -> frozenset[str]:
+    """Every environment variable `fields` (default: every setting) are read from, the
+    deprecated names included: what to clear for an environment of one's own."""
+    chosen = Settings.model_fields if fields is None else fields
+    return frozenset(name for field in chosen for name in env_names(field))
 
 
 def deprecated_env_name(field: str) -> str | None:

@@ -27,7 +27,7 @@ from queue_helpers import open_queue, scripted_runner, settings_for
 
 from alexandria.stack import free_port
 from services.common import jobs
-from services.common.config import ConfigError, Settings, env_names
+from services.common.config import ConfigError, Settings, variable_names
 from services.common.transport import check_queue_settings
 from services.ingest.coordinator import Coordinator
 from services.ingest.liveness import is_alive
@@ -132,7 +132,7 @@ def queue_url(embedded_redis_url: str) -> str:
 
 def edge_env(tmp_path: Path, redis_url: str) -> dict[str, str]:
     """This process's environment minus every setting, plus an edge on free ports."""
-    read = {name for field in Settings.model_fields for name in env_names(field)}
+    read = variable_names()
     env = {key: value for key, value in os.environ.items() if key not in read}
     return {
         **env,
