@@ -143,11 +143,14 @@ def section_cache(source: Path, workers: int | None) -> None:
 
 
 def committed_copy(source: Path, repo: Path) -> None:
-    """`source`'s files as the one commit of a new git repository at `repo`."""
+    """`source`'s files as the one commit of a new git repository at `repo`, packed as a
+    clone's or any `git gc`'d repository's objects are (loose, each of the ~12,000 blobs'
+    sizes that `git ls-tree -l` lists is a file to open and inflate: +0.25 s a run)."""
     shutil.copytree(source, repo, ignore=shutil.ignore_patterns("__pycache__"))
     git(repo, "init", "-q", "-b", "main")
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "v1")
+    git(repo, "gc", "-q")
 
 
 def cli_graph_seconds(repo: Path, data_dir: Path, workers: int | None) -> float:

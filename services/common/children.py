@@ -19,10 +19,13 @@ from __future__ import annotations
 
 import ctypes
 import os
+import select
 import shutil
 import signal
+import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from functools import cache
 
 PR_SET_PDEATHSIG = 1
@@ -62,3 +65,34 @@ def die_with_parent_command() -> tuple[str, ...]:
     if not _LINUX or setpriv is None:
         return ()
     return (setpriv, "--pdeathsig", "KILL", "--")
+
+
+@contextmanager
+def exit_waiter(process: subprocess.Popen[bytes]) -> Iterator[Callable[[float], bool]]:
+    """A function that waits at most `timeout` seconds for `process` to exit and says
+    whether it has. On Linux it wakes the moment the process exits (a pidfd polled);
+    `Popen.wait(timeout)` instead sleeps in steps of up to 50 ms and so overruns a
+    short git command by a few to tens of milliseconds."""
+    try:
+        fd = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):  # not Linux, an old kernel, or already reaped
+
+        def wait(timeout: float) -> bool:
+            try:
+                process.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                return False
+            return True
+
+        yield wait
+        return
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN)
+        yield (
+            lambda timeout: (
+                bool(poller.poll(max(0, int(timeout * 1000)))) or (process.poll() is not None)
+            )
+        )
+    finally:
+        os.close(fd)

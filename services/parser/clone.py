@@ -53,7 +53,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from services.common.children import die_with_parent_command
+from services.common.children import die_with_parent_command, exit_waiter
 from services.common.repo_url import is_local
 from services.parser.history import History, parse_log
 from services.parser.tree import MAX_LINK_BYTES, SYMLINK_MODE, HeadTree, TreeFile
@@ -309,19 +309,18 @@ def _run(
         except OSError as exc:
             raise CloneError(f"cannot run git: {exc.strerror or exc}") from None
         try:
-            while True:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise CloneTimeout("clone timed out")
-                if cancel is not None and cancel.is_set():
-                    raise CloneCancelled("clone cancelled")
-                if watch is not None:
-                    watch()
-                try:
-                    code = process.wait(timeout=min(remaining, 0.2))
-                    break
-                except subprocess.TimeoutExpired:
-                    continue
+            with exit_waiter(process) as exited:
+                while True:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise CloneTimeout("clone timed out")
+                    if cancel is not None and cancel.is_set():
+                        raise CloneCancelled("clone cancelled")
+                    if watch is not None:
+                        watch()
+                    if exited(min(remaining, 0.2)):
+                        code = process.wait()
+                        break
         finally:
             if process.poll() is None:
                 _kill_group(process)
