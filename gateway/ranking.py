@@ -82,12 +82,12 @@ SIGNALS: tuple[str, ...] = tuple(f.name for f in fields(HybridWeights))
 
 HYBRID_WEIGHTS = HybridWeights(
     structure=0.0,
-    text=0.1,
-    history=4.0,
-    commits=1.0,
+    text=0.5,
+    history=2.0,
+    commits=4.0,
     recency=0.5,
-    imports=0.1,
-    directory=0.0,
+    imports=0.0,
+    directory=1.0,
     name=1.0,
 )
 """Fitted on the tune repositories by `benchmarks/fit_fusion.py` (benchmarks/README.md)."""
