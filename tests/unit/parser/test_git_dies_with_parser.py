@@ -23,11 +23,11 @@ pytestmark = pytest.mark.skipif(
 RUN_BLOCKING_GIT = textwrap.dedent(
     """
     import sys, threading, time
-    from services.parser.clone import _run
+    from services.parser.git_process import run
 
     def blocking_git():
         with open(sys.argv[2], "rb") as fifo:
-            _run(["git", "cat-file", "--batch"], env={"PATH": "/usr/bin:/bin"}, cwd=sys.argv[1],
+            run(["git", "cat-file", "--batch"], env={"PATH": "/usr/bin:/bin"}, cwd=sys.argv[1],
                  deadline=time.monotonic() + 600, cancel=None, stdin=fifo)
 
     threading.Thread(target=blocking_git, daemon=True).start()  # as the parser's workers do

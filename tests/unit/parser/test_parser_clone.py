@@ -17,6 +17,7 @@ import pytest
 from parser_helpers import git
 
 from services.parser import clone as clone_module
+from services.parser import git_process
 from services.parser.clone import (
     TEMP_PREFIX,
     CloneCancelled,
@@ -161,7 +162,7 @@ def test_git_runs_without_user_config_hooks_or_prompts(monkeypatch: pytest.Monke
         seen.update(command=command, env=kwargs["env"])
         return 128, b"fatal: unable to access: Could not resolve host: invalid.invalid\n"
 
-    monkeypatch.setattr(clone_module, "_run", spy)
+    monkeypatch.setattr(git_process, "run", spy)
     monkeypatch.setenv("GIT_DIR", "/somewhere/else")
     monkeypatch.setattr(clone_module, "RETRY_BACKOFF_SECONDS", 0.0)
     with (
@@ -189,7 +190,7 @@ def test_transient_failures_are_retried(monkeypatch: pytest.MonkeyPatch) -> None
         calls.append(1)
         return 128, b"fatal: unable to access: Could not resolve host: github.com\n"
 
-    monkeypatch.setattr(clone_module, "_run", flaky)
+    monkeypatch.setattr(git_process, "run", flaky)
     monkeypatch.setattr(clone_module, "RETRY_BACKOFF_SECONDS", 0.0)
     with (
         pytest.raises(CloneUnavailable),  # retried later as a job: gRPC UNAVAILABLE
@@ -276,13 +277,13 @@ def test_a_local_source_over_the_limits_is_refused_before_any_content_is_read(
 ) -> None:
     repo = make_repo({"a.py": "x" * 5_000, "b.py": "y" * 5_000})
     ran: list[list[str]] = []
-    real_run = clone_module._run
+    real_run = git_process.run
 
     def spy(command: list[str], **kwargs: object) -> tuple[int, bytes]:
         ran.append(command)
         return real_run(command, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(clone_module, "_run", spy)
+    monkeypatch.setattr(git_process, "run", spy)
     with (
         pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_BYTES"),
         cloned_repository(f"file://{repo}", timeout_seconds=30, max_bytes=8_000),
@@ -303,13 +304,13 @@ def test_a_clones_files_over_the_size_limit_are_refused_before_any_is_written(
     kilobytes: the blobs are sized once fetched, and refused before one is written."""
     repo = make_repo({"small.py": "x = 1\n", "zeros.py": "0" * 3_000_000})
     ran: list[list[str]] = []
-    real_run = clone_module._run
+    real_run = git_process.run
 
     def spy(command: list[str], **kwargs: object) -> tuple[int, bytes]:
         ran.append(command)
         return real_run(command, **kwargs)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(clone_module, "_run", spy)
+    monkeypatch.setattr(git_process, "run", spy)
     url = f"file://{repo}"
     with cloned_repository(
         url, timeout_seconds=30, direct=False, max_bytes=1_000_000, read_all=False

@@ -12,6 +12,7 @@ import pytest
 from git_repos import CORRUPTIONS, corrupt
 
 from services.parser import clone as clone_module
+from services.parser import git_process
 from services.parser.clone import (
     CloneCorrupt,
     CloneError,
@@ -63,7 +64,7 @@ def test_a_remote_aborting_over_corruption_is_not_retried(
             b"fatal: early EOF\nfatal: fetch-pack: invalid index-pack output\n"
         )
 
-    monkeypatch.setattr(clone_module, "_run", dying)
+    monkeypatch.setattr(git_process, "run", dying)
     with (
         pytest.raises(CloneCorrupt, match="corruption"),
         cloned_repository("https://github.com/u/r", timeout_seconds=20),
@@ -92,7 +93,7 @@ def test_git_errors_lose_nul_and_control_bytes(monkeypatch: pytest.MonkeyPatch) 
             b"fatal: repository \xc2\x9b6n 'x'\tnot\x0bfound\x7f\n"
         )
 
-    monkeypatch.setattr(clone_module, "_run", hostile)
+    monkeypatch.setattr(git_process, "run", hostile)
     with (
         pytest.raises(CloneError) as raised,
         cloned_repository("https://github.com/u/r", timeout_seconds=20),

@@ -22,6 +22,7 @@ from neo_alexandria.v1 import graph_pb2, parser_service_pb2, parser_service_pb2_
 from services.common.config import Settings
 from services.parser import client as client_module
 from services.parser import clone as clone_module
+from services.parser import git_process
 from services.parser import server as server_module
 from services.parser.client import ParsedGraph, fetch_graph
 from services.parser.clone import TEMP_PREFIX
@@ -183,7 +184,7 @@ def test_a_network_failure_that_outlasts_the_retries_is_unavailable(
     def unreachable(command: list[str], **kwargs: object) -> tuple[int, bytes]:
         return 128, b"fatal: unable to access: Could not resolve host: github.com\n"
 
-    monkeypatch.setattr(clone_module, "_run", unreachable)
+    monkeypatch.setattr(git_process, "run", unreachable)
     monkeypatch.setattr(clone_module, "RETRY_BACKOFF_SECONDS", 0.0)
     monkeypatch.setattr(clone_module, "is_local", lambda url: False)  # cloned, as a remote
     code, details = _status(local, str(make_repo({"a.py": ""})))
