@@ -148,10 +148,19 @@ def weigh_terms(files: Sequence[Terms], *, keep: int = IDENTIFIER_TERMS) -> list
     }
     weighted: list[WeightedTerms] = []
     for terms in files:
-        scored = sorted(
-            ((token, (1 + math.log(count)) * idf[token]) for token, count in terms if token in idf),
-            key=lambda item: (-item[1], item[0]),
-        )[:keep]
-        norm = math.sqrt(sum(weight * weight for _, weight in scored))
-        weighted.append(tuple((token, weight / norm) for token, weight in scored))
+        # (-weight, token) pairs sort strongest first, ties by token, with no key function
+        scored = [
+            (-((_TF[count] if count < _TF_COUNTS else 1 + math.log(count)) * w), token)
+            for token, count in terms
+            if (w := idf.get(token))
+        ]
+        scored.sort()
+        del scored[keep:]
+        norm = math.sqrt(sum(weight * weight for weight, _ in scored))
+        weighted.append(tuple((token, -weight / norm) for weight, token in scored))
     return weighted
+
+
+_TF_COUNTS = 1024
+_TF = tuple(1 + math.log(count) if count else 0.0 for count in range(_TF_COUNTS))
+"""tf = 1 + ln(count) for the usual counts, looked up (counts start at 1)."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import tempfile
+from collections import Counter
 from pathlib import Path
 
 from hypothesis import given, settings
@@ -10,6 +12,7 @@ from hypothesis import strategies as st
 
 from services.common.tokens import split_identifier
 from services.parser.graph import build_graph
+from services.parser.identifiers import MIN_IDF, weigh_terms
 from services.parser.languages import language_of
 
 NAMES = ("a", "b", "pkg", "core", "util", "src", "__init__")
@@ -90,3 +93,37 @@ def test_identifier_tokens_are_lower_case_words_of_the_name(name: str) -> None:
         assert token == token.lower() and len(token) >= 2 and not token.isdigit()
         assert token in lowered
         assert "_" not in token and "$" not in token
+
+
+def _weighed_by_the_definition(
+    files: list[tuple[tuple[str, int], ...]], keep: int
+) -> list[tuple[tuple[str, float], ...]]:
+    """tf-idf as `weigh_terms` documents it, computed the plain way: the oracle."""
+    documents = sum(1 for terms in files if terms)
+    df = Counter(token for terms in files for token, _ in terms)
+    weighted = []
+    for terms in files:
+        scored = [
+            (token, (1 + math.log(count)) * idf)
+            for token, count in terms
+            if (idf := math.log((1 + documents) / (1 + df[token]))) >= MIN_IDF
+        ]
+        scored = sorted(scored, key=lambda item: (-item[1], item[0]))[:keep]
+        norm = math.sqrt(sum(w * w for _, w in scored))
+        weighted.append(tuple((token, w / norm) for token, w in scored))
+    return weighted
+
+
+token_counts = st.dictionaries(
+    st.sampled_from([*NAMES, "x", "yy", "zzz", "http", "client"]), st.integers(1, 3000), max_size=8
+).map(lambda counts: tuple(sorted(counts.items())))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(token_counts, max_size=12), st.integers(1, 6))
+def test_term_weights_are_tf_idf_exactly(
+    files: list[tuple[tuple[str, int], ...]], keep: int
+) -> None:
+    """weigh_terms' table lookups and sort order give the definition's floats, bit for bit:
+    the strongest `keep` terms, ties by token, L2-normalised."""
+    assert weigh_terms(files, keep=keep) == _weighed_by_the_definition(files, keep)
