@@ -132,18 +132,18 @@ class TrainInput:
 
 async def read_request(
     request_iterator: AsyncIterator[pb.TrainRequest],
-    admit: Callable[[pb.TrainParameters, int], None] | None = None,
+    admit: Callable[[pb.TrainParameters, int, int], None] | None = None,
 ) -> TrainInput:
     """Parameters, edges and initial vectors from the request stream, validated.
 
-    `admit(parameters, edges so far)` is called once the parameters arrive and after
-    each chunk of edges; what it raises stops the reading there."""
+    `admit(parameters, edges so far, initial vectors so far)` is called once the
+    parameters arrive and after each chunk; what it raises stops the reading there."""
     params: pb.TrainParameters | None = None
     sources: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     nodes: list[np.ndarray] = []
     rows: list[np.ndarray] = []
-    received = 0
+    received = initial_rows = 0
     async for request in request_iterator:
         part = request.WhichOneof("part")
         if params is None:
@@ -153,14 +153,17 @@ async def read_request(
             if params.num_nodes < 1:
                 raise InvalidRequest("num_nodes must be at least 1")
             if admit is not None:
-                admit(params, 0)
+                admit(params, 0, 0)
             continue
         if part == "initial":
             chunk_nodes, chunk_rows = _initial_rows(request.initial, params)
             nodes.append(chunk_nodes)
             rows.append(chunk_rows)
-            if sum(map(len, nodes)) > params.num_nodes:
+            initial_rows += len(chunk_nodes)
+            if initial_rows > params.num_nodes:
                 raise InvalidRequest("initial vectors name a node more than once")
+            if admit is not None:
+                admit(params, received, initial_rows)
             continue
         if part != "edges":
             raise InvalidRequest("parameters may only be sent once, as the first message")
@@ -177,7 +180,7 @@ async def read_request(
         targets.append(dst)
         received += len(src)
         if admit is not None:
-            admit(params, received)
+            admit(params, received, initial_rows)
     if params is None:
         raise InvalidRequest("the request stream is empty; send the parameters first")
     edges = np.stack(
@@ -257,13 +260,13 @@ class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
         """Read parameters and edges, train, stream progress, embedding chunks, summary.
 
         A request past a budget (`budget.py`) is refused RESOURCE_EXHAUSTED as soon as
-        that is known: from its parameters, or as its edges stream in."""
+        that is known: from its parameters, or as its edges and initial vectors stream in."""
 
-        def admit(params: pb.TrainParameters, edges: int) -> None:
+        def admit(params: pb.TrainParameters, edges: int, initial_rows: int) -> None:
             config = config_from_parameters(params, self._default_epochs)
             device = resolve_device(_DEVICES.get(params.device, self._device))
             batch_size = initial_batch_size(params.num_nodes, config, device)
-            budget.check(self._budget, config, params.num_nodes, edges, batch_size)
+            budget.check(self._budget, config, params.num_nodes, edges, batch_size, initial_rows)
 
         try:
             request = await read_request(request_iterator, admit)
