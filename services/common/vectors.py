@@ -17,11 +17,10 @@ vectors to it, and those of them importing it, measured by the job:
 services/ingest/candidates.py), history (what the repository's history was, e.g.
 "2000 commits"), structure_norm (the structure vector's length before Qdrant stored it
 normalised: a warm start restores the vector, services/ingest/warm_start.py), commit,
-job_id, embedding_type, model, and, once the job that wrote
-them has written them all, `indexed` ("<commit> <fingerprint>",
-services/ingest/index_key.py) and `indexed_files`. The collection of earlier releases
-(`code_structure_embeddings`, one unnamed vector) is left alone; re-ingesting a
-repository moves it over.
+job_id, embedding_type, model, and, once the job that wrote them has written them all,
+`indexed` ("<commit> <fingerprint>", services/ingest/index_key.py) and
+`indexed_files`. The collection of earlier releases (`code_structure_embeddings`, one
+unnamed vector) is left alone; re-ingesting a repository moves it over.
 """
 
 from __future__ import annotations

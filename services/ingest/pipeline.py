@@ -128,13 +128,13 @@ async def run_pipeline(
         params.seed = training_seed(repo_url, graph.commit)
     edges = walk_edges(graph, cochange_edges=cochange_edges)
     initial = None
-    if warm is not None and known is not None:
-        previous = await vectors.previous_structure(store, repo_url=repo_url)
-        paths = [node.path for node in graph.nodes]
-        initial = warm_start.initial_vectors(paths, previous, warm.min_kept)
-        if initial is not None:
-            params.epochs = warm.epochs
-    with timed_phase("train", phases):
+    with timed_phase("train", phases):  # reading the previous vectors included
+        if warm is not None and known is not None:
+            previous = await vectors.previous_structure(store, repo_url=repo_url)
+            paths = [node.path for node in graph.nodes]
+            initial = warm_start.initial_vectors(paths, previous, warm.min_kept)
+            if initial is not None:
+                params.epochs = warm.epochs
         trained = await train_remote(
             embedder,
             num_nodes=len(graph.nodes),
