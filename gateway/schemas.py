@@ -70,6 +70,7 @@ class Job(BaseModel):
             "phase_seconds": {},
             "stalled": "",
             "unchanged": False,
+            "warm_start": False,
         }
     )
     job_id: str
@@ -112,6 +113,11 @@ class Job(BaseModel):
         default=False,
         description="complete without writing anything: the commit was already indexed with "
         "the same code and parameters (queue it with force=true to redo it)",
+    )
+    warm_start: bool = Field(
+        default=False,
+        description="set on completion: the training started from the vectors of the "
+        "repository's previous index, as for a commit that kept most of its files",
     )
 
 

@@ -243,6 +243,12 @@ class Settings(BaseSettings):
     train_q: float = Field(default=1.0, gt=0)
     # Co-change pairs join the import edges in the graph the walks run on.
     train_cochange_edges: bool = True
+    # A new commit that kept TRAIN_WARM_MIN_KEPT of the files trains TRAIN_WARM_EPOCHS
+    # from the previous commit's vectors (services/ingest/warm_start.py; measured in
+    # benchmarks/README.md, `warm_start.py`).
+    train_warm_start: bool = True
+    train_warm_epochs: int = Field(default=2, ge=1, le=1000)
+    train_warm_min_kept: float = Field(default=0.9, gt=0, le=1)
     # auto: JSON lines for `serve` processes and when stderr is not a terminal, else text.
     log_format: Literal["auto", "json", "text"] = "auto"
     # When set, a process logs to this file (JSON lines unless LOG_FORMAT=text) instead

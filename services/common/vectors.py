@@ -15,11 +15,12 @@ seconds), candidates, candidate_structure, candidate_text and imported_by (the f
 hybrid `similar` ranks for this one, the cosines of their structure and identifier
 vectors to it, and those of them importing it, measured by the job:
 services/ingest/candidates.py), history (what the repository's history was, e.g.
-"2000 commits"), commit, job_id, embedding_type, model, and, once the job that wrote
-them has written them all, `indexed` ("<commit> <fingerprint>",
-services/ingest/index_key.py) and `indexed_files`. The collection of earlier releases
-(`code_structure_embeddings`, one unnamed vector) is left alone; re-ingesting a
-repository moves it over.
+"2000 commits"), structure_norm (the structure vector's length before Qdrant stored it
+normalised: a warm start restores the vector, services/ingest/warm_start.py), commit,
+job_id, embedding_type, model, and, once the job that wrote them has written them all,
+`indexed` ("<commit> <fingerprint>", services/ingest/index_key.py) and
+`indexed_files`. The collection of earlier releases (`code_structure_embeddings`, one
+unnamed vector) is left alone; re-ingesting a repository moves it over.
 """
 
 from __future__ import annotations
@@ -51,6 +52,7 @@ KEYWORD_FIELDS = ("repo_url", "file_path", "dir", "imports")
 BATCH_SIZE = 100
 SCROLL_PAGE = 1000
 RETRIES = 3
+STRUCTURE_NORM = "structure_norm"  # the structure vector's length, in the payload
 INDEXED = "indexed"  # the seal set on a repository's points once a job wrote them all
 # The bounded candidate sets of hybrid `similar` for one queried file.
 STRUCTURE_TOP = 50  # nearest by structure (at least `limit`)
@@ -193,7 +195,8 @@ def point_body(
 ) -> Json:
     """One file's point, as upserted."""
     weights = term_weights(f.terms)
-    vector: Json = {STRUCTURE: [float(x) for x in f.vector]}
+    structure = [float(x) for x in f.vector]
+    vector: Json = {STRUCTURE: structure}
     if weights:
         vector[IDENTIFIERS] = sparse_vector(weights)
     payload: Json = {
@@ -213,6 +216,7 @@ def point_body(
             for p in f.cochange
         ],
         "history": history,
+        STRUCTURE_NORM: math.sqrt(math.fsum(x * x for x in structure)),
         "commit": commit,
         "job_id": job_id,
         "embedding_type": "structural",
@@ -288,6 +292,33 @@ async def read_indexed(client: QdrantApi, *, repo_url: str) -> Indexed | None:
     return Indexed(
         commit, fingerprint, int(payload.get("indexed_files") or 0), str(payload.get("history", ""))
     )
+
+
+async def previous_structure(client: QdrantApi, *, repo_url: str) -> dict[str, tuple[float, ...]]:
+    """file_path -> structure vector of the repository's points as the job that wrote
+    them trained it: Qdrant's unit vector times the `structure_norm` of the payload
+    (points without one are left out)."""
+    found: dict[str, tuple[float, ...]] = {}
+    offset: str | int | None = None
+    repo = {"must": [_match("repo_url", repo_url)]}
+    while True:
+        page, offset = await client.scroll(
+            COLLECTION,
+            repo,
+            SCROLL_PAGE,
+            offset,
+            with_payload=["file_path", STRUCTURE_NORM],
+            with_vector=[STRUCTURE],
+        )
+        for point in page:
+            payload = point.get("payload") or {}
+            norm = payload.get(STRUCTURE_NORM)
+            unit = _dense(point)
+            length = math.sqrt(math.fsum(x * x for x in unit))
+            if isinstance(norm, int | float) and length > 0:
+                found[payload["file_path"]] = tuple(x * norm / length for x in unit)
+        if offset is None:
+            return found
 
 
 def _dense(point: Json) -> tuple[float, ...]:

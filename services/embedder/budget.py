@@ -6,14 +6,16 @@ one of them and took 4.1 GB in 15 s. So the embedder estimates, from the node co
 the edges, the walks, their length, the epochs and the dimension:
 
 - **memory**, the peak of one run: the walk graph (the edge list and its undirected
-  CSR copy), the two embedding tables with their optimiser state, one draw of walks,
-  and one batch's gathered vectors, scores and gradients;
+  CSR copy), the two embedding tables with their optimiser state, a warm start's
+  initial vectors, one draw of walks, and one batch's gathered vectors, scores and
+  gradients;
 - **work**, the walk steps trained: nodes x walks per node x walk length x epochs;
 
 and refuses a request over a budget (`ALEXANDRIA_EMBEDDER_MAX_MEMORY_BYTES`,
 `ALEXANDRIA_EMBEDDER_MAX_WALK_STEPS`, `ALEXANDRIA_EMBEDDER_MAX_EDGES`) with
 RESOURCE_EXHAUSTED naming it.
-Edges are counted as they stream in, so a stream is stopped as soon as it passes.
+Edges and initial vectors are counted as they stream in, so a stream is stopped as soon
+as it passes.
 """
 
 from __future__ import annotations
@@ -50,16 +52,18 @@ def walk_steps(config: TrainConfig, num_nodes: int) -> int:
     return num_nodes * config.walks_per_node * config.walk_length * config.epochs
 
 
-def memory_bytes(config: TrainConfig, num_nodes: int, num_edges: int, batch_size: int) -> int:
+def memory_bytes(
+    config: TrainConfig, num_nodes: int, num_edges: int, batch_size: int, initial_rows: int = 0
+) -> int:
     """An upper estimate of a run's peak memory (see the module docstring): 1.17-1.38x
     the peak measured on the CPU for five shapes, from 10 nodes with 500-step walks to
-    300,000 nodes (services/embedder/README.md)."""
+    300,000 nodes (services/embedder/README.md), all cold."""
     positions = config.walk_length + 1
     centers = math.ceil(positions / CENTER_STRIDE)
     contexts = positions + config.num_negative_samples
     dim = config.embedding_dim
     graph = INDEX * (2 * num_edges * GRAPH_COPIES + num_nodes + 1)
-    tables = TABLES * FLOAT * num_nodes * dim
+    tables = TABLES * FLOAT * num_nodes * dim + FLOAT * initial_rows * dim
     pairs = 2 * FLOAT * positions * contexts
     drawn = min(num_nodes, batch_size * BATCHES_PER_DRAW) * config.walks_per_node
     draw = 2 * INDEX * drawn * (positions + config.num_negative_samples)
@@ -73,7 +77,12 @@ def memory_bytes(config: TrainConfig, num_nodes: int, num_edges: int, batch_size
 
 
 def check(
-    budget: Budget, config: TrainConfig, num_nodes: int, num_edges: int, batch_size: int
+    budget: Budget,
+    config: TrainConfig,
+    num_nodes: int,
+    num_edges: int,
+    batch_size: int,
+    initial_rows: int = 0,
 ) -> None:
     """Raise OverBudget when the run would pass a budget."""
     steps = walk_steps(config, num_nodes)
@@ -84,7 +93,7 @@ def check(
         )
     if num_edges > budget.edges:
         raise OverBudget(f"more than ALEXANDRIA_EMBEDDER_MAX_EDGES={budget.edges:,} edges")
-    memory = memory_bytes(config, num_nodes, num_edges, batch_size)
+    memory = memory_bytes(config, num_nodes, num_edges, batch_size, initial_rows)
     if memory > budget.memory_bytes:
         raise OverBudget(
             f"an estimated {memory / 2**20:,.0f} MiB of memory exceeds "

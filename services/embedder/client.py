@@ -17,6 +17,9 @@ from neo_alexandria.v1 import embedder_service_pb2_grpc as pb_grpc
 from services.common import logs
 
 Edges = Sequence[tuple[int, int]] | tuple[np.ndarray, np.ndarray]
+Initial = tuple[np.ndarray, np.ndarray]
+"""A warm start: node ids `[k]` and the rows `[k, dim]` they start from."""
+INITIAL_CHUNK_BYTES = 1 << 20  # rows of initial vectors per message: about 1 MiB
 
 
 class EmbedderResponseError(RuntimeError):
@@ -51,9 +54,25 @@ def edge_arrays(edges: Edges) -> tuple[np.ndarray, np.ndarray]:
 
 
 async def _requests(
-    parameters: pb.TrainParameters, sources: np.ndarray, targets: np.ndarray, edge_chunk: int
+    parameters: pb.TrainParameters,
+    sources: np.ndarray,
+    targets: np.ndarray,
+    edge_chunk: int,
+    initial: Initial | None,
 ) -> AsyncIterator[pb.TrainRequest]:
     yield pb.TrainRequest(parameters=parameters)
+    if initial is not None:
+        nodes, vectors = initial
+        dim = vectors.shape[1]
+        rows = max(1, INITIAL_CHUNK_BYTES // (4 * (dim + 1)))
+        for start in range(0, len(nodes), rows):
+            yield pb.TrainRequest(
+                initial=pb.InitialVectors(
+                    nodes=nodes[start : start + rows].tolist(),
+                    dimensions=dim,
+                    values=vectors[start : start + rows].reshape(-1).tolist(),
+                )
+            )
     for start in range(0, sources.size, edge_chunk):
         end = start + edge_chunk
         yield pb.TrainRequest(
@@ -72,11 +91,13 @@ async def train_remote(
     timeout: float,
     on_progress: Callable[[pb.TrainProgress], None] | None = None,
     edge_chunk: int = 100_000,
+    initial: Initial | None = None,
 ) -> RemoteTrainResult:
     """Train embeddings of a `num_nodes`-node graph on the embedder behind `channel`.
 
     `parameters.num_nodes` is set from `num_nodes`. Edges go out in chunks of
-    `edge_chunk` (100,000 edges is under 1 MB). Raises grpc.aio.AioRpcError for RPC
+    `edge_chunk` (100,000 edges is under 1 MB); `initial`, a warm start, in chunks of
+    about 1 MiB. Raises grpc.aio.AioRpcError for RPC
     failures and EmbedderResponseError when rows or the summary are missing.
     """
     sources, targets = edge_arrays(edges)
@@ -84,7 +105,7 @@ async def train_remote(
     request.CopyFrom(parameters)
     request.num_nodes = num_nodes
     call = pb_grpc.EmbedderServiceStub(channel).Train(
-        _requests(request, sources, targets, edge_chunk),
+        _requests(request, sources, targets, edge_chunk, initial),
         timeout=timeout,
         metadata=logs.outgoing_metadata(),
     )

@@ -126,6 +126,16 @@ class Node2Vec(torch.nn.Module):
         torch.nn.init.uniform_(self.embedding.weight, -bound, bound, generator=self.generator)
         torch.nn.init.zeros_(self.context.weight)
 
+    @torch.no_grad()
+    def start_from(self, nodes: Tensor, vectors: Tensor) -> None:
+        """Warm start: `forward` of node `nodes[i]` starts at `vectors[i]` (a previous
+        training's u + v), split evenly: u = v = vectors[i] / 2. (u = vectors[i] with
+        v = 0, as in a cold start, lost cosine AUC at every step of a chain of warm
+        starts: benchmarks/README.md, `warm_start.py`.)"""
+        half = vectors.to(self.embedding.weight) / 2
+        self.embedding.weight[nodes.long()] = half
+        self.context.weight[nodes.long()] = half
+
     def forward(self, batch: Tensor | None = None) -> Tensor:
         """The embeddings (node plus context vector) of the nodes in `batch`, or of all."""
         if batch is None:

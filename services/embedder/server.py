@@ -16,6 +16,7 @@ import logging
 import math
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass
 
 import grpc
 import numpy as np
@@ -34,6 +35,7 @@ from services.embedder.budget import DEFAULT_BUDGET, Budget
 from services.embedder.train import (
     DeviceUnavailable,
     EpochReport,
+    InitialVectors,
     TrainConfig,
     TrainingCancelled,
     TrainResult,
@@ -118,18 +120,30 @@ def config_from_parameters(params: pb.TrainParameters, default_epochs: int = 10)
     )
 
 
+@dataclass(frozen=True)
+class TrainInput:
+    """What a request stream carries: parameters, the `[2, E]` edge index and, for a
+    warm start, initial vectors."""
+
+    params: pb.TrainParameters
+    edge_index: torch.Tensor
+    initial: InitialVectors | None
+
+
 async def read_request(
     request_iterator: AsyncIterator[pb.TrainRequest],
-    admit: Callable[[pb.TrainParameters, int], None] | None = None,
-) -> tuple[pb.TrainParameters, torch.Tensor]:
-    """Parameters and the `[2, E]` edge index from the request stream, validated.
+    admit: Callable[[pb.TrainParameters, int, int], None] | None = None,
+) -> TrainInput:
+    """Parameters, edges and initial vectors from the request stream, validated.
 
-    `admit(parameters, edges so far)` is called once the parameters arrive and after
-    each chunk of edges; what it raises stops the reading there."""
+    `admit(parameters, edges so far, initial vectors so far)` is called once the
+    parameters arrive and after each chunk; what it raises stops the reading there."""
     params: pb.TrainParameters | None = None
     sources: list[np.ndarray] = []
     targets: list[np.ndarray] = []
-    received = 0
+    nodes: list[np.ndarray] = []
+    rows: list[np.ndarray] = []
+    received = initial_rows = 0
     async for request in request_iterator:
         part = request.WhichOneof("part")
         if params is None:
@@ -139,7 +153,17 @@ async def read_request(
             if params.num_nodes < 1:
                 raise InvalidRequest("num_nodes must be at least 1")
             if admit is not None:
-                admit(params, 0)
+                admit(params, 0, 0)
+            continue
+        if part == "initial":
+            chunk_nodes, chunk_rows = _initial_rows(request.initial, params)
+            nodes.append(chunk_nodes)
+            rows.append(chunk_rows)
+            initial_rows += len(chunk_nodes)
+            if initial_rows > params.num_nodes:
+                raise InvalidRequest("initial vectors name a node more than once")
+            if admit is not None:
+                admit(params, received, initial_rows)
             continue
         if part != "edges":
             raise InvalidRequest("parameters may only be sent once, as the first message")
@@ -151,14 +175,12 @@ async def read_request(
         src = np.array(chunk.sources, dtype=np.int64)
         dst = np.array(chunk.targets, dtype=np.int64)
         for ids in (src, dst):
-            if ids.size and (ids.min() < 0 or ids.max() >= params.num_nodes):
-                bad = ids[(ids < 0) | (ids >= params.num_nodes)][0]
-                raise InvalidRequest(f"node id {bad} is outside [0, {params.num_nodes})")
+            _check_node_ids(ids, params.num_nodes)
         sources.append(src)
         targets.append(dst)
         received += len(src)
         if admit is not None:
-            admit(params, received)
+            admit(params, received, initial_rows)
     if params is None:
         raise InvalidRequest("the request stream is empty; send the parameters first")
     edges = np.stack(
@@ -167,7 +189,40 @@ async def read_request(
             np.concatenate(targets or [np.empty(0, np.int64)]),
         ]
     )
-    return params, torch.from_numpy(edges)
+    initial = None
+    if nodes:
+        all_nodes = np.concatenate(nodes)
+        if np.unique(all_nodes).size != all_nodes.size:
+            raise InvalidRequest("initial vectors name a node more than once")
+        initial = InitialVectors(
+            torch.from_numpy(all_nodes), torch.from_numpy(np.concatenate(rows))
+        )
+    return TrainInput(params, torch.from_numpy(edges), initial)
+
+
+def _check_node_ids(ids: np.ndarray, num_nodes: int) -> None:
+    if ids.size and (ids.min() < 0 or ids.max() >= num_nodes):
+        bad = ids[(ids < 0) | (ids >= num_nodes)][0]
+        raise InvalidRequest(f"node id {bad} is outside [0, {num_nodes})")
+
+
+def _initial_rows(
+    chunk: pb.InitialVectors, params: pb.TrainParameters
+) -> tuple[np.ndarray, np.ndarray]:
+    """A chunk's node ids and rows, checked against the parameters."""
+    dim = params.embedding_dim or TrainConfig().embedding_dim
+    if chunk.dimensions != dim:
+        raise InvalidRequest(f"initial vectors are {chunk.dimensions}-d, the embedding {dim}-d")
+    if len(chunk.values) != len(chunk.nodes) * dim:
+        raise InvalidRequest(
+            f"an initial vector chunk has {len(chunk.values)} values for {len(chunk.nodes)} nodes"
+        )
+    ids = np.array(chunk.nodes, dtype=np.int64)
+    _check_node_ids(ids, params.num_nodes)
+    values = np.array(chunk.values, dtype=np.float32).reshape(-1, dim)
+    if not np.isfinite(values).all():
+        raise InvalidRequest("initial vectors must be finite")
+    return ids, values
 
 
 def embedding_chunks(embeddings: np.ndarray) -> Iterator[pb.TrainResponse]:
@@ -205,16 +260,17 @@ class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
         """Read parameters and edges, train, stream progress, embedding chunks, summary.
 
         A request past a budget (`budget.py`) is refused RESOURCE_EXHAUSTED as soon as
-        that is known: from its parameters, or as its edges stream in."""
+        that is known: from its parameters, or as its edges and initial vectors stream in."""
 
-        def admit(params: pb.TrainParameters, edges: int) -> None:
+        def admit(params: pb.TrainParameters, edges: int, initial_rows: int) -> None:
             config = config_from_parameters(params, self._default_epochs)
             device = resolve_device(_DEVICES.get(params.device, self._device))
             batch_size = initial_batch_size(params.num_nodes, config, device)
-            budget.check(self._budget, config, params.num_nodes, edges, batch_size)
+            budget.check(self._budget, config, params.num_nodes, edges, batch_size, initial_rows)
 
         try:
-            params, edge_index = await read_request(request_iterator, admit)
+            request = await read_request(request_iterator, admit)
+            params, edge_index = request.params, request.edge_index
             config = config_from_parameters(params, self._default_epochs)
             device = str(resolve_device(_DEVICES.get(params.device, self._device)))
         except (InvalidRequest, DeviceUnavailable, budget.OverBudget) as exc:
@@ -223,12 +279,14 @@ class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
             await drain_requests(request_iterator)
             await context.abort(code, str(exc))
 
+        warm = request.initial.nodes.numel() if request.initial is not None else 0
         log.info(
-            "job %s: training %d nodes, %d edges on %s",
+            "job %s: training %d nodes, %d edges on %s, %s",
             params.job_id or "-",
             params.num_nodes,
             edge_index.size(1),
             device,
+            f"warm: {warm} nodes from initial vectors" if warm else "cold",
         )
         stop = threading.Event()
         context.add_done_callback(lambda _: stop.set())
@@ -246,6 +304,7 @@ class EmbedderServicer(pb_grpc.EmbedderServiceServicer):
                 device=device,
                 on_epoch=on_epoch,
                 should_stop=stop.is_set,
+                initial=request.initial,
             )
 
         async with self._lock:  # held until the worker thread has ended

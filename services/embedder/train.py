@@ -13,6 +13,12 @@ graph the autograd loop with dense Adam this replaced took 97 s, this takes 27 s
 same link-prediction AUC. On a 100,000-node graph one epoch of all centres with 5
 negatives took 24.5 s, one of half the centres with 2 negatives 17.9 s, and the AUC
 after 10 epochs was the same (a single epoch already reaches PecanPy's).
+
+A warm start (`InitialVectors`: a previous commit's embeddings, by node) starts those
+nodes there and trains at `warm_lr`, a quarter of `lr`, for the epochs asked (the
+coordinator asks 2): on click and sympy, a file kept 0.89 and 0.81 of its top 10
+from one commit to the next instead of 0.67 and 0.38 from scratch, at the same
+link-prediction AUC (benchmarks/README.md, `warm_start.py`).
 """
 
 from __future__ import annotations
@@ -63,6 +69,16 @@ class TrainConfig:
     seed: int | None = None  # None picks one; a fixed seed makes CPU runs reproducible
     batch_size: int | None = None  # None: BATCH_SIZE of the device
     lr: float = 0.02  # benchmarks/README.md: the lr sweep against PecanPy
+    warm_lr: float = 0.005  # from initial vectors (benchmarks/warm_start.py)
+
+
+@dataclass(frozen=True)
+class InitialVectors:
+    """A warm start: node `nodes[i]` starts from `vectors[i]` (`[k, dim]`), the others
+    at random; training then runs at `TrainConfig.warm_lr`."""
+
+    nodes: Tensor
+    vectors: Tensor
 
 
 @dataclass(frozen=True)
@@ -115,13 +131,15 @@ def train_embeddings(
     device: str = "auto",
     on_epoch: Callable[[EpochReport], None] | None = None,
     should_stop: Callable[[], bool] | None = None,
+    initial: InitialVectors | None = None,
 ) -> TrainResult:
     """Learn one embedding per node of the graph `edge_index` (`[2, E]`, ids < num_nodes).
 
     On CUDA out-of-memory the run restarts with half the batch size; below
     MIN_BATCH_SIZE it restarts on the CPU. `should_stop` is polled before every batch
-    and raises TrainingCancelled when it returns True. However the run ends, the GPU
-    memory it cached goes back to the driver (the GPU may be a laptop's, shared).
+    and raises TrainingCancelled when it returns True. `initial`: a warm start. However
+    the run ends, the GPU memory it cached goes back to the driver (the GPU may be a
+    laptop's, shared).
     """
     target = resolve_device(device)
     seed = params.seed if params.seed is not None else random.randrange(2**63)
@@ -131,7 +149,15 @@ def train_embeddings(
         while True:
             try:
                 embeddings, loss = _fit(
-                    edge_index, num_nodes, params, target, batch_size, seed, on_epoch, should_stop
+                    edge_index,
+                    num_nodes,
+                    params,
+                    target,
+                    batch_size,
+                    seed,
+                    on_epoch,
+                    should_stop,
+                    initial,
                 )
                 return TrainResult(embeddings, loss, str(target), time.perf_counter() - started)
             except torch.cuda.OutOfMemoryError:
@@ -168,6 +194,7 @@ def _fit(
     seed: int,
     on_epoch: Callable[[EpochReport], None] | None,
     should_stop: Callable[[], bool] | None,
+    initial: InitialVectors | None,
 ) -> tuple[Tensor, float]:
     """One full training run on `device`; frees the model (and CUDA cache) however it ends."""
     cpu_generator = torch.Generator().manual_seed(seed)
@@ -182,11 +209,15 @@ def _fit(
         num_negative_samples=params.num_negative_samples,
         num_nodes=num_nodes,
         generator=cpu_generator,
-    ).to(device)
+    )
+    if initial is not None:
+        model.start_from(initial.nodes, initial.vectors)
+    model.to(device)
     if device.type == "cuda":
         model.generator = torch.Generator(device).manual_seed(seed)
-    embedding_optimizer = RowAdagrad(model.embedding.weight, params.lr)
-    context_optimizer = RowAdagrad(model.context.weight, params.lr)
+    lr = params.lr if initial is None else params.warm_lr
+    embedding_optimizer = RowAdagrad(model.embedding.weight, lr)
+    context_optimizer = RowAdagrad(model.context.weight, lr)
     loader = model.loader(batch_size=batch_size, shuffle=True)
     walks_per_epoch = num_nodes * params.walks_per_node
     epoch_loss = math.nan

@@ -351,6 +351,7 @@ class Coordinator:
             100.0,
         )
         record.unchanged = result.unchanged
+        record.warm_start = result.warm_start
         record.phase_seconds.update({k: round(v, 3) for k, v in result.phase_seconds.items()})
         record.commit = result.commit
         record.files_processed = result.files_processed

@@ -11,7 +11,8 @@ Progress is reported as (phase, percent of the whole job): parse 0-30 %, train
 Once written, the points are sealed with the commit and the job's fingerprint
 (`index_key.py`). Unless forced, a job first reads that seal: when the fingerprint is
 the same, the parser is asked to parse only if HEAD has moved, and a repository still
-at the sealed commit ends `unchanged` without training or writing anything.
+at the sealed commit ends `unchanged` without training or writing anything. One that
+moved a little trains from the sealed index's vectors (`warm_start.py`) when asked to.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from services.common.config import Settings
 from services.common.edge_secret import edge_channel
 from services.common.qdrant_api import QdrantApi
 from services.embedder.client import train_remote
-from services.ingest import candidates, index_key
+from services.ingest import candidates, index_key, warm_start
 from services.ingest.metrics import timed_phase
 from services.parser.client import ParsedGraph, fetch_graph
 
@@ -57,6 +58,7 @@ class PipelineResult:
     final_loss: float
     history: str  # `history_summary` of the parsed graph
     unchanged: bool = False  # already indexed: nothing was parsed, trained or written
+    warm_start: bool = False  # trained from the previous index's vectors
     phase_seconds: dict[str, float] = field(default_factory=dict)  # parse, train, ...
 
 
@@ -73,12 +75,14 @@ async def run_pipeline(
     cochange_edges: bool = True,
     fingerprint: str = "",
     force: bool = False,
+    warm: warm_start.WarmStart | None = None,
 ) -> PipelineResult:
     """Run the job end to end; vectors of files no longer in the repo are removed.
 
     `cochange_edges`: the co-change pairs join the import edges in the walk graph.
     `fingerprint` (`index_key.fingerprint`) seals the points; a repository sealed with
-    it at its HEAD commit is left as it is (`unchanged`) unless `force`.
+    it at its HEAD commit is left as it is (`unchanged`) unless `force`, one sealed with
+    it at another commit trains warm from its vectors when `warm` allows.
     """
     phases: dict[str, float] = {}
     await vectors.ensure_collection(store)
@@ -123,7 +127,14 @@ async def run_pipeline(
     if not params.seed:
         params.seed = training_seed(repo_url, graph.commit)
     edges = walk_edges(graph, cochange_edges=cochange_edges)
-    with timed_phase("train", phases):
+    initial = None
+    with timed_phase("train", phases):  # reading the previous vectors included
+        if warm is not None and known is not None:
+            previous = await vectors.previous_structure(store, repo_url=repo_url)
+            paths = [node.path for node in graph.nodes]
+            initial = warm_start.initial_vectors(paths, previous, warm.min_kept)
+            if initial is not None:
+                params.epochs = warm.epochs
         trained = await train_remote(
             embedder,
             num_nodes=len(graph.nodes),
@@ -131,6 +142,7 @@ async def run_pipeline(
             parameters=params,
             timeout=deadlines.train,
             on_progress=on_train,
+            initial=initial,
         )
     history = history_summary(graph.stats)
     upload_start = PARSE_SHARE + TRAIN_SHARE
@@ -157,6 +169,7 @@ async def run_pipeline(
         embeddings_generated=written,
         final_loss=trained.final_loss,
         history=history,
+        warm_start=initial is not None,
         phase_seconds=phases,
     )
 
@@ -231,6 +244,11 @@ async def edge_pipeline(
         )
         cochange_edges = settings.train_cochange_edges
         key = index_key.fingerprint(settings, parameters, cochange_edges=cochange_edges)
+        warm = (
+            warm_start.WarmStart(settings.train_warm_min_kept, settings.train_warm_epochs)
+            if settings.train_warm_start
+            else None
+        )
 
         async def run(task: jobs_pb2.QueuedTask, progress: ProgressFn) -> PipelineResult:
             return await run_pipeline(
@@ -244,6 +262,7 @@ async def edge_pipeline(
                 cochange_edges=cochange_edges,
                 fingerprint=key,
                 force=task.force,
+                warm=warm,
             )
 
         yield run

@@ -14,6 +14,7 @@ from urllib.parse import quote
 import httpx
 import pytest
 import redis
+from git_repos import git
 from prometheus_client.parser import text_string_to_metric_families
 
 from alexandria.stack import LocalStack, free_port
@@ -151,12 +152,24 @@ def test_ingest_then_search_through_the_running_stack(
             False,
             9,
         )
+        assert not job["warm_start"] and not redone["warm_start"]  # first, forced: cold
         assert scrape(metrics["parser"])[("alexandria_parser_files_total",)] == 18
         similar = client.get(
             "/api/v1/graph/similar",
             params={"repo_url": queued["repo_url"], "file_path": "app/models.py", "limit": 50},
         ).json()
         assert len(similar["results"]) == 8
+
+        # A new commit that kept 9 of its 10 files trains warm from the sealed vectors.
+        (sample_repo / "app/extra.py").write_text("from app import db\n")
+        git(sample_repo, "add", "-A")
+        git(sample_repo, "commit", "-q", "-m", "extra")
+        moved = wait_for_job(client, client.post(ingest_url, headers=auth).json()["job_id"])
+        assert (moved["status"], moved["warm_start"], moved["embeddings_generated"]) == (
+            "complete",
+            True,
+            10,
+        )
 
 
 def test_demo_command_prints_nearest_files(tmp_path: Path, sample_repo: Path) -> None:

@@ -4,7 +4,10 @@ double, which counts what it is sent).
 
 A commit indexed with the same fingerprint ends `unchanged` and writes nothing;
 `force`, another fingerprint, a new commit or an index some of whose points are not
-sealed make a full job; the same commit trains to the same vectors."""
+sealed make a full job; the same commit trains to the same vectors. A new commit that
+kept most files trains warm from the sealed index's vectors, to the same vectors from
+the same index; the first ingest, a forced one and one that changed many files train
+cold."""
 
 from __future__ import annotations
 
@@ -30,6 +33,7 @@ from services.common.config import Settings
 from services.common.qdrant_api import LocalQdrant, QdrantApi, RestQdrant
 from services.embedder.server import EmbedderServicer
 from services.ingest.pipeline import PipelineResult, run_pipeline
+from services.ingest.warm_start import WarmStart
 from services.parser.server import ParserServicer
 
 WRITES = (
@@ -52,27 +56,37 @@ class Edge:
     double: QdrantRestDouble | None  # the REST backend's server, None in local mode
 
     async def ingest(
-        self, repo: Path, job_id: str, *, fingerprint: str = "f1", force: bool = False
+        self,
+        repo: Path,
+        job_id: str,
+        *,
+        fingerprint: str = "f1",
+        force: bool = False,
+        warm: WarmStart | None = None,
+        store: QdrantApi | None = None,
     ) -> PipelineResult:
         return await run_pipeline(
             job_id=job_id,
             repo_url=f"file://{repo}",
             parser=self.parser,
             embedder=self.embedder,
-            store=self.store,
+            store=store or self.store,
             train_parameters=embedder_service_pb2.TrainParameters(epochs=2),
             progress=lambda *_: None,
             fingerprint=fingerprint,
             force=force,
+            warm=warm,
         )
 
     def writes(self) -> int:
         return sum(self.double.requests.get(route, 0) for route in WRITES) if self.double else 0
 
-    async def points(self, repo: Path) -> dict[str, tuple[str, tuple[float, ...]]]:
+    async def points(
+        self, repo: Path, store: QdrantApi | None = None
+    ) -> dict[str, tuple[str, tuple[float, ...]]]:
         """file_path -> (job_id, structure vector) of the repository's points."""
         filter = {"must": [{"key": "repo_url", "match": {"value": f"file://{repo}"}}]}
-        page, _ = await self.store.scroll(
+        page, _ = await (store or self.store).scroll(
             vectors.COLLECTION, filter, 100, None, with_payload=["file_path", "job_id"]
         )
         return {
@@ -176,3 +190,59 @@ async def test_an_index_with_unsealed_points_is_redone(edge: Edge, sample_repo: 
     assert not redone.unchanged
     assert {job for job, _ in (await edge.points(sample_repo)).values()} == {"j2"}
     assert (await edge.ingest(sample_repo, "j3")).unchanged
+
+
+WARM = WarmStart(min_kept=0.9, epochs=1)
+
+
+def commit(repo: Path, files: dict[str, str]) -> None:
+    for path, text in files.items():
+        (repo / path).parent.mkdir(parents=True, exist_ok=True)
+        (repo / path).write_text(text)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "change")
+
+
+@pytest.mark.anyio
+async def test_a_small_change_trains_warm_from_the_sealed_vectors(
+    edge: Edge, sample_repo: Path, tmp_path: Path
+) -> None:
+    first = await edge.ingest(sample_repo, "j1", warm=WARM)
+    assert not first.warm_start  # nothing indexed yet
+    before = await edge.points(sample_repo)
+
+    commit(sample_repo, {"app/extra.py": "from app import db\n"})  # 9 of 10 files kept
+    warm = await edge.ingest(sample_repo, "j2", warm=WARM)
+    assert warm.warm_start and warm.embeddings_generated == 10
+    after = await edge.points(sample_repo)
+    assert {job for job, _ in after.values()} == {"j2"}
+    assert set(after) == {*before, "app/extra.py"}
+
+    # The same sealed vectors, graph and seed train to the same vectors: a second
+    # store that indexed the same two commits holds the same points.
+    twin = LocalQdrant(str(tmp_path / "twin"))
+    try:
+        git(sample_repo, "update-ref", "--no-deref", "HEAD", first.commit)
+        assert not (await edge.ingest(sample_repo, "t1", warm=WARM, store=twin)).warm_start
+        git(sample_repo, "update-ref", "--no-deref", "HEAD", warm.commit)
+        assert (await edge.ingest(sample_repo, "t2", warm=WARM, store=twin)).warm_start
+        for path, (_, vector) in (await edge.points(sample_repo, twin)).items():
+            assert np.allclose(vector, after[path][1], rtol=0, atol=1e-6), path
+    finally:
+        await twin.close()
+
+
+@pytest.mark.anyio
+async def test_a_big_change_a_forced_job_or_warm_start_off_train_cold(
+    edge: Edge, sample_repo: Path
+) -> None:
+    await edge.ingest(sample_repo, "j1", warm=WARM)
+    commit(sample_repo, {f"app/new_{i}.py": "from app import db\n" for i in range(2)})
+    assert not (await edge.ingest(sample_repo, "j2", warm=WARM)).warm_start  # 9 of 11 kept
+
+    commit(sample_repo, {"app/extra.py": "from app import db\n"})
+    assert not (await edge.ingest(sample_repo, "j3")).warm_start  # warm start off
+    assert not (await edge.ingest(sample_repo, "j4", warm=WARM, force=True)).warm_start
+    commit(sample_repo, {"app/more.py": "from app import db\n"})
+    assert (await edge.ingest(sample_repo, "j5", warm=WARM)).warm_start
+    assert not (await edge.ingest(sample_repo, "j6", warm=WARM, fingerprint="f2")).warm_start

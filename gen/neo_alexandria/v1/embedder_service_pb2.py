@@ -24,29 +24,31 @@ _sym_db = _symbol_database.Default()
 
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(neo_alexandria/v1/embedder_service.proto\x12\x11neo_alexandria.v1\"\xed\x01\n\x0fTrainParameters\x12\x11\n\tnum_nodes\x18\x01 \x01(\x05\x12\x15\n\rembedding_dim\x18\x02 \x01(\x05\x12\x13\n\x0bwalk_length\x18\x03 \x01(\x05\x12\x14\n\x0c\x63ontext_size\x18\x04 \x01(\x05\x12\x16\n\x0ewalks_per_node\x18\x05 \x01(\x05\x12\x0e\n\x06\x65pochs\x18\x06 \x01(\x05\x12\t\n\x01p\x18\x07 \x01(\x01\x12\t\n\x01q\x18\x08 \x01(\x01\x12\x0c\n\x04seed\x18\t \x01(\x03\x12)\n\x06\x64\x65vice\x18\n \x01(\x0e\x32\x19.neo_alexandria.v1.Device\x12\x0e\n\x06job_id\x18\x0b \x01(\t\"-\n\tEdgeChunk\x12\x0f\n\x07sources\x18\x01 \x03(\x05\x12\x0f\n\x07targets\x18\x02 \x03(\x05\"\x7f\n\x0cTrainRequest\x12\x38\n\nparameters\x18\x01 \x01(\x0b\x32\".neo_alexandria.v1.TrainParametersH\x00\x12-\n\x05\x65\x64ges\x18\x02 \x01(\x0b\x32\x1c.neo_alexandria.v1.EdgeChunkH\x00\x42\x06\n\x04part\"k\n\rTrainProgress\x12\r\n\x05\x65poch\x18\x01 \x01(\x05\x12\x0e\n\x06\x65pochs\x18\x02 \x01(\x05\x12\x0c\n\x04loss\x18\x03 \x01(\x01\x12\x18\n\x10walks_per_second\x18\x04 \x01(\x01\x12\x13\n\x0b\x65ta_seconds\x18\x05 \x01(\x01\"H\n\x0e\x45mbeddingChunk\x12\x12\n\nstart_node\x18\x01 \x01(\x05\x12\x12\n\ndimensions\x18\x02 \x01(\x05\x12\x0e\n\x06values\x18\x03 \x03(\x02\"V\n\x0cTrainSummary\x12\x12\n\nfinal_loss\x18\x01 \x01(\x01\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x11\n\tnum_nodes\x18\x04 \x01(\x05\"\xbb\x01\n\rTrainResponse\x12\x34\n\x08progress\x18\x01 \x01(\x0b\x32 .neo_alexandria.v1.TrainProgressH\x00\x12\x37\n\nembeddings\x18\x02 \x01(\x0b\x32!.neo_alexandria.v1.EmbeddingChunkH\x00\x12\x32\n\x07summary\x18\x03 \x01(\x0b\x32\x1f.neo_alexandria.v1.TrainSummaryH\x00\x42\x07\n\x05\x65vent*R\n\x06\x44\x65vice\x12\x16\n\x12\x44\x45VICE_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x44\x45VICE_AUTO\x10\x01\x12\x0e\n\nDEVICE_CPU\x10\x02\x12\x0f\n\x0b\x44\x45VICE_CUDA\x10\x03\x32\x61\n\x0f\x45mbedderService\x12N\n\x05Train\x12\x1f.neo_alexandria.v1.TrainRequest\x1a .neo_alexandria.v1.TrainResponse(\x01\x30\x01\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n(neo_alexandria/v1/embedder_service.proto\x12\x11neo_alexandria.v1\"\xed\x01\n\x0fTrainParameters\x12\x11\n\tnum_nodes\x18\x01 \x01(\x05\x12\x15\n\rembedding_dim\x18\x02 \x01(\x05\x12\x13\n\x0bwalk_length\x18\x03 \x01(\x05\x12\x14\n\x0c\x63ontext_size\x18\x04 \x01(\x05\x12\x16\n\x0ewalks_per_node\x18\x05 \x01(\x05\x12\x0e\n\x06\x65pochs\x18\x06 \x01(\x05\x12\t\n\x01p\x18\x07 \x01(\x01\x12\t\n\x01q\x18\x08 \x01(\x01\x12\x0c\n\x04seed\x18\t \x01(\x03\x12)\n\x06\x64\x65vice\x18\n \x01(\x0e\x32\x19.neo_alexandria.v1.Device\x12\x0e\n\x06job_id\x18\x0b \x01(\t\"-\n\tEdgeChunk\x12\x0f\n\x07sources\x18\x01 \x03(\x05\x12\x0f\n\x07targets\x18\x02 \x03(\x05\"C\n\x0eInitialVectors\x12\r\n\x05nodes\x18\x01 \x03(\x05\x12\x12\n\ndimensions\x18\x02 \x01(\x05\x12\x0e\n\x06values\x18\x03 \x03(\x02\"\xb5\x01\n\x0cTrainRequest\x12\x38\n\nparameters\x18\x01 \x01(\x0b\x32\".neo_alexandria.v1.TrainParametersH\x00\x12-\n\x05\x65\x64ges\x18\x02 \x01(\x0b\x32\x1c.neo_alexandria.v1.EdgeChunkH\x00\x12\x34\n\x07initial\x18\x03 \x01(\x0b\x32!.neo_alexandria.v1.InitialVectorsH\x00\x42\x06\n\x04part\"k\n\rTrainProgress\x12\r\n\x05\x65poch\x18\x01 \x01(\x05\x12\x0e\n\x06\x65pochs\x18\x02 \x01(\x05\x12\x0c\n\x04loss\x18\x03 \x01(\x01\x12\x18\n\x10walks_per_second\x18\x04 \x01(\x01\x12\x13\n\x0b\x65ta_seconds\x18\x05 \x01(\x01\"H\n\x0e\x45mbeddingChunk\x12\x12\n\nstart_node\x18\x01 \x01(\x05\x12\x12\n\ndimensions\x18\x02 \x01(\x05\x12\x0e\n\x06values\x18\x03 \x03(\x02\"V\n\x0cTrainSummary\x12\x12\n\nfinal_loss\x18\x01 \x01(\x01\x12\x0e\n\x06\x64\x65vice\x18\x02 \x01(\t\x12\x0f\n\x07seconds\x18\x03 \x01(\x01\x12\x11\n\tnum_nodes\x18\x04 \x01(\x05\"\xbb\x01\n\rTrainResponse\x12\x34\n\x08progress\x18\x01 \x01(\x0b\x32 .neo_alexandria.v1.TrainProgressH\x00\x12\x37\n\nembeddings\x18\x02 \x01(\x0b\x32!.neo_alexandria.v1.EmbeddingChunkH\x00\x12\x32\n\x07summary\x18\x03 \x01(\x0b\x32\x1f.neo_alexandria.v1.TrainSummaryH\x00\x42\x07\n\x05\x65vent*R\n\x06\x44\x65vice\x12\x16\n\x12\x44\x45VICE_UNSPECIFIED\x10\x00\x12\x0f\n\x0b\x44\x45VICE_AUTO\x10\x01\x12\x0e\n\nDEVICE_CPU\x10\x02\x12\x0f\n\x0b\x44\x45VICE_CUDA\x10\x03\x32\x61\n\x0f\x45mbedderService\x12N\n\x05Train\x12\x1f.neo_alexandria.v1.TrainRequest\x1a .neo_alexandria.v1.TrainResponse(\x01\x30\x01\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
 _builder.BuildTopDescriptorsAndMessages(DESCRIPTOR, 'neo_alexandria.v1.embedder_service_pb2', _globals)
 if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
-  _globals['_DEVICE']._serialized_start=940
-  _globals['_DEVICE']._serialized_end=1022
+  _globals['_DEVICE']._serialized_start=1064
+  _globals['_DEVICE']._serialized_end=1146
   _globals['_TRAINPARAMETERS']._serialized_start=64
   _globals['_TRAINPARAMETERS']._serialized_end=301
   _globals['_EDGECHUNK']._serialized_start=303
   _globals['_EDGECHUNK']._serialized_end=348
-  _globals['_TRAINREQUEST']._serialized_start=350
-  _globals['_TRAINREQUEST']._serialized_end=477
-  _globals['_TRAINPROGRESS']._serialized_start=479
-  _globals['_TRAINPROGRESS']._serialized_end=586
-  _globals['_EMBEDDINGCHUNK']._serialized_start=588
-  _globals['_EMBEDDINGCHUNK']._serialized_end=660
-  _globals['_TRAINSUMMARY']._serialized_start=662
-  _globals['_TRAINSUMMARY']._serialized_end=748
-  _globals['_TRAINRESPONSE']._serialized_start=751
-  _globals['_TRAINRESPONSE']._serialized_end=938
-  _globals['_EMBEDDERSERVICE']._serialized_start=1024
-  _globals['_EMBEDDERSERVICE']._serialized_end=1121
+  _globals['_INITIALVECTORS']._serialized_start=350
+  _globals['_INITIALVECTORS']._serialized_end=417
+  _globals['_TRAINREQUEST']._serialized_start=420
+  _globals['_TRAINREQUEST']._serialized_end=601
+  _globals['_TRAINPROGRESS']._serialized_start=603
+  _globals['_TRAINPROGRESS']._serialized_end=710
+  _globals['_EMBEDDINGCHUNK']._serialized_start=712
+  _globals['_EMBEDDINGCHUNK']._serialized_end=784
+  _globals['_TRAINSUMMARY']._serialized_start=786
+  _globals['_TRAINSUMMARY']._serialized_end=872
+  _globals['_TRAINRESPONSE']._serialized_start=875
+  _globals['_TRAINRESPONSE']._serialized_end=1062
+  _globals['_EMBEDDERSERVICE']._serialized_start=1148
+  _globals['_EMBEDDERSERVICE']._serialized_end=1245
 # @@protoc_insertion_point(module_scope)

@@ -52,13 +52,25 @@ class EdgeChunk(_message.Message):
     targets: _containers.RepeatedScalarFieldContainer[int]
     def __init__(self, sources: _Optional[_Iterable[int]] = ..., targets: _Optional[_Iterable[int]] = ...) -> None: ...
 
+class InitialVectors(_message.Message):
+    __slots__ = ("nodes", "dimensions", "values")
+    NODES_FIELD_NUMBER: _ClassVar[int]
+    DIMENSIONS_FIELD_NUMBER: _ClassVar[int]
+    VALUES_FIELD_NUMBER: _ClassVar[int]
+    nodes: _containers.RepeatedScalarFieldContainer[int]
+    dimensions: int
+    values: _containers.RepeatedScalarFieldContainer[float]
+    def __init__(self, nodes: _Optional[_Iterable[int]] = ..., dimensions: _Optional[int] = ..., values: _Optional[_Iterable[float]] = ...) -> None: ...
+
 class TrainRequest(_message.Message):
-    __slots__ = ("parameters", "edges")
+    __slots__ = ("parameters", "edges", "initial")
     PARAMETERS_FIELD_NUMBER: _ClassVar[int]
     EDGES_FIELD_NUMBER: _ClassVar[int]
+    INITIAL_FIELD_NUMBER: _ClassVar[int]
     parameters: TrainParameters
     edges: EdgeChunk
-    def __init__(self, parameters: _Optional[_Union[TrainParameters, _Mapping]] = ..., edges: _Optional[_Union[EdgeChunk, _Mapping]] = ...) -> None: ...
+    initial: InitialVectors
+    def __init__(self, parameters: _Optional[_Union[TrainParameters, _Mapping]] = ..., edges: _Optional[_Union[EdgeChunk, _Mapping]] = ..., initial: _Optional[_Union[InitialVectors, _Mapping]] = ...) -> None: ...
 
 class TrainProgress(_message.Message):
     __slots__ = ("epoch", "epochs", "loss", "walks_per_second", "eta_seconds")

@@ -25,7 +25,7 @@ _sym_db = _symbol_database.Default()
 from google.protobuf import timestamp_pb2 as google_dot_protobuf_dot_timestamp__pb2
 
 
-DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cneo_alexandria/v1/jobs.proto\x12\x11neo_alexandria.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n\nQueuedTask\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08repo_url\x18\x02 \x01(\t\x12\x30\n\x0csubmitted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bttl_seconds\x18\x04 \x01(\x03\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\r\n\x05\x66orce\x18\x06 \x01(\x08\"\xe0\x04\n\tJobRecord\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08repo_url\x18\x02 \x01(\t\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.neo_alexandria.v1.JobStatus\x12\r\n\x05phase\x18\x04 \x01(\t\x12\x18\n\x10progress_percent\x18\x05 \x01(\x01\x12\x30\n\x0csubmitted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64uration_seconds\x18\t \x01(\x01\x12\x17\n\x0f\x66iles_processed\x18\n \x01(\x05\x12\x1c\n\x14\x65mbeddings_generated\x18\x0b \x01(\x05\x12\x12\n\nfinal_loss\x18\x0c \x01(\x01\x12\r\n\x05\x65rror\x18\r \x01(\t\x12\x0e\n\x06\x63ommit\x18\x0e \x01(\t\x12\x11\n\tworker_id\x18\x0f \x01(\t\x12\x10\n\x08\x61ttempts\x18\x10 \x01(\x05\x12\x0f\n\x07history\x18\x11 \x01(\t\x12\x11\n\tunchanged\x18\x12 \x01(\x08\x12\x45\n\rphase_seconds\x18\x13 \x03(\x0b\x32..neo_alexandria.v1.JobRecord.PhaseSecondsEntry\x1a\x33\n\x11PhaseSecondsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xf9\x01\n\x0cWorkerStatus\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x30\n\x0cheartbeat_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\"\n\x1aheartbeat_interval_seconds\x18\x06 \x01(\x01\x12-\n\x05state\x18\x07 \x01(\x0e\x32\x1e.neo_alexandria.v1.WorkerState\x12\x10\n\x08repo_url\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t*\xb3\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x17\n\x13JOB_STATUS_COMPLETE\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x16\n\x12JOB_STATUS_SKIPPED\x10\x05\x12\x13\n\x0fJOB_STATUS_DEAD\x10\x06*\xc5\x01\n\x0bWorkerState\x12\x1c\n\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11WORKER_STATE_IDLE\x10\x01\x12\x18\n\x14WORKER_STATE_PARSING\x10\x02\x12\x19\n\x15WORKER_STATE_TRAINING\x10\x03\x12\x1a\n\x16WORKER_STATE_UPLOADING\x10\x04\x12\x16\n\x12WORKER_STATE_ERROR\x10\x05\x12\x18\n\x14WORKER_STATE_OFFLINE\x10\x06\x62\x06proto3')
+DESCRIPTOR = _descriptor_pool.Default().AddSerializedFile(b'\n\x1cneo_alexandria/v1/jobs.proto\x12\x11neo_alexandria.v1\x1a\x1fgoogle/protobuf/timestamp.proto\"\x98\x01\n\nQueuedTask\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08repo_url\x18\x02 \x01(\t\x12\x30\n\x0csubmitted_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x13\n\x0bttl_seconds\x18\x04 \x01(\x03\x12\x12\n\nrequest_id\x18\x05 \x01(\t\x12\r\n\x05\x66orce\x18\x06 \x01(\x08\"\xf4\x04\n\tJobRecord\x12\x0e\n\x06job_id\x18\x01 \x01(\t\x12\x10\n\x08repo_url\x18\x02 \x01(\t\x12,\n\x06status\x18\x03 \x01(\x0e\x32\x1c.neo_alexandria.v1.JobStatus\x12\r\n\x05phase\x18\x04 \x01(\t\x12\x18\n\x10progress_percent\x18\x05 \x01(\x01\x12\x30\n\x0csubmitted_at\x18\x06 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12.\n\nstarted_at\x18\x07 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12/\n\x0b\x66inished_at\x18\x08 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x18\n\x10\x64uration_seconds\x18\t \x01(\x01\x12\x17\n\x0f\x66iles_processed\x18\n \x01(\x05\x12\x1c\n\x14\x65mbeddings_generated\x18\x0b \x01(\x05\x12\x12\n\nfinal_loss\x18\x0c \x01(\x01\x12\r\n\x05\x65rror\x18\r \x01(\t\x12\x0e\n\x06\x63ommit\x18\x0e \x01(\t\x12\x11\n\tworker_id\x18\x0f \x01(\t\x12\x10\n\x08\x61ttempts\x18\x10 \x01(\x05\x12\x0f\n\x07history\x18\x11 \x01(\t\x12\x11\n\tunchanged\x18\x12 \x01(\x08\x12\x45\n\rphase_seconds\x18\x13 \x03(\x0b\x32..neo_alexandria.v1.JobRecord.PhaseSecondsEntry\x12\x12\n\nwarm_start\x18\x14 \x01(\x08\x1a\x33\n\x11PhaseSecondsEntry\x12\x0b\n\x03key\x18\x01 \x01(\t\x12\r\n\x05value\x18\x02 \x01(\x01:\x02\x38\x01\"\xf9\x01\n\x0cWorkerStatus\x12\x11\n\tworker_id\x18\x01 \x01(\t\x12\x0e\n\x06status\x18\x02 \x01(\t\x12\x30\n\x0cheartbeat_at\x18\x03 \x01(\x0b\x32\x1a.google.protobuf.Timestamp\x12\x0e\n\x06job_id\x18\x04 \x01(\t\x12\x0e\n\x06\x64\x65vice\x18\x05 \x01(\t\x12\"\n\x1aheartbeat_interval_seconds\x18\x06 \x01(\x01\x12-\n\x05state\x18\x07 \x01(\x0e\x32\x1e.neo_alexandria.v1.WorkerState\x12\x10\n\x08repo_url\x18\x08 \x01(\t\x12\x0f\n\x07message\x18\t \x01(\t*\xb3\x01\n\tJobStatus\x12\x1a\n\x16JOB_STATUS_UNSPECIFIED\x10\x00\x12\x15\n\x11JOB_STATUS_QUEUED\x10\x01\x12\x16\n\x12JOB_STATUS_RUNNING\x10\x02\x12\x17\n\x13JOB_STATUS_COMPLETE\x10\x03\x12\x15\n\x11JOB_STATUS_FAILED\x10\x04\x12\x16\n\x12JOB_STATUS_SKIPPED\x10\x05\x12\x13\n\x0fJOB_STATUS_DEAD\x10\x06*\xc5\x01\n\x0bWorkerState\x12\x1c\n\x18WORKER_STATE_UNSPECIFIED\x10\x00\x12\x15\n\x11WORKER_STATE_IDLE\x10\x01\x12\x18\n\x14WORKER_STATE_PARSING\x10\x02\x12\x19\n\x15WORKER_STATE_TRAINING\x10\x03\x12\x1a\n\x16WORKER_STATE_UPLOADING\x10\x04\x12\x16\n\x12WORKER_STATE_ERROR\x10\x05\x12\x18\n\x14WORKER_STATE_OFFLINE\x10\x06\x62\x06proto3')
 
 _globals = globals()
 _builder.BuildMessageAndEnumDescriptors(DESCRIPTOR, _globals)
@@ -34,16 +34,16 @@ if not _descriptor._USE_C_DESCRIPTORS:
   DESCRIPTOR._loaded_options = None
   _globals['_JOBRECORD_PHASESECONDSENTRY']._loaded_options = None
   _globals['_JOBRECORD_PHASESECONDSENTRY']._serialized_options = b'8\001'
-  _globals['_JOBSTATUS']._serialized_start=1103
-  _globals['_JOBSTATUS']._serialized_end=1282
-  _globals['_WORKERSTATE']._serialized_start=1285
-  _globals['_WORKERSTATE']._serialized_end=1482
+  _globals['_JOBSTATUS']._serialized_start=1123
+  _globals['_JOBSTATUS']._serialized_end=1302
+  _globals['_WORKERSTATE']._serialized_start=1305
+  _globals['_WORKERSTATE']._serialized_end=1502
   _globals['_QUEUEDTASK']._serialized_start=85
   _globals['_QUEUEDTASK']._serialized_end=237
   _globals['_JOBRECORD']._serialized_start=240
-  _globals['_JOBRECORD']._serialized_end=848
-  _globals['_JOBRECORD_PHASESECONDSENTRY']._serialized_start=797
-  _globals['_JOBRECORD_PHASESECONDSENTRY']._serialized_end=848
-  _globals['_WORKERSTATUS']._serialized_start=851
-  _globals['_WORKERSTATUS']._serialized_end=1100
+  _globals['_JOBRECORD']._serialized_end=868
+  _globals['_JOBRECORD_PHASESECONDSENTRY']._serialized_start=817
+  _globals['_JOBRECORD_PHASESECONDSENTRY']._serialized_end=868
+  _globals['_WORKERSTATUS']._serialized_start=871
+  _globals['_WORKERSTATUS']._serialized_end=1120
 # @@protoc_insertion_point(module_scope)

@@ -61,7 +61,7 @@ class QueuedTask(_message.Message):
     def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., ttl_seconds: _Optional[int] = ..., request_id: _Optional[str] = ..., force: _Optional[bool] = ...) -> None: ...
 
 class JobRecord(_message.Message):
-    __slots__ = ("job_id", "repo_url", "status", "phase", "progress_percent", "submitted_at", "started_at", "finished_at", "duration_seconds", "files_processed", "embeddings_generated", "final_loss", "error", "commit", "worker_id", "attempts", "history", "unchanged", "phase_seconds")
+    __slots__ = ("job_id", "repo_url", "status", "phase", "progress_percent", "submitted_at", "started_at", "finished_at", "duration_seconds", "files_processed", "embeddings_generated", "final_loss", "error", "commit", "worker_id", "attempts", "history", "unchanged", "phase_seconds", "warm_start")
     class PhaseSecondsEntry(_message.Message):
         __slots__ = ("key", "value")
         KEY_FIELD_NUMBER: _ClassVar[int]
@@ -88,6 +88,7 @@ class JobRecord(_message.Message):
     HISTORY_FIELD_NUMBER: _ClassVar[int]
     UNCHANGED_FIELD_NUMBER: _ClassVar[int]
     PHASE_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    WARM_START_FIELD_NUMBER: _ClassVar[int]
     job_id: str
     repo_url: str
     status: JobStatus
@@ -107,7 +108,8 @@ class JobRecord(_message.Message):
     history: str
     unchanged: bool
     phase_seconds: _containers.ScalarMap[str, float]
-    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., phase: _Optional[str] = ..., progress_percent: _Optional[float] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[float] = ..., files_processed: _Optional[int] = ..., embeddings_generated: _Optional[int] = ..., final_loss: _Optional[float] = ..., error: _Optional[str] = ..., commit: _Optional[str] = ..., worker_id: _Optional[str] = ..., attempts: _Optional[int] = ..., history: _Optional[str] = ..., unchanged: _Optional[bool] = ..., phase_seconds: _Optional[_Mapping[str, float]] = ...) -> None: ...
+    warm_start: bool
+    def __init__(self, job_id: _Optional[str] = ..., repo_url: _Optional[str] = ..., status: _Optional[_Union[JobStatus, str]] = ..., phase: _Optional[str] = ..., progress_percent: _Optional[float] = ..., submitted_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., started_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., finished_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., duration_seconds: _Optional[float] = ..., files_processed: _Optional[int] = ..., embeddings_generated: _Optional[int] = ..., final_loss: _Optional[float] = ..., error: _Optional[str] = ..., commit: _Optional[str] = ..., worker_id: _Optional[str] = ..., attempts: _Optional[int] = ..., history: _Optional[str] = ..., unchanged: _Optional[bool] = ..., phase_seconds: _Optional[_Mapping[str, float]] = ..., warm_start: _Optional[bool] = ...) -> None: ...
 
 class WorkerStatus(_message.Message):
     __slots__ = ("worker_id", "status", "heartbeat_at", "job_id", "device", "heartbeat_interval_seconds", "state", "repo_url", "message")

@@ -72,3 +72,13 @@ def test_the_memory_estimate_grows_with_every_parameter(
     before = estimate(*values.values())
     values[grow] += 1
     assert estimate(*values.values()) >= before > 0
+
+
+def test_a_warm_start_counts_its_initial_vectors() -> None:
+    config = TrainConfig()
+    cold = memory_bytes(config, 100_000, 500_000, 256)
+    assert memory_bytes(config, 100_000, 500_000, 256, 100_000) == cold + 4 * 64 * 100_000
+    tight = Budget(memory_bytes=cold, walk_steps=10**12, edges=10**7)
+    check(tight, config, 100_000, 500_000, 256)
+    with pytest.raises(OverBudget, match="ALEXANDRIA_EMBEDDER_MAX_MEMORY_BYTES"):
+        check(tight, config, 100_000, 500_000, 256, 1)
