@@ -1,6 +1,7 @@
 """A job's upload alone, on both Qdrant backends, against the cold job it belongs to.
 
     .venv/bin/python benchmarks/upload_profile.py --repo PATH [--runs 5] [--profile]
+        [--rtt-ms 0] [--parallel N]
 
 A cold ingest of PATH through `alexandria up` (`product_stack.Stack`: LOCAL mode, a
 fresh data dir, a `git clone --shared` working copy) gives the anchor, the job's
@@ -16,6 +17,9 @@ same points again (a re-ingest):
 - rest: `RestQdrant` to the REST test double (tests/doubles/qdrant_rest.py,
   qdrant-client's engine behind Qdrant's HTTP API) in a process of its own, standing
   in for Qdrant Cloud; what the engine spends there says little about a Qdrant server.
+  `--rtt-ms` adds that round-trip time to every request (a Qdrant Cloud cluster is
+  tens of ms away; the double is on loopback), and `--parallel` sets how many batches
+  are in flight at once (`vectors.PARALLEL_BATCHES`), to see what it buys.
 
 Printed per backend: seconds (median, min-max over the runs), this process's CPU
 seconds during the cold upload (over REST, the client's: building and encoding the
@@ -38,6 +42,8 @@ import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
+
+import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from gateway_load import free_port, qdrant_server
@@ -129,15 +135,33 @@ async def timed_uploads(
     return seconds[0], seconds[1], cpu
 
 
+class DelayedTransport(httpx.AsyncHTTPTransport):
+    """TCP, each request answered `rtt` seconds later than it would be."""
+
+    def __init__(self, rtt: float) -> None:
+        super().__init__()
+        self.rtt = rtt
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        await asyncio.sleep(self.rtt)
+        return await super().handle_async_request(request)
+
+
 def one_backend(
-    backend: str, repo_url: str, files: Sequence[vectors.FileVector], history: str
+    backend: str,
+    repo_url: str,
+    files: Sequence[vectors.FileVector],
+    history: str,
+    *,
+    rtt: float = 0.0,
 ) -> Timing:
     with tempfile.TemporaryDirectory(prefix="upload-profile-") as tmp:
         path = Path(tmp) / "qdrant"
         if backend == "local":
             return asyncio.run(timed_uploads(LocalQdrant(str(path)), repo_url, files, history))
         with qdrant_server(path, free_port()) as url:
-            store = RestQdrant(url, None, timeout=120.0)
+            transport = DelayedTransport(rtt) if rtt else None
+            store = RestQdrant(url, None, timeout=120.0, transport=transport)
             return asyncio.run(timed_uploads(store, repo_url, files, history))
 
 
@@ -175,7 +199,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--backends", default=",".join(BACKENDS))
     parser.add_argument("--profile", action="store_true", help="cProfile one local upload")
+    parser.add_argument("--rtt-ms", type=float, default=0.0, help="added to each REST request")
+    parser.add_argument("--parallel", type=int, default=None, help="batches in flight at once")
     args = parser.parse_args(argv)
+    if args.parallel is not None:
+        vectors.PARALLEL_BATCHES = args.parallel
     with tempfile.TemporaryDirectory(prefix="upload-profile-") as work:
         job, repo_url, history, files = cold_job(args.repo.resolve(), Path(work))
     job_s, job_upload = float(job["duration_seconds"]), float(job["phase_seconds"]["upload"])
@@ -187,7 +215,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     times: dict[str, list[Timing]] = {b: [] for b in backends}
     for run in range(args.runs):
         for backend in backends if run % 2 == 0 else backends[::-1]:
-            times[backend].append(one_backend(backend, repo_url, files, history))
+            rtt = args.rtt_ms / 1000
+            times[backend].append(one_backend(backend, repo_url, files, history, rtt=rtt))
             cold, again, cpu = times[backend][-1]
             print(
                 f"run {run + 1} {backend}: cold {cold:.3f} s (CPU here {cpu:.3f} s), "

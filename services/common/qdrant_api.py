@@ -107,11 +107,20 @@ class QdrantApi(Protocol):
 class RestQdrant:
     """Qdrant's REST API at `url` (`api-key` header when a key is given)."""
 
-    def __init__(self, url: str, api_key: str | None, *, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        api_key: str | None,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> None:
+        """`transport`: httpx's, for a benchmark's simulated network (default: TCP)."""
         self._http = httpx.AsyncClient(
             base_url=url.rstrip("/"),
             headers={"api-key": api_key} if api_key else {},
             timeout=timeout,
+            transport=transport,
         )
 
     async def _call(
