@@ -1,8 +1,8 @@
 """Hybrid `similar`'s stored candidates in a point's payload, packed.
 
-A file's candidates (services/ingest/candidates.py: ~100 for sympy, up to ~330) were
-three JSON lists, paths and two lists of cosines: ~5.6 KB of a sympy point's 7 KB of
-payload, and ~300 floats that Qdrant's local engine encodes to JSON, decodes and
+A file's candidates (services/ingest/candidates.py: ~100 for sympy, at most 320) were
+three JSON lists, paths and two lists of cosines: 5.6 KB of a sympy point's 7.3 KB of
+payload, and ~200 floats that Qdrant's local engine encodes to JSON, decodes and
 pickles for every point it stores. They are now:
 
 - `candidate_paths`: the paths joined by NUL (a git path never holds one);
