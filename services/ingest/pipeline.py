@@ -8,8 +8,8 @@ structure vector, its identifier terms and its strongest co-change partners.
 Progress is reported as (phase, percent of the whole job): parse 0-30 %, train
 30-90 %, upload 90-100 %.
 
-Every point carries the job's seal: the commit, the job's fingerprint (`index_key.py`)
-and the number of points it writes (`vectors.read_indexed`). Unless forced, a job
+Every point carries the job's seal: the commit, the job's fingerprint (`index_key.py`),
+its id and the number of points it writes (`vectors.read_indexed`). Unless forced, a job
 first reads that seal: when the fingerprint is the same, the parser is asked to parse
 only if HEAD has moved, and a repository still at the sealed commit ends `unchanged`
 without training or writing anything.
