@@ -1,7 +1,7 @@
 """What a repository's index is made from, so an ingest of the same thing can be skipped.
 
-A job's points are sealed with `<commit> <fingerprint>` once they are all written
-(`services.common.vectors.seal`). The fingerprint hashes the edge's own code (the
+A job's points are sealed with `<commit> <fingerprint> <job_id>`
+(`services.common.vectors.read_indexed`). The fingerprint hashes the edge's own code (the
 parser, the embedder, the ingest pipeline and the vector store's module, read as
 files, not imported), the installed versions of what shapes their output (the
 tree-sitter grammars, torch, numpy) and the job's parameters (training, walk graph,
@@ -24,7 +24,13 @@ from google.protobuf.json_format import MessageToDict
 from neo_alexandria.v1 import embedder_service_pb2
 from services.common.config import Settings
 
-CODE = ("services.parser", "services.embedder", "services.ingest", "services.common.vectors")
+CODE = (
+    "services.parser",
+    "services.embedder",
+    "services.ingest",
+    "services.common.vectors",
+    "services.common.candidate_payload",
+)
 """Packages (every .py file in them) and modules whose code shapes what a job writes."""
 DISTRIBUTIONS = ("tree-sitter", "torch", "numpy")
 """Installed distributions (a name prefix) whose versions shape it."""

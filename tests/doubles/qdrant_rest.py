@@ -48,6 +48,7 @@ class QdrantRestDouble:
             ("POST", "/collections/{name}/points"): (self._retrieve, reads),
             ("POST", "/collections/{name}/points/query"): (self._query, reads),
             ("POST", "/collections/{name}/points/scroll"): (self._scroll, reads),
+            ("POST", "/collections/{name}/points/count"): (self._count, reads),
         }
         self.app = Starlette(
             routes=[
@@ -146,6 +147,11 @@ class QdrantRestDouble:
         )
         points = [r.model_dump(mode="json") for r in page]
         return _ok({"points": points, "next_page_offset": next_offset})
+
+    async def _count(self, request: Request) -> JSONResponse:
+        body = models.CountRequest.model_validate(await request.json())
+        found = self.engine.count(request.path_params["name"], count_filter=body.filter)
+        return _ok(found.model_dump(mode="json"))
 
 
 def _ok(result: Any) -> JSONResponse:

@@ -79,9 +79,9 @@ class HeldStore(LocalQdrant):
         super().__init__(path)
         self.gate = gate
 
-    async def upsert(self, name: str, points: list[Json]) -> None:
+    async def upsert(self, name: str, points: list[Json], *, durable: bool = True) -> None:
         await self.gate.hold()
-        await super().upsert(name, points)
+        await super().upsert(name, points, durable=durable)
 
 
 async def state_becomes(queue: JobQueue, state: int, timeout: float = 10) -> jobs_pb2.WorkerStatus:

@@ -3,6 +3,8 @@ double, which runs the real engine) and local mode answer alike."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 import uuid
@@ -89,6 +91,13 @@ async def test_delete_by_filter(api: QdrantApi) -> None:
     await api.delete(NAME, {"must": [{"key": "repo_url", "match": {"value": "a"}}]})
     page, _ = await api.scroll(NAME, {}, 10, None)
     assert [p["payload"]["repo_url"] for p in page] == ["b"]
+
+
+async def test_count_by_filter(api: QdrantApi) -> None:
+    await api.upsert(NAME, [_point(i, "a") for i in range(3)] + [_point(5, "b")], durable=False)
+    assert await api.count(NAME, _repo("a")) == 3
+    assert await api.count(NAME, _repo("none")) == 0
+    assert await api.count(NAME, {}) == 4
 
 
 NAMED = "named"
@@ -214,3 +223,25 @@ async def test_local_writes_are_on_disk_when_they_return(tmp_path: Path) -> None
     finally:
         await reopened.close()
     assert storage.exists()
+
+
+async def test_a_durable_write_syncs_the_writes_before_it(tmp_path: Path) -> None:
+    """Local mode: upserts that are not durable wait in the write-ahead log; the next
+    durable write checkpoints them into the database file together with its own."""
+    store = LocalQdrant(str(tmp_path / "q"))
+    try:
+        await store.create_collection(NAME, {"vectors": {"size": 4, "distance": "Cosine"}})
+        await store.upsert(NAME, [_point(i, "a") for i in range(3)], durable=False)
+        (database,) = (tmp_path / "q").glob("collection/c/*.sqlite")
+
+        def in_database_file() -> int:
+            alone = tmp_path / "alone.sqlite"  # the database file without its log
+            alone.write_bytes(database.read_bytes())
+            with contextlib.closing(sqlite3.connect(alone)) as conn:
+                return int(conn.execute("SELECT count(*) FROM points").fetchone()[0])
+
+        assert in_database_file() == 0
+        await store.upsert(NAME, [_point(3, "a")])
+        assert in_database_file() == 4
+    finally:
+        await store.close()

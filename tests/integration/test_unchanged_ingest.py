@@ -246,3 +246,41 @@ async def test_a_big_change_a_forced_job_or_warm_start_off_train_cold(
     commit(sample_repo, {"app/more.py": "from app import db\n"})
     assert (await edge.ingest(sample_repo, "j5", warm=WARM)).warm_start
     assert not (await edge.ingest(sample_repo, "j6", warm=WARM, fingerprint="f2")).warm_start
+
+
+@pytest.mark.anyio
+async def test_a_first_index_stopped_while_writing_is_redone(edge: Edge, sample_repo: Path) -> None:
+    """Every point carries its job's seal: a first job stopped before writing all of
+    its files leaves fewer points than the seal counts, and the next job redoes it."""
+    repo_url = f"file://{sample_repo}"
+    indexed = vectors.Indexed(git(sample_repo, "rev-parse", "HEAD"), "f1", 9, "history")
+    some = [
+        vectors.FileVector(file_path=f"app/{name}.py", language="python", vector=[0.5] * 64)
+        for name in ("db", "models")
+    ]
+    await vectors.ensure_collection(edge.store)
+    await vectors.upsert_file_vectors(
+        edge.store,
+        repo_url=repo_url,
+        commit=indexed.commit,
+        job_id="stopped",
+        files=some,
+        indexed=indexed,
+    )
+    assert await vectors.read_indexed(edge.store, repo_url=repo_url) is None
+    first = await edge.ingest(sample_repo, "j1")
+    assert not first.unchanged and first.embeddings_generated == 9
+    sealed = await vectors.read_indexed(edge.store, repo_url=repo_url)
+    assert sealed == vectors.Indexed(first.commit, "f1", 9, first.history)
+
+    # the same commit and fingerprint, but another job's points among them: not one index
+    forced = vectors.Indexed(first.commit, "f1", 9, first.history)
+    await vectors.upsert_file_vectors(
+        edge.store,
+        repo_url=repo_url,
+        commit=first.commit,
+        job_id="j2",
+        files=some[:1],
+        indexed=forced,
+    )
+    assert await vectors.read_indexed(edge.store, repo_url=repo_url) is None

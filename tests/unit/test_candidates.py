@@ -208,16 +208,18 @@ def test_the_pipeline_points_carry_the_candidates() -> None:
     ]
     body = vectors.point_body(files[1], repo_url=REPO, commit="0" * 40, job_id="j")
     payload = body["payload"]
-    assert payload["candidates"] == ["a.py", "c.py"]
-    assert payload["candidate_structure"] == [0.0, 0.0]  # rows of the identity: orthogonal
-    assert payload["candidate_text"] == [1.0, 1.0]  # the same one term
+    assert payload["candidate_paths"] == "a.py\0c.py"
     assert payload["imported_by"] == ["a.py"]
     read_back = vectors.stored_file({"id": body["id"], "payload": payload})
     assert read_back.candidates == vectors.Candidates(
-        ("a.py", "c.py"), (0.0, 0.0), (1.0, 1.0), ("a.py",)
+        # structure: rows of the identity, orthogonal; text: the same one term
+        ("a.py", "c.py"),
+        (0.0, 0.0),
+        (1.0, 1.0),
+        ("a.py",),
     )
     legacy = vectors.FileVector("a.py", "python", [1.0])
     assert (
-        "candidates"
+        "candidate_paths"
         not in vectors.point_body(legacy, repo_url=REPO, commit="", job_id="j")["payload"]
     )
