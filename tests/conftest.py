@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -12,7 +12,10 @@ from environment import EXTERNAL, external_url, flush_redis
 from git_repos import SAMPLE_PYTHON_REPO, make_git_repo
 
 if TYPE_CHECKING:
+    from doubles.qdrant_rest import QdrantRestDouble
     from doubles.upstash_rest import UpstashRestDouble
+
+    from services.common.qdrant_api import QdrantApi
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -91,3 +94,40 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def sample_repo(tmp_path: Path) -> Path:
     """A small committed Python project with a real import graph."""
     return make_git_repo(tmp_path / "sample", SAMPLE_PYTHON_REPO)
+
+
+@pytest.fixture
+def qdrant_api_key() -> str | None:
+    """The API key the Qdrant double asks for: none, unless a test module overrides this."""
+    return None
+
+
+@pytest.fixture
+def qdrant_double(
+    tmp_path: Path, qdrant_api_key: str | None
+) -> Iterator[tuple[str, QdrantRestDouble]]:
+    """The Qdrant REST test double serving a fresh store: its URL, and the double."""
+    from doubles.qdrant_rest import serve_qdrant
+
+    with serve_qdrant(tmp_path / "qdrant-server", api_key=qdrant_api_key) as running:
+        yield running
+
+
+@pytest.fixture(params=["local", "rest"])
+async def qdrant_backend(
+    request: pytest.FixtureRequest,
+    tmp_path: Path,
+    qdrant_double: tuple[str, QdrantRestDouble],
+    qdrant_api_key: str | None,
+) -> AsyncIterator[QdrantApi]:
+    """Each Qdrant backend in turn, empty: local mode, then Qdrant's REST API (the double).
+    For anyio tests."""
+    from services.common.qdrant_api import LocalQdrant, RestQdrant
+
+    backend: QdrantApi = (
+        LocalQdrant(str(tmp_path / "local"))
+        if request.param == "local"
+        else RestQdrant(qdrant_double[0], qdrant_api_key)
+    )
+    yield backend
+    await backend.close()

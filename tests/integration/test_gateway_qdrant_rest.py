@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from doubles.qdrant_rest import QdrantRestDouble, serve_qdrant
+from doubles.qdrant_rest import QdrantRestDouble
 from fastapi.testclient import TestClient
 from show_helpers import COMMIT, IMPORTS, REPO, sample_files
 
@@ -49,9 +48,8 @@ async def seed(settings: Settings) -> None:
 
 
 @pytest.fixture
-def double(tmp_path: Path) -> Iterator[tuple[str, QdrantRestDouble]]:
-    with serve_qdrant(tmp_path / "qdrant-server", api_key=KEY) as running:
-        yield running
+def qdrant_api_key() -> str:
+    return KEY
 
 
 def answers(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -67,9 +65,9 @@ def answers(settings: Settings) -> tuple[dict[str, Any], dict[str, Any]]:
 
 
 def test_rest_and_local_mode_answer_alike(
-    tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
+    tmp_path: Path, embedded_redis_url: str, qdrant_double: tuple[str, QdrantRestDouble]
 ) -> None:
-    url, server = double
+    url, server = qdrant_double
     similar, listing = answers(settings_for(tmp_path, embedded_redis_url, url))
     local_similar, local_listing = answers(settings_for(tmp_path, embedded_redis_url, None))
     assert similar == local_similar and len(similar["results"]) == 4
@@ -87,9 +85,9 @@ def test_rest_and_local_mode_answer_alike(
 
 
 def test_a_qdrant_outage_is_a_503_naming_qdrant_and_ingest_still_queues(
-    tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
+    tmp_path: Path, embedded_redis_url: str, qdrant_double: tuple[str, QdrantRestDouble]
 ) -> None:
-    url, server = double
+    url, server = qdrant_double
     settings = settings_for(tmp_path, embedded_redis_url, url).model_copy(
         update={"health_cache_seconds": 0.0}  # every /health checks again
     )
@@ -112,9 +110,9 @@ def test_a_qdrant_outage_is_a_503_naming_qdrant_and_ingest_still_queues(
 
 
 def test_a_wrong_api_key_is_reported_not_hidden(
-    tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
+    tmp_path: Path, embedded_redis_url: str, qdrant_double: tuple[str, QdrantRestDouble]
 ) -> None:
-    url, _ = double
+    url, _ = qdrant_double
     settings = settings_for(tmp_path, embedded_redis_url, url).model_copy(
         update={"qdrant_api_key": "wrong"}
     )
@@ -124,11 +122,11 @@ def test_a_wrong_api_key_is_reported_not_hidden(
 
 
 def test_health_reuses_its_checks_for_a_few_seconds(
-    tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
+    tmp_path: Path, embedded_redis_url: str, qdrant_double: tuple[str, QdrantRestDouble]
 ) -> None:
     """/health needs no token, and each check is a Qdrant call (and a Redis command,
     billed on Upstash): 50 calls within ALEXANDRIA_HEALTH_CACHE_SECONDS make one of each."""
-    url, server = double
+    url, server = qdrant_double
     settings = settings_for(tmp_path, embedded_redis_url, url).model_copy(
         update={"health_cache_seconds": 2.0}
     )

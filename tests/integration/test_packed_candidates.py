@@ -4,16 +4,12 @@ exactly as it did from the lists that points written before hold."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
-from pathlib import Path
-
 import pytest
-from doubles.qdrant_rest import QdrantRestDouble, serve_qdrant
 from related_helpers import COMMIT, HISTORY, REPO, known_files
 
 from gateway.routes.graph import similar_files
 from services.common import vectors
-from services.common.qdrant_api import Json, LocalQdrant, QdrantApi, RestQdrant
+from services.common.qdrant_api import Json, QdrantApi
 from services.ingest.candidates import with_candidates
 
 
@@ -23,23 +19,9 @@ def anyio_backend() -> str:
 
 
 @pytest.fixture
-def double(tmp_path: Path) -> Iterator[tuple[str, QdrantRestDouble]]:
-    with serve_qdrant(tmp_path / "qdrant-server") as running:
-        yield running
-
-
-@pytest.fixture(params=["local", "rest"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, double: tuple[str, QdrantRestDouble]
-) -> AsyncIterator[QdrantApi]:
-    backend: QdrantApi = (
-        LocalQdrant(str(tmp_path / "local"))
-        if request.param == "local"
-        else RestQdrant(double[0], None)
-    )
-    await vectors.ensure_collection(backend)
-    yield backend
-    await backend.close()
+async def store(qdrant_backend: QdrantApi) -> QdrantApi:
+    await vectors.ensure_collection(qdrant_backend)
+    return qdrant_backend
 
 
 def listed(point: Json) -> Json:

@@ -8,11 +8,10 @@ import sqlite3
 import subprocess
 import sys
 import uuid
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from doubles.qdrant_rest import QdrantRestDouble, serve_qdrant
+from doubles.qdrant_rest import QdrantRestDouble
 
 from services.common.qdrant_api import LocalQdrant, QdrantApi, QdrantError, RestQdrant
 
@@ -42,24 +41,15 @@ def _repo(repo: str) -> dict[str, object]:
 
 
 @pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[str, QdrantRestDouble]]:
-    with serve_qdrant(tmp_path / "served", api_key=KEY) as running:
-        yield running
+def qdrant_api_key() -> str:
+    return KEY
 
 
-@pytest.fixture(params=["local", "rest"])
-async def api(
-    request: pytest.FixtureRequest, tmp_path: Path, served: tuple[str, QdrantRestDouble]
-) -> AsyncIterator[QdrantApi]:
-    backend: QdrantApi = (
-        LocalQdrant(str(tmp_path / "local"))
-        if request.param == "local"
-        else RestQdrant(served[0], KEY)
-    )
-    await backend.create_collection(NAME, {"vectors": {"size": 4, "distance": "Cosine"}})
-    await backend.create_keyword_index(NAME, "repo_url")
-    yield backend
-    await backend.close()
+@pytest.fixture
+async def api(qdrant_backend: QdrantApi) -> QdrantApi:
+    await qdrant_backend.create_collection(NAME, {"vectors": {"size": 4, "distance": "Cosine"}})
+    await qdrant_backend.create_keyword_index(NAME, "repo_url")
+    return qdrant_backend
 
 
 async def test_points_round_trip_and_search_by_filter(api: QdrantApi) -> None:
@@ -163,9 +153,9 @@ async def test_errors_are_qdrant_errors(api: QdrantApi) -> None:
 
 
 async def test_the_rest_client_reports_a_wrong_key_a_dead_server_and_a_bad_body(
-    served: tuple[str, QdrantRestDouble],
+    qdrant_double: tuple[str, QdrantRestDouble],
 ) -> None:
-    url, double = served
+    url, double = qdrant_double
     wrong = RestQdrant(url, "wrong-key")
     with pytest.raises(QdrantError, match="401"):
         await wrong.collections()

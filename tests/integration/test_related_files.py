@@ -7,12 +7,11 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from doubles.qdrant_rest import QdrantRestDouble, serve_qdrant
+from doubles.qdrant_rest import QdrantRestDouble
 from fastapi.testclient import TestClient
 from related_helpers import (
     ALWAYS_TOGETHER,
@@ -53,9 +52,8 @@ async def seed(store: QdrantApi, *, stored: bool = True) -> None:
 
 
 @pytest.fixture
-def double(tmp_path: Path) -> Iterator[tuple[str, QdrantRestDouble]]:
-    with serve_qdrant(tmp_path / "qdrant-server", api_key=KEY) as running:
-        yield running
+def qdrant_api_key() -> str:
+    return KEY
 
 
 @pytest.fixture
@@ -63,18 +61,10 @@ def anyio_backend() -> str:
     return "asyncio"
 
 
-@pytest.fixture(params=["local", "rest"])
-async def store(
-    request: pytest.FixtureRequest, tmp_path: Path, double: tuple[str, QdrantRestDouble]
-) -> AsyncIterator[QdrantApi]:
-    backend: QdrantApi = (
-        LocalQdrant(str(tmp_path / "local"))
-        if request.param == "local"
-        else RestQdrant(double[0], KEY)
-    )
-    await seed(backend)
-    yield backend
-    await backend.close()
+@pytest.fixture
+async def store(qdrant_backend: QdrantApi) -> QdrantApi:
+    await seed(qdrant_backend)
+    return qdrant_backend
 
 
 async def ranked(
@@ -184,14 +174,14 @@ RETRIEVE, QUERY_ROUTE, SCROLL = (
     ],
 )
 def test_similar_reads_in_two_round_trips(
-    double: tuple[str, QdrantRestDouble],
+    qdrant_double: tuple[str, QdrantRestDouble],
     stored: bool,
     mode: ranking.Mode,
     limit: int,
     same_repo: bool,
     reads: dict[str, int],
 ) -> None:
-    url, server = double
+    url, server = qdrant_double
 
     async def go() -> None:
         store = RestQdrant(url, KEY)
@@ -307,9 +297,9 @@ def _errors(client: TestClient) -> list[tuple[int, str, str]]:
 
 
 def test_the_routes_answer_alike_on_both_backends_with_reasons(
-    tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
+    tmp_path: Path, embedded_redis_url: str, qdrant_double: tuple[str, QdrantRestDouble]
 ) -> None:
-    rest = _answers(_settings(tmp_path, embedded_redis_url, double[0]))
+    rest = _answers(_settings(tmp_path, embedded_redis_url, qdrant_double[0]))
     local = _answers(_settings(tmp_path, embedded_redis_url, None))
     assert rest == local
     history = rest["history"]
@@ -359,9 +349,9 @@ def test_the_routes_answer_alike_on_both_backends_with_reasons(
 
 
 def test_a_qdrant_outage_is_a_503_for_both_routes(
-    tmp_path: Path, embedded_redis_url: str, double: tuple[str, QdrantRestDouble]
+    tmp_path: Path, embedded_redis_url: str, qdrant_double: tuple[str, QdrantRestDouble]
 ) -> None:
-    url, server = double
+    url, server = qdrant_double
     settings = _settings(tmp_path, embedded_redis_url, url)
     with TestClient(create_app(settings)) as client:
         server.down = True

@@ -12,14 +12,14 @@ cold."""
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import grpc
 import numpy as np
 import pytest
-from doubles.qdrant_rest import QdrantRestDouble, serve_qdrant
+from doubles.qdrant_rest import QdrantRestDouble
 from git_repos import git
 from serving import serve_grpc
 
@@ -95,21 +95,17 @@ class Edge:
         }
 
 
-@pytest.fixture
-def double(tmp_path: Path) -> Iterator[tuple[str, QdrantRestDouble]]:
-    with serve_qdrant(tmp_path / "qdrant-server") as running:
-        yield running
-
-
 @pytest.fixture(params=["local", "rest"])
 async def edge(
-    request: pytest.FixtureRequest, tmp_path: Path, double: tuple[str, QdrantRestDouble]
+    request: pytest.FixtureRequest, tmp_path: Path, qdrant_double: tuple[str, QdrantRestDouble]
 ) -> AsyncIterator[Edge]:
     settings = Settings(mode="LOCAL", alexandria_data_dir=tmp_path / "data")
     parser = ParserServicer(settings)
     embedder = EmbedderServicer(device="cpu")
     rest = request.param == "rest"
-    store: QdrantApi = RestQdrant(double[0], None) if rest else LocalQdrant(str(tmp_path / "q"))
+    store: QdrantApi = (
+        RestQdrant(qdrant_double[0], None) if rest else LocalQdrant(str(tmp_path / "q"))
+    )
     async with (
         serve_grpc(
             lambda s: parser_service_pb2_grpc.add_ParserServiceServicer_to_server(parser, s)
@@ -118,7 +114,7 @@ async def edge(
             lambda s: embedder_service_pb2_grpc.add_EmbedderServiceServicer_to_server(embedder, s)
         ) as embedder_channel,
     ):
-        yield Edge(parser_channel, embedder_channel, store, double[1] if rest else None)
+        yield Edge(parser_channel, embedder_channel, store, qdrant_double[1] if rest else None)
     await store.close()
 
 
