@@ -20,7 +20,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from services.parser.cache import ParseCache
 from services.parser.clone import cloned_repository
-from services.parser.graph import build_graph
+from services.parser.source import head_graph
 
 
 def blobs_in(repository: Path) -> int:
@@ -45,14 +45,7 @@ def build(url: str, cache: ParseCache, history: int) -> tuple[float, int, int, i
         max_bytes=4 << 30,
         read_all=False,
     ) as head:
-        graph = build_graph(
-            head.path,
-            blobs=head.blobs,
-            cache=cache,
-            history=head.history,
-            tree=head.tree,
-            read=head.read,
-        )
+        graph = head_graph(head, cache=cache)
         assert head.repository is not None
         held = blobs_in(head.repository)
     return time.monotonic() - started, held, graph.stats.files_cached, len(head.blobs)

@@ -20,8 +20,8 @@ from pathlib import Path
 from services.common.config import Settings
 from services.common.repo_url import canonicalize, is_bare_repository
 from services.parser.cache import PARSE_CACHE_FILE, ParseCache
-from services.parser.clone import cloned_repository
-from services.parser.graph import Progress, RepoGraph, build_graph
+from services.parser.clone import ClonedRepository, cloned_repository
+from services.parser.graph import DEFAULT_COCHANGE_MAX_FILES, Progress, RepoGraph, build_graph
 from services.parser.history import NOT_A_REPOSITORY
 from services.parser.walk import DEFAULT_MAX_FILE_BYTES
 
@@ -63,19 +63,40 @@ def repository_graph(
     ) as repo:
         if on_read is not None:
             on_read()
-        graph = build_graph(
-            repo.path,
+        graph = head_graph(
+            repo,
+            cache=cache,
             max_file_bytes=max_file_bytes,
             workers=workers,
             on_progress=on_progress,
-            blobs=repo.blobs,
-            cache=cache,
-            history=repo.history,
             cochange_max_files=settings.cochange_max_files,
-            tree=repo.tree,
-            read=repo.read,
         )
     return SourceGraph(url, repo.commit, graph)
+
+
+def head_graph(
+    head: ClonedRepository,
+    *,
+    cache: ParseCache | None,
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+    workers: int | None = None,
+    on_progress: Progress | None = None,
+    cochange_max_files: int = DEFAULT_COCHANGE_MAX_FILES,
+) -> RepoGraph:
+    """The graph of a `cloned_repository` opened with `read_all=False`: its tree walked,
+    only the files the `cache` lacks written (`head.read`), its history's co-change."""
+    return build_graph(
+        head.path,
+        max_file_bytes=max_file_bytes,
+        workers=workers,
+        on_progress=on_progress,
+        blobs=head.blobs,
+        cache=cache,
+        history=head.history,
+        cochange_max_files=cochange_max_files,
+        tree=head.tree,
+        read=head.read,
+    )
 
 
 def graph_of(

@@ -272,10 +272,9 @@ def test_head_is_read_from_git_objects_exactly_as_committed(
         assert not (read.path / "sub").exists()
 
 
-def test_a_local_source_over_the_limits_is_refused_before_any_content_is_read(
-    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    repo = make_repo({"a.py": "x" * 5_000, "b.py": "y" * 5_000})
+@pytest.fixture
+def git_commands(monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Every git command run from here on, in order (each still runs)."""
     ran: list[list[str]] = []
     real_run = git_process.run
 
@@ -284,12 +283,19 @@ def test_a_local_source_over_the_limits_is_refused_before_any_content_is_read(
         return real_run(command, **kwargs)  # type: ignore[arg-type]
 
     monkeypatch.setattr(git_process, "run", spy)
+    return ran
+
+
+def test_a_local_source_over_the_limits_is_refused_before_any_content_is_read(
+    make_repo: Callable[..., Path], git_commands: list[list[str]]
+) -> None:
+    repo = make_repo({"a.py": "x" * 5_000, "b.py": "y" * 5_000})
     with (
         pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_BYTES"),
         cloned_repository(f"file://{repo}", timeout_seconds=30, max_bytes=8_000),
     ):
         pass
-    assert not any("cat-file" in command for command in ran)
+    assert not any("cat-file" in command for command in git_commands)
     with (
         pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_FILES"),
         cloned_repository(f"file://{repo}", timeout_seconds=30, max_files=1),
@@ -298,19 +304,11 @@ def test_a_local_source_over_the_limits_is_refused_before_any_content_is_read(
 
 
 def test_a_clones_files_over_the_size_limit_are_refused_before_any_is_written(
-    make_repo: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+    make_repo: Callable[..., Path], git_commands: list[list[str]]
 ) -> None:
     """A partial clone's listing has no sizes, and 3 MB of zeros download as a few
     kilobytes: the blobs are sized once fetched, and refused before one is written."""
     repo = make_repo({"small.py": "x = 1\n", "zeros.py": "0" * 3_000_000})
-    ran: list[list[str]] = []
-    real_run = git_process.run
-
-    def spy(command: list[str], **kwargs: object) -> tuple[int, bytes]:
-        ran.append(command)
-        return real_run(command, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(git_process, "run", spy)
     url = f"file://{repo}"
     with cloned_repository(
         url, timeout_seconds=30, direct=False, max_bytes=1_000_000, read_all=False
@@ -319,7 +317,7 @@ def test_a_clones_files_over_the_size_limit_are_refused_before_any_is_written(
         with pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_BYTES"):
             head.read(["zeros.py"])
         assert not (head.path / "zeros.py").exists()
-    assert sum("--batch" in command for command in ran) == 1  # small.py's write only
+    assert sum("--batch" in command for command in git_commands) == 1  # small.py's write only
     with (
         pytest.raises(CloneTooLarge, match="ALEXANDRIA_MAX_REPO_BYTES"),
         cloned_repository(url, timeout_seconds=30, direct=False, max_bytes=1_000_000),

@@ -18,7 +18,7 @@ from services.parser.cache import ParseCache
 from services.parser.clone import CloneError, cloned_repository
 from services.parser.graph import RepoGraph, build_graph
 from services.parser.graph_json import graph_document
-from services.parser.source import graph_of
+from services.parser.source import graph_of, head_graph
 
 FILES: dict[str, str | bytes] = {
     "pkg/__init__.py": "",
@@ -118,16 +118,7 @@ def _build_from_clone(
     with cloned_repository(
         url, timeout_seconds=60, direct=False, read_all=False, history_commits=5
     ) as head:
-        graph = build_graph(
-            head.path,
-            max_file_bytes=MAX_FILE_BYTES,
-            workers=1,
-            blobs=head.blobs,
-            cache=cache,
-            history=head.history,
-            tree=head.tree,
-            read=head.read,
-        )
+        graph = head_graph(head, cache=cache, max_file_bytes=MAX_FILE_BYTES, workers=1)
         assert head.repository is not None
         held = {path for path, blob in head.blobs.items() if _has_object(head.repository, blob)}
         files = head.path.rglob("*")
