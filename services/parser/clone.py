@@ -8,7 +8,9 @@ keyed by, so the caller can then ask for only the files it has to read
 (`ClonedRepository.read`; `read_all` asks for every one): one `git cat-file --batch`
 streams their blobs, exactly as committed, into the directory (no filter, attribute or
 hook runs; symlinks are made as symlinks, never followed; submodules are left out;
-`head_files.py`). Every git command runs through `git_process.run`.
+`head_files.py`). The files to parse are only readied (`ClonedRepository.ready`): the
+parse workers read their blobs from `ClonedRepository.objects` (`blob_reader.py`).
+Every git command of this process runs through `git_process.run`.
 
 A local source (LOCAL mode's `file:///` URLs) is read, not cloned: its tree and blobs
 come from its own object store, and nothing is written into it. Sympy's 1,602 files,
@@ -53,6 +55,7 @@ from pathlib import Path
 
 from services.common.repo_url import is_local
 from services.parser import git_process
+from services.parser.blob_reader import GitObjects
 from services.parser.git_process import (
     LOCAL_UPLOAD_PACK,
     NO_NETWORK,
@@ -101,7 +104,8 @@ class ClonedRepository:
     for), HEAD's tree, the git repository the blobs come from (the local source
     itself, or the clone), and `read(paths)`, which writes those of HEAD's files that
     are not under `path` yet and gives the size of each one asked for (other paths are
-    ignored; raises like `cloned_repository`)."""
+    ignored; raises like `cloned_repository`). `ready(paths)` does the same without
+    writing: the files' blobs are then read from `objects` (`blob_reader.py`)."""
 
     path: Path
     commit: str
@@ -110,6 +114,8 @@ class ClonedRepository:
     tree: HeadTree = field(default_factory=HeadTree)
     repository: Path | None = None
     read: Callable[[Iterable[str]], Mapping[str, int]] = _read_nothing
+    ready: Callable[[Iterable[str]], Mapping[str, int]] = _read_nothing
+    objects: GitObjects | None = None
 
 
 def _new_workdir() -> Path:
@@ -483,6 +489,8 @@ def cloned_repository(
             tree=files.tree,
             repository=files.repository,
             read=files.read,
+            ready=files.ready,
+            objects=files.objects,
         )
     finally:
         if files is not None:

@@ -3,9 +3,10 @@
 The walk and the resolution run in this process; reading and parsing files (the
 expensive part, and the dangerous one) runs in worker processes (`workers.py`).
 Files whose content was parsed before come from the parse cache (`cache.py`). Given
-HEAD's git tree and a way to write its files (`clone.py`), the walk lists the tree and
-only the files the cache does not hold, and the configuration files the resolvers
-read, are ever written out: a cached file is never read at all.
+HEAD's git tree and a way to read its files (`clone.py`), the walk lists the tree and
+only the files the cache does not hold are read (by the workers, from the objects),
+and only the configuration files the resolvers read are written out: a cached file
+is never read at all.
 A file that cannot be read or parsed is recorded in `errors` and the rest go on.
 Each node carries its strongest identifier tokens, weighted over the repository
 (`identifiers.py`), and the clone's recent commits give co-change pairs (`history.py`).
@@ -23,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from neo_alexandria.v1 import graph_pb2
+from services.parser.blob_reader import GitObjects
 from services.parser.cache import ParseCache, fingerprint
 from services.parser.history import CoChangePair, History, cochanges
 from services.parser.identifiers import Terms, weigh_terms
@@ -119,19 +121,21 @@ def _settle_sizes(walked: WalkResult, known: Mapping[str, int], max_file_bytes: 
 
 
 def _parse_all(
-    root: Path,
+    source: Path | GitObjects,
     files: Sequence[SourceFile],
+    blobs: Mapping[str, str],
     cached: Mapping[str, Extraction],
     *,
     max_file_bytes: int,
     workers: int,
     on_progress: Progress | None,
 ) -> dict[str, Outcome]:
-    """Each file's outcome by path: `cached`, else parsed in the workers."""
+    """Each file's outcome by path: `cached`, else parsed in the workers, which read it
+    from the directory `source` or, by its blob id, from `source`'s objects."""
     outcomes: dict[str, Outcome] = {f.path: cached[f.path] for f in files if f.path in cached}
     # Largest first, so that the last chunks are small and no worker idles long at the end.
     to_parse = sorted((f for f in files if f.path not in outcomes), key=lambda f: -(f.size or 0))
-    work = [(f.path, f.language) for f in to_parse]
+    work = [(f.path, f.language, blobs.get(f.path, "")) for f in to_parse]
     done = len(outcomes)
 
     def advance(count: int) -> None:
@@ -143,9 +147,9 @@ def _parse_all(
     if outcomes:
         advance(0)  # report the cache hits
     parsed = extract_files(
-        root, work, max_file_bytes=max_file_bytes, workers=workers, advance=advance
+        source, work, max_file_bytes=max_file_bytes, workers=workers, advance=advance
     )
-    outcomes.update(zip((path for path, _ in work), parsed, strict=True))
+    outcomes.update(zip((path for path, _, _ in work), parsed, strict=True))
     return outcomes
 
 
@@ -180,6 +184,8 @@ def build_graph(
     cochange_max_files: int = DEFAULT_COCHANGE_MAX_FILES,
     tree: Tree | None = None,
     read: Read | None = None,
+    ready: Read | None = None,
+    objects: GitObjects | None = None,
 ) -> RepoGraph:
     """Walk, parse and resolve the repository at `root`.
 
@@ -191,7 +197,8 @@ def build_graph(
     With HEAD's `tree` the walk lists it instead of `root`, and with `read` the files
     are written under `root` only as they are needed: the files to parse and the
     configuration files in one batch, any other file a configuration names when a
-    resolver reads it.
+    resolver reads it. With `ready` and `objects` too, the files to parse are not
+    written: `ready` makes their blobs readable and the workers read them from `objects`.
     """
     started = time.perf_counter()
     walked = walk_sources(tree if tree is not None else root, max_file_bytes=max_file_bytes)
@@ -200,12 +207,17 @@ def build_graph(
     known = {path: extraction.size or 0 for path, extraction in cached.items()}
     if read is not None:  # the selection: nothing the cache holds is read
         unread = [f.path for f in sources if f.path not in cached]
-        known.update(read([*unread, *walked.manifests]))
+        if ready is not None and objects is not None:
+            known.update(ready(unread))
+            known.update(read(walked.manifests))
+        else:
+            known.update(read([*unread, *walked.manifests]))
     _settle_sizes(walked, known, max_file_bytes)
     sources = [f for f in walked.files if f.language in PLUGINS]
     outcomes = _parse_all(
-        root,
+        objects if ready is not None and objects is not None else root,
         sources,
+        blobs or {},
         cached,
         max_file_bytes=max_file_bytes,
         workers=workers or _cpu_count(),

@@ -1,5 +1,6 @@
 """HEAD's files written on demand from a repository's objects (`HeadFiles`), never by a
-checkout.
+checkout; or only readied (`HeadFiles.ready`: fetched if missing, sized and counted),
+for the parse workers to read from the objects themselves (`blob_reader.py`).
 
 The files asked for are sized first (`git cat-file --batch-check` for those the listing
 did not size) and refused past the byte limit before one is written; a partial clone
@@ -15,13 +16,14 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import ExitStack, contextmanager, suppress
 from pathlib import Path
 from typing import IO
 
 from services.common.repo_url import is_local
 from services.parser import git_process
+from services.parser.blob_reader import GitObjects
 from services.parser.git_process import (
     LOCAL_UPLOAD_PACK,
     NO_NETWORK,
@@ -82,41 +84,80 @@ class HeadFiles:
         self.workdir, self.url, self.cancel = workdir, url, cancel
         self.timeout_seconds, self.max_bytes, self.partial = timeout_seconds, max_bytes, partial
         self.written: set[str] = set()
+        self.readied: set[str] = set()
+        self.counted: set[str] = set()
         self.fetched: set[str] = set()
-        self.written_bytes = 0
+        self.read_bytes = 0
         self.closed = False
+
+    @property
+    def objects(self) -> GitObjects:
+        """Where the parse workers read the blobs of the files made `ready`."""
+        return GitObjects(str(self.repository), str(self.workdir))
 
     def read(self, paths: Iterable[str]) -> dict[str, int]:
         """Write `paths` (see the class docstring); each one's size. Raises like
         `cloned_repository`."""
+        return self._within_timeout(self.read_by, paths)
+
+    def ready(self, paths: Iterable[str]) -> dict[str, int]:
+        """Make the blobs of `paths` readable from `objects` without writing them (a
+        partial clone fetches those it lacks), counted against the byte limit like
+        written files; each one's size. Raises like `cloned_repository`."""
+        return self._within_timeout(self.ready_by, paths)
+
+    def _within_timeout(
+        self, step: Callable[[Iterable[str], float], dict[str, int]], paths: Iterable[str]
+    ) -> dict[str, int]:
         try:
-            return self.read_by(paths, time.monotonic() + self.timeout_seconds)
+            return step(paths, time.monotonic() + self.timeout_seconds)
         except CloneTimeout:
             raise CloneTimeout(
                 f"reading {self.url}'s files did not finish within {self.timeout_seconds:g} s"
             ) from None
 
     def read_by(self, paths: Iterable[str], deadline: float) -> dict[str, int]:
-        files = self.tree.files
-        asked = {p: files[p] for p in paths if p in files}
-        wanted = {p: found for p, found in asked.items() if p not in self.written}
+        """`read` by `deadline`."""
+        asked = list(paths)
+        wanted = self._take(asked, self.written, deadline)
         if wanted:
-            if self.closed:
-                raise CloneError(f"{self.url}'s files were asked for after the clone was removed")
-            if self.partial:
-                self._fetch(list(wanted.values()), deadline)
-            self._size(list(wanted.values()), deadline)
-            self.written_bytes += sum(f.size or 0 for f in wanted.values() if not f.symlink)
-            if self.written_bytes > self.max_bytes:
-                raise CloneTooLarge(
-                    f"{self.url} is too large: its files pass {self.max_bytes} bytes "
-                    "(ALEXANDRIA_MAX_REPO_BYTES)"
-                )
             self.written.update(wanted)
             _write_blobs(
                 self.repository, self.path, wanted, self.workdir, deadline, self.cancel, self.url
             )
-        return {p: found.size for p, found in asked.items() if found.size is not None}
+        return self._sizes(asked)
+
+    def ready_by(self, paths: Iterable[str], deadline: float) -> dict[str, int]:
+        """`ready` by `deadline`."""
+        asked = list(paths)
+        self.readied.update(self._take(asked, self.readied, deadline))
+        return self._sizes(asked)
+
+    def _take(self, paths: list[str], done: set[str], deadline: float) -> dict[str, TreeFile]:
+        """Those of `paths` in the tree and not in `done`, fetched (a partial clone's),
+        sized and counted against the byte limit (each file once, written or not)."""
+        files = self.tree.files
+        wanted = {p: files[p] for p in paths if p in files and p not in done}
+        if not wanted:
+            return wanted
+        if self.closed:
+            raise CloneError(f"{self.url}'s files were asked for after the clone was removed")
+        if self.partial:
+            self._fetch(list(wanted.values()), deadline)
+        self._size(list(wanted.values()), deadline)
+        new = [f for p, f in wanted.items() if p not in self.counted and not f.symlink]
+        self.counted.update(wanted)
+        self.read_bytes += sum(f.size or 0 for f in new)
+        if self.read_bytes > self.max_bytes:
+            raise CloneTooLarge(
+                f"{self.url} is too large: its files pass {self.max_bytes} bytes "
+                "(ALEXANDRIA_MAX_REPO_BYTES)"
+            )
+        return wanted
+
+    def _sizes(self, paths: list[str]) -> dict[str, int]:
+        files = self.tree.files
+        return {p: size for p in paths if p in files and (size := files[p].size) is not None}
 
     def _fetch(self, wanted: list[TreeFile], deadline: float) -> None:
         """Fetch the blobs of `wanted` not fetched yet."""

@@ -84,7 +84,8 @@ def head_graph(
     cochange_max_files: int = DEFAULT_COCHANGE_MAX_FILES,
 ) -> RepoGraph:
     """The graph of a `cloned_repository` opened with `read_all=False`: its tree walked,
-    only the files the `cache` lacks written (`head.read`), its history's co-change."""
+    the files the `cache` lacks parsed from its objects (`head.ready`), only the
+    configuration files written (`head.read`), its history's co-change."""
     return build_graph(
         head.path,
         max_file_bytes=max_file_bytes,
@@ -96,6 +97,8 @@ def head_graph(
         cochange_max_files=cochange_max_files,
         tree=head.tree,
         read=head.read,
+        ready=head.ready,
+        objects=head.objects,
     )
 
 

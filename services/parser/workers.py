@@ -1,5 +1,8 @@
 """Read and extract files in worker processes, so that no file can hurt the caller.
 
+Files are read from a directory, or by blob id from a git repository's objects
+(`GitObjects`: each worker keeps one `git cat-file --batch` open, `blob_reader.py`).
+
 tree-sitter runs in C, where Python cannot interrupt it, and a crafted file of a
 few kilobytes can make it take gigabytes or minutes (see `treesitter.py`). So files
 are parsed only in worker processes, never in the caller (a gRPC server); a worker
@@ -38,6 +41,8 @@ from concurrent.futures import ProcessPoolExecutor, as_completed
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
+from services.parser.blob_reader import GitObjects, close_when_gone, read_blob
+from services.parser.git_process import CloneError
 from services.parser.plugins import PLUGINS
 from services.parser.records import Extraction, read_regular_file
 
@@ -68,8 +73,9 @@ _MP_CONTEXT.set_forkserver_preload([__name__])
 
 Outcome = Extraction | str
 """A file's extraction, or the reason it did not become a node."""
-Work = Sequence[tuple[str, int]]
-"""Files to extract: (repository-relative path, `graph_pb2.Language`)."""
+Work = Sequence[tuple[str, int, str]]
+"""Files to extract: (repository-relative path, `graph_pb2.Language`, git blob id; the
+id is read only when the files come from a repository's objects)."""
 
 _marker_fd = -1
 
@@ -88,9 +94,11 @@ def _vm_size_bytes() -> int:
 
 def _exit_when_gone(owner: int) -> None:
     """End this worker once `owner`, the process whose pool it serves, is gone: an idle
-    warm worker would otherwise outlive a killed parser (its parent is the forkserver)."""
+    warm worker would otherwise outlive a killed parser (its parent is the forkserver).
+    Its blob reader is closed once the build it read for is over."""
     while True:
         time.sleep(OWNER_CHECK_SECONDS)
+        close_when_gone()
         try:
             os.kill(owner, 0)
         except ProcessLookupError:
@@ -118,20 +126,30 @@ def _mark(index: int) -> None:
     os.pwrite(_marker_fd, index.to_bytes(8, "little", signed=True), 0)
 
 
+def _read(source: str | GitObjects, path: str, blob: str, limit: int) -> bytes:
+    """A file's bytes: from the directory `source`, or by blob id from its objects."""
+    if isinstance(source, GitObjects):
+        return read_blob(source, blob, limit)
+    return read_regular_file(os.path.join(source, path), limit)
+
+
 def _extract_chunk(
-    root: str, items: Sequence[tuple[int, str, int]], limit: int
+    source: str | GitObjects, items: Sequence[tuple[int, str, int, str]], limit: int
 ) -> list[tuple[int, Outcome]]:
-    """Read and extract files (worker side), each outcome with its index."""
+    """Read and extract files (worker side), each outcome with its index. A damaged
+    object store (CloneError from the blob reader) ends the chunk and fails the build."""
     outcomes: list[tuple[int, Outcome]] = []
-    for index, path, language in items:
+    for index, path, language, blob in items:
         _mark(index)
         signal.setitimer(signal.ITIMER_VIRTUAL, FILE_CPU_SECONDS)
         try:
-            data = read_regular_file(os.path.join(root, path), limit)
+            data = _read(source, path, blob, limit)
             if b"\0" in data[:BINARY_SNIFF_BYTES]:
                 outcomes.append((index, BINARY))
             else:
                 outcomes.append((index, PLUGINS[language].extract(path, data)))
+        except CloneError:
+            raise
         except OSError as exc:
             outcomes.append((index, f"unreadable: {exc.strerror or exc}"))
         except Exception as exc:
@@ -143,20 +161,22 @@ def _extract_chunk(
 
 
 def extract_files(
-    root: Path,
+    source: Path | GitObjects,
     work: Work,
     *,
     max_file_bytes: int,
     workers: int,
     advance: Callable[[int], None],
 ) -> list[Outcome]:
-    """Each file's outcome, in `work` order; `advance(n)` as n more are done.
+    """Each file's outcome, in `work` order, read from the directory `source` or from
+    its objects; `advance(n)` as n more are done.
 
-    An exception from `advance` stops the extraction (that is how a job is cancelled).
+    An exception from `advance` stops the extraction (that is how a job is cancelled);
+    a damaged object store raises `CloneError` (`blob_reader.py`).
     """
     outcomes: list[Outcome | None] = [None] * len(work)
     todo = list(range(len(work)))
-    batch = _Batch(root, work, max_file_bytes, outcomes, advance)
+    batch = _Batch(source, work, max_file_bytes, outcomes, advance)
     deaths = 0
     while todo:
         for index in batch.run(todo, workers):  # the workers were on these when one died
@@ -250,13 +270,14 @@ class _Batch:
 
     def __init__(
         self,
-        root: Path,
+        source: Path | GitObjects,
         work: Work,
         limit: int,
         outcomes: list[Outcome | None],
         advance: Callable[[int], None],
     ) -> None:
-        self.root, self.work, self.limit = str(root), work, limit
+        self.source = source if isinstance(source, GitObjects) else str(source)
+        self.work, self.limit = work, limit
         self.outcomes, self.advance = outcomes, advance
 
     def run(self, indices: Sequence[int], workers: int) -> list[int]:
@@ -269,7 +290,7 @@ class _Batch:
             futures = [
                 pool.executor.submit(
                     _extract_chunk,
-                    self.root,
+                    self.source,
                     [(i, *self.work[i]) for i in indices[start : start + size]],
                     self.limit,
                 )

@@ -18,6 +18,7 @@ from parser_helpers import git
 
 from services.parser import clone as clone_module
 from services.parser import git_process
+from services.parser.blob_reader import read_blob
 from services.parser.clone import (
     TEMP_PREFIX,
     CloneCancelled,
@@ -210,7 +211,8 @@ def test_head_is_read_from_git_objects_exactly_as_committed(
     UTF-8, CRLF under an eol attribute, an LFS pointer, the same blob twice, a blob
     larger than a copy chunk), symlinks stay symlinks, a submodule entry and
     uncommitted edits are left out. Asked for by name, the same files are written,
-    with their sizes, and nothing before."""
+    with their sizes, and nothing before; readied instead, nothing is written and the
+    parse workers' blob reader gives the same bytes."""
     lfs_pointer = (
         "version https://git-lfs.github.com/spec/v1\n"
         "oid sha256:4d7a214614ab2935c943f9e0ff69d22eadbb8f32b1258daaa5e2ca24d17e2393\n"
@@ -256,6 +258,12 @@ def test_head_is_read_from_git_objects_exactly_as_committed(
         assert (read.path / ".git").exists() == (direct is False)  # the clone's own
         if not read_all:
             assert written(read.path) == []
+            sized = {name: len(body) for name, body in shown.items()}
+            assert read.ready(committed) == sized
+            assert written(read.path) == []  # readied for the workers, not written
+            assert read.objects is not None
+            for name in committed:  # what the parse workers read
+                assert read_blob(read.objects, read.blobs[name], 1 << 22) == shown[name], name
             sizes = read.read([*committed, "link.py", "outside", "sub", "untracked.py"])
             assert sizes == {
                 **{name: len(body) for name, body in shown.items()},

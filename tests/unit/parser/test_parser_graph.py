@@ -40,7 +40,9 @@ def test_an_unreadable_file_is_recorded_and_the_rest_continue(
 
     monkeypatch.setattr(workers_module, "read_regular_file", failing_read)
     monkeypatch.setattr(workers_module, "_mark", lambda index: None)
-    outcomes = workers_module._extract_chunk(str(tmp_path), [(0, "a.py", 1), (1, "b.py", 1)], 100)
+    outcomes = workers_module._extract_chunk(
+        str(tmp_path), [(0, "a.py", 1, ""), (1, "b.py", 1, "")], 100
+    )
     assert outcomes[1] == (1, "unreadable: Permission denied")
     assert isinstance(outcomes[0][1], Extraction)
 

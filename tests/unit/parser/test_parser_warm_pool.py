@@ -42,7 +42,7 @@ def _children(pid: int) -> set[int]:
 def _parse(root: Path, count: int) -> list[workers.Outcome]:
     for i in range(count):
         (root / f"m{i}.py").write_text(f"import m{(i + 1) % count}\n")
-    work = [(f"m{i}.py", PYTHON) for i in range(count)]
+    work = [(f"m{i}.py", PYTHON, "") for i in range(count)]
     return workers.extract_files(
         root, work, max_file_bytes=1 << 20, workers=2, advance=lambda n: None
     )
@@ -80,7 +80,7 @@ def test_a_pool_whose_worker_died_is_replaced(
     for _ in range(2):
         died = workers.extract_files(
             tmp_path / "bomb",
-            [("Bomb.java", graph_pb2.LANGUAGE_JAVA)],
+            [("Bomb.java", graph_pb2.LANGUAGE_JAVA, "")],
             max_file_bytes=1 << 20,
             workers=2,
             advance=lambda n: None,
@@ -113,7 +113,7 @@ from services.parser import workers
 if __name__ == "__main__":
     root = Path(sys.argv[1])
     (root / "a.py").write_text("import os\\n")
-    work = [("a.py", graph_pb2.LANGUAGE_PYTHON)] * 4
+    work = [("a.py", graph_pb2.LANGUAGE_PYTHON, "")] * 4
     workers.extract_files(root, work, max_file_bytes=1 << 20, workers=2, advance=lambda n: None)
     print("parsed", flush=True)
     time.sleep(600)
