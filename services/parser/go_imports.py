@@ -21,8 +21,8 @@ the package clause's line, only spaces between).
   declaration (invalid Go) are not seen, and a syntax error past the imports, which
   cannot change them, gets no note.
 - A file with syntax errors still yields what tree-sitter recognised, plus a note.
-- Identifier tokens (`identifiers.py`) come from the whole file, parsed in full
-  when only its import section was parsed for the imports.
+- Identifier tokens (`identifiers.py`) come from the whole file's bytes, with no
+  parse of their own.
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ from dataclasses import dataclass
 import tree_sitter_go
 from tree_sitter import Language, Node, Query, Tree
 
-from services.parser.identifiers import Terms, count_terms, is_generated
+from services.parser.identifiers import count_terms
 from services.parser.records import Extraction
 from services.parser.treesitter import parse, run_query, syntax_note, text
 
@@ -78,31 +78,27 @@ def _unquote(literal: str) -> str:
     return inner[:-1] if inner and inner[-1] == literal[:1] else inner
 
 
-def _parse(source: bytes) -> tuple[Tree, bool]:
+def _parse(source: bytes) -> Tree:
     """The tree of the import section alone when it parses cleanly, else of the whole
-    file; and whether it is the whole file's."""
+    file."""
     cut = _FIRST_DECLARATION.search(source)
     if cut is not None:
         tree = parse(LANGUAGE, source[: cut.start()])
         if not tree.root_node.has_error:
-            return tree, False
-    return parse(LANGUAGE, source), True
+            return tree
+    return parse(LANGUAGE, source)
 
 
 def extract(path: str, source: bytes) -> Extraction:
     """The `GoFile` of one Go file, a syntax-error note if any, and its identifier tokens."""
-    tree, whole = _parse(source)
+    tree = _parse(source)
     captures = run_query(_QUERY, tree.root_node)
     packages = captures.get("package", [])
     package = text(min(packages, key=lambda n: n.start_byte)) if packages else ""
     paths = sorted(captures.get("path", []), key=lambda n: n.start_byte)
     imports = tuple(p for p in (_unquote(text(n)) for n in paths) if p != "C")
     facts = GoFile(package, imports, build_ignored(source), _import_comment(source, captures))
-    terms: Terms = ()
-    if not is_generated(path, source):
-        full = tree if whole else parse(LANGUAGE, source)
-        terms = count_terms(LANGUAGE, "go", full.root_node, path, source)
-    return Extraction(facts, syntax_note(tree.root_node), terms)
+    return Extraction(facts, syntax_note(tree.root_node), count_terms("go", path, source))
 
 
 def _import_comment(source: bytes, captures: dict[str, list[Node]]) -> str:

@@ -198,5 +198,5 @@ def extract(path: str, source: bytes) -> Extraction:
         references=tuple(sorted(_references(captures, chains, declared))),
         qualified=tuple(sorted(qualified)),
     )
-    terms = count_terms(LANGUAGE, "java", tree.root_node, path, source)
+    terms = count_terms("java", path, source)
     return Extraction(facts, syntax_note(tree.root_node), terms)

@@ -246,7 +246,7 @@ def extract(path: str, source: bytes) -> Extraction:
     typed = language is not _JAVASCRIPT
     tree = parse(language, source)
     grammar = "typescript" if typed else "javascript"
-    terms = count_terms(language, grammar, tree.root_node, path, source)
+    terms = count_terms(grammar, path, source)
     if not tree.root_node.has_error and not any(word in source for word in _KEYWORDS):
         return Extraction((), None, terms)  # no import to find: skip the query's walk
     flat = flat_error_tree(tree.root_node)

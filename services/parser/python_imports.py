@@ -123,5 +123,5 @@ def extract(path: str, source: bytes) -> Extraction:
         if records is not None:
             start = statement.start_byte
             found.extend(records(statement, stub or any(s <= start < e for s, e in guarded)))
-    terms = count_terms(LANGUAGE, "python", root, path, source)
+    terms = count_terms("python", path, source)
     return Extraction(tuple(found), syntax_note(root), terms)

@@ -1,4 +1,4 @@
-"""Identifier tokens: split, counted per file from the tree, weighted per repository."""
+"""Identifier tokens: split, counted per file by the lexical pass, weighted per repository."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from services.parser import go_imports, java_imports, js_imports, python_imports
 from services.parser.cache import _loads
 from services.parser.identifiers import (
     IDENTIFIER_TERMS,
+    count_terms,
     is_generated,
     split_identifier,
     weigh_terms,
@@ -133,6 +134,66 @@ def test_go_identifiers_come_from_the_whole_file() -> None:
         "response": 1,
         "writer": 1,
     }
+
+
+@pytest.mark.parametrize(
+    ("grammar", "source", "tokens"),
+    [
+        pytest.param(
+            "python",
+            b'x = f"{user.name!r:>10} text" + rb"raw\\" + u"\\"quoted\\"" + 0x1F + 1e10\n'
+            b'"""doc \\""" still doc"""\nif"q": pass\n',
+            {"user": 1, "name": 1},
+            id="python-literals",
+        ),
+        pytest.param(
+            "python",
+            b"def fetch(n):\n    # it's a comment\n    return n\n'''unterminated\nwords",
+            {"fetch": 1},
+            id="python-unterminated",
+        ),
+        pytest.param(
+            "javascript",
+            b"#!/usr/bin/env node\nconst total = count / size / 2; const re = /[\"'/]x/g;\n"
+            b"router.delete(`/users/${userId}`); html`<p>${bodyText}</p>`;\n"
+            b"for (const k of keys) {}",
+            {
+                "total": 1,
+                "count": 1,
+                "size": 1,
+                "re": 1,
+                "router": 1,
+                "delete": 1,
+                "user": 1,
+                "id": 1,
+                "html": 1,
+                "body": 1,
+                "text": 1,
+                "keys": 1,
+            },
+            id="javascript-regex-template-dotted",
+        ),
+        pytest.param(
+            "java",
+            b'String s = """\n  text "block" words\n  """; char q = \'"\'; Class<?> k = Foo.class;'
+            b" /* block */ var seen = 1;",
+            {"string": 1, "class": 1, "foo": 1, "seen": 1, "var": 1},  # `Class`, not `.class`
+            id="java-text-block-char-class-literal",
+        ),
+        pytest.param(
+            "go",
+            b'var pattern = `raw \\ "words"`\nr := \'"\' // comment\nx := nil',
+            {"pattern": 1},
+            id="go-raw-string-rune",
+        ),
+    ],
+)
+def test_comments_literals_numbers_and_reserved_words_are_not_names(
+    grammar: str, source: bytes, tokens: dict[str, int]
+) -> None:
+    """Only code counts: interpolations do, string prefixes, numbers, comments and
+    literals do not; a reserved word counts after a `.` in JavaScript."""
+    assert dict(count_terms(grammar, "f", source)) == tokens
 
 
 @pytest.mark.parametrize(
