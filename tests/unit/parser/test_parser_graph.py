@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from parser_helpers import edge_paths, write_tree
 
 from neo_alexandria.v1 import graph_pb2
+from services.common.config import Settings
 from services.parser import workers as workers_module
 from services.parser.client import ParsedGraph, _append_chunk
 from services.parser.graph import RepoGraph, build_graph, to_chunks
 from services.parser.records import Extraction
+from services.parser.source import graph_of
 
 
 def test_a_syntax_error_is_recorded_and_the_rest_continue(tmp_path: Path) -> None:
@@ -47,16 +50,26 @@ def test_an_unreadable_file_is_recorded_and_the_rest_continue(
     assert isinstance(outcomes[0][1], Extraction)
 
 
+@pytest.mark.parametrize("committed", [False, True], ids=["directory", "git-objects"])
 def test_a_file_that_kills_its_worker_is_recorded_and_the_rest_continue(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    make_repo: Callable[..., Path],
+    committed: bool,
 ) -> None:
     """`List<` repeated makes tree-sitter's Java parser allocate gigabytes; with workers
-    capped at 256 MiB the worker running it dies, and only that file is lost."""
+    capped at 256 MiB the worker running it dies, and only that file is lost, whether
+    the workers read the files from a directory or from a repository's objects (their
+    blob readers then start again in the fresh pool)."""
     files = {f"pkg/m{i}.py": f"import pkg.m{i + 1}\n" for i in range(40)}
     files["Bomb.java"] = "List<" * 20_000
-    write_tree(tmp_path, files)
     monkeypatch.setattr(workers_module, "WORKER_MEMORY_BYTES", 256 << 20)
-    graph = build_graph(tmp_path, workers=2)
+    if committed:
+        settings = Settings(alexandria_data_dir=tmp_path / "data")
+        graph = graph_of(str(make_repo(files)), settings, use_cache=False, workers=2).graph
+    else:
+        write_tree(tmp_path, files)
+        graph = build_graph(tmp_path, workers=2)
     assert len(graph.nodes) == 40 and len(graph.edges) == 39
     assert graph.errors == [("Bomb.java", workers_module.WORKER_DIED)]
 
