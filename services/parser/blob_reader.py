@@ -7,7 +7,8 @@ blob by id, so a file to parse is never written out and read back, and the readi
 spread over the workers. git runs as every other git command of the parser does (no
 system or global config, no hooks, `protocol.allow=never` and no lazy fetch, so a
 partial clone's missing blob is an error, never a download; no filter or attribute
-runs for `--batch`). The blob's size, from its header, is checked against the limit
+runs for `--batch`; packs are mapped in small windows, as git inherits the worker's
+address-space cap). The blob's size, from its header, is checked against the limit
 before any content is read. A process that fails (a damaged object kills it) raises
 `CloneCorrupt` or `CloneError` with git's words, which fails the job as a damaged
 repository does everywhere else. The reader is closed when the build's private
@@ -33,6 +34,11 @@ from services.parser.git_process import (
     is_corrupt,
 )
 
+_SMALL_PACK_WINDOWS = ("-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m")
+"""git maps a pack in windows of up to 1 GiB, up to 8 GiB in all, by default; under
+the worker's address-space cap (which git inherits) a larger pack could not be mapped
+at all ("packfile … cannot be mapped"). Small windows keep any repository readable."""
+
 
 @dataclass(frozen=True, slots=True)
 class GitObjects:
@@ -53,7 +59,7 @@ class _CatFile:
     def __init__(self, objects: GitObjects) -> None:
         self.objects = objects
         self.process = subprocess.Popen(
-            ["git", *NO_NETWORK, "cat-file", "--batch"],
+            ["git", *NO_NETWORK, *_SMALL_PACK_WINDOWS, "cat-file", "--batch"],
             cwd=objects.repository,
             env={**git_env(objects.home), "GIT_NO_LAZY_FETCH": "1"},
             stdin=subprocess.PIPE,

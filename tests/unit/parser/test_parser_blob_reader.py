@@ -166,3 +166,61 @@ def test_a_killed_worker_leaves_no_git_process_behind(
     os.kill(worker.pid, signal.SIGKILL)
     worker.wait()
     assert _gone(git_pid), "git cat-file outlived its killed worker"
+
+
+CAPPED_READER = """
+import os, resource, sys
+from services.parser import blob_reader
+with open("/proc/self/status") as status:
+    size = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmSize:"))
+resource.setrlimit(resource.RLIMIT_AS, (size + (64 << 20), resource.RLIM_INFINITY))
+objects = blob_reader.GitObjects(sys.argv[1], sys.argv[2])
+for blob in sys.argv[3:]:
+    print(len(blob_reader.read_blob(objects, blob, 1 << 30)), flush=True)
+"""
+
+
+@pytest.mark.skipif(not Path("/proc").exists(), reason="reads the address space from /proc")
+def test_a_pack_larger_than_the_workers_address_space_headroom_is_read(tmp_path: Path) -> None:
+    """A worker's address space is capped (`workers.py`) and git inherits the cap: by
+    default it would map a pack in windows of up to 1 GiB and fail ("cannot be mapped")
+    on a pack larger than the headroom. The reader maps small windows."""
+    repo = tmp_path / "big"
+    git(tmp_path, "init", "-q", str(repo))
+    stream = tmp_path / "import"
+    with stream.open("wb") as out:  # 200 MB of random blobs, stored (level 0) in one pack
+        for mark in range(1, 21):
+            out.write(
+                b"blob\nmark :%d\ndata %d\n" % (mark, 10 << 20) + os.urandom(10 << 20) + b"\n"
+            )
+        out.write(b"blob\nmark :21\ndata 9\nimport a\n\n")
+        out.write(b"commit refs/heads/main\ncommitter b <b@b> 0 +0000\ndata 2\nx\n")
+        out.write(b"".join(b"M 100644 :%d f%d\n" % (mark, mark) for mark in range(1, 22)))
+    with stream.open("rb") as data:
+        subprocess.run(
+            [
+                "git",
+                "-c",
+                "pack.compression=0",
+                "-c",
+                "fastimport.unpackLimit=0",
+                "fast-import",
+                "--quiet",
+            ],
+            cwd=repo,
+            stdin=data,
+            check=True,
+        )
+    stream.unlink()
+    assert sum(p.stat().st_size for p in (repo / ".git/objects/pack").glob("*.pack")) > 200 << 20
+    blobs = [git(repo, "rev-parse", f"main:{name}") for name in ("f21", "f20", "f1")]
+    home = tmp_path / "home"
+    home.mkdir()
+    read = subprocess.run(
+        [sys.executable, "-c", CAPPED_READER, str(repo), str(home), *blobs],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    )
+    assert read.stdout.split() == ["9", str(10 << 20), str(10 << 20)], read.stderr[-500:]
