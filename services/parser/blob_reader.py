@@ -9,16 +9,18 @@ system or global config, no hooks, `protocol.allow=never` and no lazy fetch, so 
 partial clone's missing blob is an error, never a download; no filter or attribute
 runs for `--batch`; packs are mapped in small windows, as git inherits the worker's
 address-space cap). The blob's size, from its header, is checked against the limit
-before any content is read. A process that fails (a damaged object kills it) raises
-`CloneCorrupt` or `CloneError` with git's words, which fails the job as a damaged
-repository does everywhere else. The reader is closed when the build's private
-directory (`GitObjects.home`) is gone, when the next build reads another repository,
-and with its worker.
+before any content is read, and git has `READ_TIMEOUT_SECONDS` to answer each blob
+(a hung disk fails the build as timed out instead of hanging it). A process that
+fails (a damaged object kills it) raises `CloneCorrupt` or `CloneError` with git's
+words, which fails the job as a damaged repository does everywhere else. The reader
+is closed when the build's private directory (`GitObjects.home`) is gone, when the
+next build reads another repository, and with its worker.
 """
 
 from __future__ import annotations
 
 import os
+import select
 import subprocess
 import threading
 from contextlib import suppress
@@ -29,11 +31,16 @@ from services.parser.git_process import (
     NO_NETWORK,
     CloneCorrupt,
     CloneError,
+    CloneTimeout,
     clean_stderr,
     git_env,
     is_corrupt,
 )
 
+READ_TIMEOUT_SECONDS = 60.0
+"""The longest git may take to answer one blob from local objects before the build
+fails (a hung disk or file system must not hang the worker, nor the job's cancel)."""
+READ_CHUNK = 1 << 16
 _SMALL_PACK_WINDOWS = ("-c", "core.packedGitWindowSize=32m", "-c", "core.packedGitLimit=128m")
 """git maps a pack in windows of up to 1 GiB, up to 8 GiB in all, by default; under
 the worker's address-space cap (which git inherits) a larger pack could not be mapped
@@ -65,18 +72,22 @@ class _CatFile:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            bufsize=0,
         )
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
         self.stdout: IO[bytes] = self.process.stdout
+        self.poller = select.poll()
+        self.poller.register(self.stdout, select.POLLIN)
+        self.buffer = bytearray()
 
     def read(self, blob: str, limit: int) -> bytes:
-        """The bytes of `blob`; BlobTooLarge past `limit` bytes, CloneError when git
-        cannot give it (this reader is then closed)."""
+        """The bytes of `blob`; BlobTooLarge past `limit` bytes, CloneTimeout when git
+        says nothing for `READ_TIMEOUT_SECONDS`, CloneError when it cannot give the
+        blob (this reader is then closed)."""
         try:
             self.stdin.write(f"{blob}\n".encode("ascii"))
-            self.stdin.flush()
-            header = self.stdout.readline().split()
+            header = self._take_line().split()
         except OSError:  # the process is gone: its stderr says why
             header = []
         if len(header) != 3 or header[0] != blob.encode("ascii") or header[1] != b"blob":
@@ -85,10 +96,38 @@ class _CatFile:
         if size > limit:
             self.close()  # the rest of the stream is that blob: start again next time
             raise BlobTooLarge(0, f"larger than {limit} bytes")
-        data = self.stdout.read(size)
-        if len(data) != size or self.stdout.read(1) != b"\n":
+        try:
+            data = self._take(size + 1)
+        except OSError:
+            data = b""
+        if data[-1:] != b"\n":
             raise self._failure(f"git cat-file: blob {blob} ended early")
-        return data
+        return data[:-1]
+
+    def _fill(self) -> None:
+        """Read what git has written next, waiting at most `READ_TIMEOUT_SECONDS`."""
+        if not self.poller.poll(READ_TIMEOUT_SECONDS * 1000):
+            self.close()
+            raise CloneTimeout(
+                f"git cat-file gave nothing for {READ_TIMEOUT_SECONDS:g} s "
+                f"in {self.objects.repository}"
+            )
+        chunk = os.read(self.stdout.fileno(), READ_CHUNK)
+        if not chunk:
+            raise OSError(0, "git cat-file ended")
+        self.buffer += chunk
+
+    def _take_line(self) -> bytes:
+        while (end := self.buffer.find(b"\n")) < 0:
+            self._fill()
+        return self._take(end + 1)
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            self._fill()
+        taken = bytes(self.buffer[:size])
+        del self.buffer[:size]
+        return taken
 
     def _failure(self, fallback: str) -> CloneError:
         self._stop()

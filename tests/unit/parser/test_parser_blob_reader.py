@@ -17,7 +17,7 @@ from parser_helpers import git
 
 from services.parser import blob_reader
 from services.parser.blob_reader import BlobTooLarge, GitObjects, close_when_gone, read_blob
-from services.parser.clone import CloneCorrupt, CloneError, cloned_repository
+from services.parser.clone import CloneCorrupt, CloneError, CloneTimeout, cloned_repository
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -224,3 +224,22 @@ def test_a_pack_larger_than_the_workers_address_space_headroom_is_read(tmp_path:
         env={**os.environ, "PYTHONPATH": str(ROOT)},
     )
     assert read.stdout.split() == ["9", str(10 << 20), str(10 << 20)], read.stderr[-500:]
+
+
+def test_a_git_that_stops_answering_fails_the_read_in_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A hung disk must not hang the worker: past READ_TIMEOUT_SECONDS without a byte
+    the read fails (the job then fails as timed out) and git is killed. The `git` here
+    is a test double on PATH that reads the request and never answers."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "git").write_text("#!/bin/sh\nread request\nexec sleep 60\n")
+    (fake / "git").chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fake}:{os.environ['PATH']}")
+    monkeypatch.setattr(blob_reader, "READ_TIMEOUT_SECONDS", 0.5)
+    started = time.monotonic()
+    with pytest.raises(CloneTimeout, match=r"gave nothing for 0\.5 s"):
+        read_blob(_objects(tmp_path, tmp_path / "home"), "0" * 40, 100)
+    assert time.monotonic() - started < 10
+    assert blob_reader._reader is None  # closed: the next read starts a new git
