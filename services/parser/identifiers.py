@@ -92,20 +92,31 @@ RESERVED: dict[str, frozenset[str]] = {
 `null`, `nil`, and TypeScript's predefined types); contextual keywords are not here."""
 
 
+_LINE_END = r"(?=\n)|\Z"
+_ESCAPE = r"\\(?:.|\Z)"  # a backslash escapes the next byte, if there is one
+
+
 def _quoted(quote: str, *, multiline: bool = False) -> str:
-    """A `quote`-delimited literal with backslash escapes (on one line unless `multiline`)."""
+    """A `quote`-delimited literal with backslash escapes; unterminated, it ends with
+    its line (or the file, when `multiline`), so that no scan fails and restarts: every
+    pattern here reads each byte a bounded number of times, whatever the file."""
     stop = rf"{quote}\\" + ("" if multiline else r"\n")
-    return rf"{quote}[^{stop}]*+(?:\\.[^{stop}]*+)*+{quote}"
+    end = r"\Z" if multiline else _LINE_END
+    return rf"{quote}[^{stop}]*+(?:{_ESCAPE}[^{stop}]*+)*+(?:{quote}|{end})"
 
 
 def _triple(quote: str) -> str:
     """A `quote * 3` literal (unterminated: to the end of the file)."""
     q = quote
-    return rf"{q * 3}[^{q}\\]*+(?:(?:\\.|{q}(?!{q * 2}))[^{q}\\]*+)*+(?:{q * 3}|\Z)"
+    return rf"{q * 3}[^{q}\\]*+(?:(?:{_ESCAPE}|{q}(?!{q * 2}))[^{q}\\]*+)*+(?:{q * 3}|\Z)"
 
 
 _C_COMMENTS = r"//[^\n]*+|/\*.*?(?:\*/|\Z)"
-_JS_REGEX = r"(?<=[(,=:\[!&|?{};])[ \t]*/(?![/*])(?:[^/\\\n\[]|\\.|\[(?:[^\]\\\n]|\\.)*\])+/"
+_JS_REGEX = (
+    r"(?<=[(,=:\[!&|?{};])[ \t]*/(?![/*])"
+    rf"(?:[^/\\\n\[]++|{_ESCAPE}|\[(?:[^\]\\\n]++|{_ESCAPE})*+(?:\]|{_LINE_END}))*+"
+    rf"(?:/|{_LINE_END})"
+)
 """A regular-expression literal where an expression starts (after `(`, `,`, `=`, …): a
 `/` after a name or a `)` divides."""
 _NOT_CODE = {
@@ -114,7 +125,7 @@ _NOT_CODE = {
     "javascript": rf"\A#![^\n]*+|{_C_COMMENTS}|{_JS_REGEX}|{_quoted(chr(34))}|{_quoted(chr(39))}|"
     + _quoted("`", multiline=True),
     "java": rf"{_C_COMMENTS}|{_triple(chr(34))}|{_quoted(chr(34))}|{_quoted(chr(39))}",
-    "go": rf"{_C_COMMENTS}|{_quoted(chr(34))}|{_quoted(chr(39))}|`[^`]*+`",
+    "go": rf"{_C_COMMENTS}|{_quoted(chr(34))}|{_quoted(chr(39))}|`[^`]*+(?:`|\Z)",
 }
 _NOT_CODE["typescript"] = _NOT_CODE["javascript"]
 _SKIPPED = {

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,6 +18,7 @@ from services.parser.clone import CloneTooLarge, cloned_repository
 from services.parser.graph import build_graph
 from services.parser.source import graph_of
 from services.parser.walk import MAX_DEPTH, walk_sources
+from services.parser.workers import WORKER_DIED
 
 
 @pytest.fixture
@@ -153,6 +155,52 @@ def test_pathological_syntax_is_noted_and_the_rest_continue(tmp_path: Path, exte
     assert len(graph.nodes) == 4
     noted = {path for path, error in graph.errors if error.startswith("syntax error")}
     assert f"parens.{extension}" in noted
+
+
+@pytest.mark.parametrize("extension", ["py", "js", "ts", "java", "go"])
+def test_unterminated_literals_keep_the_identifier_pass_linear(
+    tmp_path: Path, extension: str
+) -> None:
+    """Literals that never close (a quote, then escaped quotes to the end) once made the
+    identifier pass restart its scan at every quote: minutes for these 300 KB, past the
+    worker's CPU budget. Each byte is read a bounded number of times now."""
+    write_tree(
+        tmp_path,
+        {
+            f"quotes.{extension}": "'\\" * 150_000,
+            f"doubles.{extension}": '"\\' * 150_000,
+            f"ticks.{extension}": "`\\" * 150_000,
+            "ok.py": "import os\n",
+        },
+    )
+    graph = build_graph(tmp_path)
+    assert len(graph.nodes) == 4
+    assert not [path for path, error in graph.errors if error == WORKER_DIED]
+
+
+CPU_CAPPED_TERMS = """
+import resource, sys
+from services.parser.identifiers import count_terms
+resource.setrlimit(resource.RLIMIT_CPU, (10, 10))
+count_terms("javascript", "a.js", b"(/[" * 100_000)
+print("read")
+"""
+
+
+def test_an_unterminated_regular_expression_class_is_read_once() -> None:
+    """`(/[` repeated: each `/` opens a regular expression whose class never closes (an
+    input tree-sitter's own JavaScript parser takes minutes over, so the worker's CPU
+    budget ends it there; the identifier pass alone, capped at 10 s of CPU here, must
+    not)."""
+    root = Path(__file__).resolve().parents[3]
+    done = subprocess.run(
+        [sys.executable, "-c", CPU_CAPPED_TERMS],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(root)},
+    )
+    assert done.stdout.strip() == "read", done.stderr[-300:]
 
 
 def test_a_malformed_tree_is_read_and_walked_without_leaving_the_checkout(
