@@ -27,7 +27,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from services.common.tokens import split_identifier
 
@@ -148,7 +148,10 @@ _WORDS = {
 }
 """Words not inside another (so no `e10` of `1e10`); in JavaScript and TypeScript, each
 with the `.` before it, if any: there a reserved word can name a property."""
-_INTERPOLATION = re.compile(rb"\{([^{}]*)\}")
+_F_STRING_CODE = re.compile(rb"\{([^{}]*)\}")
+_TEMPLATE_CODE = re.compile(rb"\$\{([^{}]*)\}")
+_PY_PREFIX = re.compile(rb"(?<![\w\x80-\xff])[rRbBuUfF]{1,2}\Z")
+"""A string prefix ending where the literal starts (searched up to its start)."""
 _RESERVED_BYTES = {
     grammar: tuple(word.encode() for word in words) for grammar, words in RESERVED.items()
 }
@@ -156,16 +159,30 @@ _SPLIT_CACHE_LIMIT = 1 << 16
 _split_cache: dict[bytes, tuple[str, ...]] = {}
 
 
-def _blank(literal: re.Match[bytes]) -> bytes:
-    """A comment or literal's replacement: a `"`, then the code of its interpolations
-    if it has any (a template literal's `${…}`, a Python f-string's `{…}`). The `"`
-    keeps a Python string's prefix (`rb`, `f`) from being read as a word."""
-    text = literal.group()
+_BLANK = b'"'
+"""What a comment or literal becomes: a `"`, which also keeps a Python string's prefix
+(`rb"…"`) from being read as a word."""
+
+
+def _with_code(literal: bytes, code: re.Pattern[bytes]) -> bytes:
+    return _BLANK + b" " + b" ".join(code.findall(literal)) + b" "
+
+
+def _blank_python(literal: re.Match[bytes]) -> bytes:
+    """`_BLANK`, then the code of an f-string's `{…}` (its prefix, right before the
+    quote, has an `f`)."""
+    text, start = literal.group(), literal.start()
     if b"{" in text:
-        start = literal.start()
-        if text[:1] == b"`" or b"f" in literal.string[max(0, start - 2) : start].lower():
-            return b'" ' + b" ".join(_INTERPOLATION.findall(text)) + b" "
-    return b'"'
+        prefix = _PY_PREFIX.search(literal.string, max(0, start - 3), start)
+        if prefix is not None and b"f" in prefix.group().lower():
+            return _with_code(text, _F_STRING_CODE)
+    return _BLANK
+
+
+def _blank_script(literal: re.Match[bytes]) -> bytes:
+    """`_BLANK`, then the code of a template literal's `${…}`."""
+    text = literal.group()
+    return _with_code(text, _TEMPLATE_CODE) if text[:1] == b"`" and b"${" in text else _BLANK
 
 
 def is_generated(path: str, source: bytes) -> bool:
@@ -186,13 +203,22 @@ def _tokens(name: bytes) -> tuple[str, ...]:
     return tokens
 
 
+_BLANKS: dict[str, bytes | Callable[[re.Match[bytes]], bytes]] = {
+    "python": _blank_python,
+    "javascript": _blank_script,
+    "typescript": _blank_script,
+    "java": _BLANK,
+    "go": _BLANK,
+}
+
+
 def count_terms(grammar: str, path: str, source: bytes) -> Terms:
     """The tokens of every word of `source` that can name something (see the module
     docstring; `grammar` is "python", "javascript", "typescript", "java" or "go"), with
     their counts; none for a generated file."""
     if is_generated(path, source):
         return ()
-    code = _SKIPPED[grammar].sub(_blank, source)
+    code = _SKIPPED[grammar].sub(_BLANKS[grammar], source)
     names = Counter(_WORDS[grammar].findall(code))
     for word in _RESERVED_BYTES[grammar]:
         names.pop(word, None)

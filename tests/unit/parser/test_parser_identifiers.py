@@ -148,6 +148,24 @@ def test_go_identifiers_come_from_the_whole_file() -> None:
         ),
         pytest.param(
             "python",
+            b'if "{a}": wait(f"{alpha}", rf"{beta}", "{gamma}")\nif"{delta}": pass',
+            {"wait": 1, "alpha": 1, "beta": 1},
+            id="python-only-f-strings-hold-code",
+        ),
+        pytest.param(
+            "go",
+            b'msg := fmt.Sprintf("{name}")',
+            {"msg": 1, "fmt": 1, "sprintf": 1},
+            id="go-braces-in-a-string",
+        ),
+        pytest.param(
+            "javascript",
+            b"f('{name}'); const t = `${userName} {plain}`;",
+            {"user": 1, "name": 1},
+            id="javascript-only-template-substitutions-hold-code",
+        ),
+        pytest.param(
+            "python",
             b"def fetch(n):\n    # it's a comment\n    return n\n'''unterminated\nwords",
             {"fetch": 1},
             id="python-unterminated",
