@@ -205,9 +205,10 @@ def build_graph(
     sources = [f for f in walked.files if f.language in PLUGINS]
     cached, keys = _cached(sources, blobs or {}, cache)
     known = {path: extraction.size or 0 for path, extraction in cached.items()}
+    from_objects = objects if read is not None and ready is not None else None
     if read is not None:  # the selection: nothing the cache holds is read
         unread = [f.path for f in sources if f.path not in cached]
-        if ready is not None and objects is not None:
+        if ready is not None and from_objects is not None:
             known.update(ready(unread))
             known.update(read(walked.manifests))
         else:
@@ -215,7 +216,7 @@ def build_graph(
     _settle_sizes(walked, known, max_file_bytes)
     sources = [f for f in walked.files if f.language in PLUGINS]
     outcomes = _parse_all(
-        objects if ready is not None and objects is not None else root,
+        from_objects or root,
         sources,
         blobs or {},
         cached,
